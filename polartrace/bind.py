@@ -1,0 +1,689 @@
+"""Bind a parsed filter to the field catalogue: names, operators, values, span groups.
+
+Binding turns "what was written" (``ast``) into "what to test" (this module's bound
+nodes): aliases and reserved keys are resolved through ``fields``, every operator and
+literal is checked against the field, literals are converted once (ISO dates to epoch
+ms, numeric strings to numbers, dynamic literals to their canonical text), RLIKE
+patterns are compiled, and span predicates of one AND-chain are grouped so that they
+must hold on the same span. Everything the engines receive is already valid; they
+never raise on a filter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import json
+import re
+from collections.abc import Sequence
+from typing import TypeAlias
+
+import attrs
+
+from polartrace import ast
+from polartrace._regex import regex_problem
+from polartrace.ast import Op
+from polartrace.errors import (
+    FilterError,
+    FilterTypeError,
+    OrderByError,
+    SearchArgumentError,
+    UnknownFieldError,
+    UnsupportedOperatorError,
+)
+from polartrace.fields import (
+    ATTRIBUTE_FIELDS,
+    FIELDS,
+    ORDER_KEYS,
+    PREFIXES,
+    RESERVED_KEYS,
+    SPAN_ATTRIBUTES,
+    SPAN_FIELDS,
+    SPAN_STATUS_VALUES,
+    STATE_VALUES,
+    FieldSpec,
+    Prefix,
+    Source,
+    ValueType,
+)
+from polartrace.operators import OPERATORS, parse_number
+from polartrace.parser import parse
+
+__all__ = [
+    "AllOf",
+    "AnyOf",
+    "BoundFilter",
+    "Cond",
+    "Dynamic",
+    "Negate",
+    "Node",
+    "OrderKey",
+    "SpanGroup",
+    "bind",
+    "bind_order_by",
+    "parse_filter",
+]
+
+
+# --- bound nodes -------------------------------------------------------------------
+
+
+@attrs.frozen
+class Dynamic:
+    """A literal compared against a dynamic value (span attribute, assessment).
+
+    Attributes:
+        text: The literal's canonical text (a string is itself; ``3.0`` is ``3``).
+        number: Its numeric reading (a number literal or a numeric string), if any.
+        is_number: Whether it was written as a number literal (``< > <= >=`` need one).
+    """
+
+    text: str
+    number: float | None
+    is_number: bool
+
+
+Scalar: TypeAlias = str | int | float | Dynamic
+BoundValue: TypeAlias = Scalar | tuple[Scalar, ...] | None
+
+
+@attrs.frozen
+class Cond:
+    """One checked comparison.
+
+    Attributes:
+        field: The catalogue entry it tests.
+        key: The tag/metadata/attribute key or assessment name (``None`` for fixed
+            fields; reserved-key fields carry their fixed key from the catalogue).
+        op: The operator, looked up in ``operators.OPERATORS`` by both engines.
+        value: The converted literal: a ``str`` (strings, patterns, state names), an
+            ``int``/``float`` (times and durations), a ``Dynamic``, a tuple of those
+            for ``IN``/``NOT IN``, or ``None`` for ``IS [NOT] NULL``. Prompt values
+            are ``name/version`` strings. ILIKE patterns are kept as written.
+    """
+
+    field: FieldSpec
+    key: str | None
+    op: Op
+    value: BoundValue
+    loc: ast.Loc = attrs.field(default=ast.Loc(0, 0), eq=False, repr=False)
+
+
+@attrs.frozen
+class SpanGroup:
+    """Span conditions that must all hold on one and the same span."""
+
+    conds: tuple[Cond, ...] = attrs.field(converter=tuple)
+
+
+@attrs.frozen
+class AllOf:
+    """Every item holds."""
+
+    items: tuple[Node, ...] = attrs.field(converter=tuple)
+
+
+@attrs.frozen
+class AnyOf:
+    """At least one item holds."""
+
+    items: tuple[Node, ...] = attrs.field(converter=tuple)
+
+
+@attrs.frozen
+class Negate:
+    """The item does not hold (missing values made it false, so this is plain NOT)."""
+
+    item: Node
+
+
+Node: TypeAlias = Cond | SpanGroup | AllOf | AnyOf | Negate
+
+
+@attrs.frozen
+class BoundFilter:
+    """A filter ready for either engine; ``root is None`` means "every trace"."""
+
+    text: str
+    root: Node | None
+
+
+@attrs.frozen
+class OrderKey:
+    """One ``order_by`` entry resolved against the catalogue."""
+
+    field: FieldSpec
+    key: str | None
+    descending: bool
+
+    @property
+    def identity(self) -> tuple[Source, str | None]:
+        """What the key reads; two entries with the same identity are duplicates."""
+        if self.field.source in (Source.TAG, Source.METADATA):
+            return (self.field.source, self.key)
+        return (self.field.source, self.field.column)
+
+
+# --- entry points ------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_and_bind(text: str) -> BoundFilter:
+    return bind(parse(text), text)
+
+
+def parse_filter(text: str | None) -> BoundFilter:
+    """Parse and bind a filter string, serving repeated strings from a cache.
+
+    Args:
+        text: An MLflow-style filter such as ``"status = 'OK' AND tags.env = 'prod'"``;
+            ``None`` or ``""`` means no filter.
+
+    Returns:
+        The bound filter that both engines evaluate.
+
+    Raises:
+        FilterError: For every filter a search would reject, with the position of the
+            problem, a caret line and, where it helps, a hint.
+        SearchArgumentError: If ``text`` is not a string.
+
+    Example:
+        >>> parse_filter("latency > 1000").root.field.name
+        'execution_time_ms'
+    """
+    if text is None:
+        return BoundFilter("", None)
+    if not isinstance(text, str):
+        msg = f"filter_string must be a str or None, not {type(text).__name__}"
+        raise SearchArgumentError(msg)
+    return _parse_and_bind(text)
+
+
+def bind(expr: ast.Expr | None, text: str) -> BoundFilter:
+    """Bind a parsed filter; ``text`` is the filter source used in error messages."""
+    if expr is None:
+        return BoundFilter(text, None)
+    return BoundFilter(text, _Binder(text).node(expr))
+
+
+# --- the binder --------------------------------------------------------------------
+
+_HINT_NAMES = {
+    "execution_duration": "execution_time_ms",
+    "duration": "execution_time_ms",
+    "request_time": "timestamp_ms",
+    "start_time": "timestamp_ms",
+    "time": "timestamp_ms",
+    "id": "request_id",
+    "trace.id": "request_id",
+}
+_ASSESSMENT_PREFIXES = {Prefix.FEEDBACK: "feedback", Prefix.EXPECTATION: "expectation"}
+_ISO_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?\Z"
+)
+
+
+def _suggest(word: str, candidates: Sequence[str]) -> str | None:
+    lowered = {c.lower(): c for c in candidates}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+class _Binder:
+    """Binds one filter; holds the source text for error positions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    # -- errors --
+
+    def _fail(
+        self,
+        cls: type[FilterError],
+        message: str,
+        loc: ast.Loc,
+        hint: str | None = None,
+    ) -> FilterError:
+        return cls(message, self.text, loc.start, end=loc.end, hint=hint)
+
+    # -- boolean structure and span groups --
+
+    def node(self, expr: ast.Expr) -> Node:
+        match expr:
+            case ast.Comparison():
+                return self.chain([expr])
+            case ast.And():
+                return self.chain(list(_flatten_and(expr)))
+            case ast.Or(operands=operands):
+                return AnyOf(self.node(child) for child in operands)
+            case ast.Not(operand=operand):
+                return Negate(self.node(operand))
+        msg = f"not a filter node: {expr!r}"  # pragma: no cover - parser invariant
+        raise TypeError(msg)
+
+    def chain(self, members: list[ast.Expr]) -> Node:
+        """Bind one AND-chain: its span comparisons form a single span group."""
+        items: list[Node] = []
+        span_conds: list[Cond] = []
+        for member in members:
+            if isinstance(member, ast.Comparison):
+                cond = self.comparison(member)
+                if cond.field.source is Source.SPAN:
+                    if not span_conds:
+                        items.append(SpanGroup(()))  # placeholder keeps source order
+                    span_conds.append(cond)
+                else:
+                    items.append(cond)
+            else:
+                items.append(self.node(member))
+        if span_conds:
+            items = [SpanGroup(span_conds) if _is_placeholder(i) else i for i in items]
+        return items[0] if len(items) == 1 else AllOf(items)
+
+    # -- one comparison --
+
+    def comparison(self, comp: ast.Comparison) -> Cond:
+        spec, key = self.resolve(comp.field)
+        if comp.op not in spec.ops:
+            raise self._operator_error(spec, comp)
+        value = self.value(spec, key, comp)
+        return Cond(spec, key, comp.op, value, comp.loc)
+
+    def resolve(self, field: ast.Field) -> tuple[FieldSpec, str | None]:
+        """Resolve a written field to its catalogue entry and key."""
+        prefix = PREFIXES.get(field.prefix)
+        if prefix is None:
+            raise self._unknown_prefix(field)
+        key = field.key
+        if prefix is Prefix.ATTRIBUTE:
+            spec = ATTRIBUTE_FIELDS.get(key)
+            if spec is None:
+                raise self._unknown_attribute(field)
+            if spec.source in (Source.TAG, Source.METADATA, Source.PROMPT):
+                return spec, spec.column
+            return spec, None
+        if not key:
+            raise self._fail(UnknownFieldError, "empty key", field.loc)
+        if prefix in (Prefix.TAG, Prefix.METADATA):
+            reserved = RESERVED_KEYS.get((prefix, key))
+            if reserved is not None:
+                return reserved, reserved.column
+            spec = next(s for s in FIELDS if s.keyed and s.prefix is prefix)
+            return spec, key
+        if prefix is Prefix.SPAN:
+            return self._resolve_span(field)
+        if prefix is Prefix.ISSUE:
+            if key != "id":
+                raise self._fail(
+                    UnknownFieldError,
+                    f"unknown issue field 'issue.{key}'; issues are searched by id",
+                    field.loc,
+                    hint="write issue.id = '<issue id>'",
+                )
+            return next(s for s in FIELDS if s.prefix is Prefix.ISSUE), None
+        spec = next(s for s in FIELDS if s.keyed and s.prefix is prefix)
+        return spec, key
+
+    def _resolve_span(self, field: ast.Field) -> tuple[FieldSpec, str | None]:
+        key = field.key
+        if key.startswith("attributes."):
+            name = key[len("attributes.") :]
+            if not name:
+                raise self._fail(
+                    UnknownFieldError,
+                    "empty span attribute name after 'span.attributes.'",
+                    field.loc,
+                    hint="quote dotted names: span.attributes.`mlflow.spanType`",
+                )
+            return SPAN_ATTRIBUTES, name
+        spec = SPAN_FIELDS.get(key)
+        if spec is None:
+            names = [*SPAN_FIELDS, "attributes.<key>"]
+            guess = _suggest(key, list(SPAN_FIELDS))
+            if key == "attribute" or key.startswith("attribute."):
+                guess = "attributes." + key.partition(".")[2]
+            raise self._fail(
+                UnknownFieldError,
+                f"unknown span field 'span.{key}'; span fields are "
+                + ", ".join(names),
+                field.loc,
+                hint=f"did you mean 'span.{guess}'?" if guess else None,
+            )
+        return spec, None
+
+    def _unknown_prefix(self, field: ast.Field) -> FilterError:
+        written = field.prefix or ""
+        known = [p for p in PREFIXES if p]
+        extra = {
+            "assessment": "feedback", "assessments": "feedback", "spans": "span",
+            "attr": "attributes", "feedbacks": "feedback", "expectations":
+            "expectation", "meta": "metadata", "run": "attributes",
+        }  # fmt: skip
+        guess = extra.get(written.lower()) or _suggest(written, known)
+        return self._fail(
+            UnknownFieldError,
+            f"unknown prefix '{written}' in '{written}.{field.key}'; prefixes are "
+            + ", ".join(known),
+            field.loc,
+            hint=f"did you mean '{guess}.{field.key}'?" if guess else None,
+        )
+
+    def _unknown_attribute(self, field: ast.Field) -> FilterError:
+        key = field.key
+        written = f"{field.prefix}.{key}" if field.prefix else key
+        lead = f"{field.prefix}." if field.prefix else ""
+        if not key:
+            return self._fail(UnknownFieldError, "empty field name", field.loc)
+        guess = _HINT_NAMES.get(key) or _suggest(key, list(ATTRIBUTE_FIELDS))
+        if "." in key and field.prefix is None:
+            head = key.split(".", 1)[0]
+            hint = f"a prefix is written outside the quotes: {head}.`{key[len(head) + 1:]}`"
+        elif guess:
+            hint = f"did you mean '{lead}{guess}'?"
+        else:
+            hint = "tags and metadata need their prefix: tags.<key>, metadata.<key>"
+        return self._fail(
+            UnknownFieldError,
+            f"unknown field '{written}'",
+            field.loc,
+            hint=hint,
+        )
+
+    def _operator_error(self, spec: FieldSpec, comp: ast.Comparison) -> FilterError:
+        if not spec.ops:
+            return self._fail(
+                UnsupportedOperatorError,
+                f"'{spec.name}' can be used in order_by but not in a filter",
+                comp.field.loc,
+            )
+        accepted = " ".join(op.value for op in Op if op in spec.ops)
+        hint = None
+        if spec.value_type is ValueType.TEXT and comp.op in (Op.NOT_LIKE, Op.NOT_ILIKE):
+            hint = f"write NOT {spec.name} {comp.op.value.split()[1]} ... instead"
+        elif spec.value_type is ValueType.TEXT:
+            hint = "full text is searched with LIKE '%word%' or ILIKE"
+        elif comp.op in (Op.IS_NULL, Op.IS_NOT_NULL) and spec.source is Source.SPAN:
+            hint = "every span has a name, type and status"
+        elif comp.op in (Op.LT, Op.LE, Op.GT, Op.GE):
+            hint = "ordering comparisons work on times, durations and numeric values"
+        return self._fail(
+            UnsupportedOperatorError,
+            f"operator '{comp.op.value}' is not supported for '{spec.name}'; it accepts "
+            f"{accepted}",
+            comp.op_loc,
+            hint=hint,
+        )
+
+    # -- values --
+
+    def value(self, spec: FieldSpec, key: str | None, comp: ast.Comparison) -> BoundValue:
+        value = comp.value
+        op_spec = OPERATORS[comp.op]
+        if value is None:
+            return None
+        if isinstance(value, ast.ValueList):
+            if comp.op not in (Op.IN, Op.NOT_IN):  # pragma: no cover - grammar
+                raise self._fail(FilterTypeError, "a list needs IN or NOT IN", value.loc)
+            return tuple(self.scalar(spec, comp.op, item) for item in value.items)
+        if op_spec.pattern:
+            if not isinstance(value, ast.String):
+                raise self._fail(
+                    FilterTypeError,
+                    f"{comp.op.value} needs a quoted pattern, not the number "
+                    f"{value.value!r}",
+                    value.loc,
+                    hint=f"quote it: '{value.value}'",
+                )
+            if op_spec.base.value == "RLIKE":
+                problem = regex_problem(value.value)
+                if problem is not None:
+                    start = value.loc.start + 1 + problem.offset
+                    raise FilterTypeError(
+                        f"invalid regular expression {value.value!r}: {problem.message}",
+                        self.text,
+                        min(start, max(value.loc.end - 1, value.loc.start)),
+                        hint="RLIKE uses Rust regex syntax (no look-around or "
+                        "back-references)",
+                    )
+            return value.value
+        return self.scalar(spec, comp.op, value)
+
+    def scalar(self, spec: FieldSpec, op: Op, lit: ast.Literal) -> Scalar:
+        """Check and convert one literal for ``=``-like or ordering operators."""
+        vtype = spec.value_type
+        if vtype in (ValueType.TIME, ValueType.NUMBER):
+            return self._number(spec, lit)
+        if vtype is ValueType.DYNAMIC:
+            return self._dynamic(spec, op, lit)
+        if not isinstance(lit, ast.String):
+            raise self._fail(
+                FilterTypeError,
+                f"'{spec.name}' compares strings; {lit.value!r} is a number",
+                lit.loc,
+                hint=f"quote it: '{lit.value}'",
+            )
+        if vtype is ValueType.STATE:
+            return self._member(spec, lit, STATE_VALUES)
+        if vtype is ValueType.SPAN_STATUS:
+            return self._member(spec, lit, SPAN_STATUS_VALUES)
+        if vtype is ValueType.PROMPT:
+            name, slash, version = lit.value.partition("/")
+            if not (slash and name and version) or "/" in version:
+                raise self._fail(
+                    FilterTypeError,
+                    f"a prompt is written name/version, not {lit.value!r}",
+                    lit.loc,
+                    hint="for example prompt = 'qa-prompt/1'",
+                )
+        return lit.value
+
+    def _member(self, spec: FieldSpec, lit: ast.String, values: dict[str, str]) -> str:
+        stored = values.get(lit.value)
+        if stored is None:
+            guess = _suggest(lit.value, list(values))
+            raise self._fail(
+                FilterTypeError,
+                f"unknown {spec.name} value {lit.value!r}; it is one of "
+                + ", ".join(v for v in values if v != "TRACE_STATUS_UNSPECIFIED"),
+                lit.loc,
+                hint=f"did you mean '{guess}'? (values are case-sensitive)"
+                if guess
+                else None,
+            )
+        return stored
+
+    def _number(self, spec: FieldSpec, lit: ast.Literal) -> int | float:
+        if isinstance(lit, ast.Number):
+            return lit.value
+        number = parse_number(lit.value)
+        if number is not None:
+            return number
+        if spec.value_type is ValueType.TIME:
+            millis = _iso_to_ms(lit.value)
+            if millis is not None:
+                return millis
+            raise self._fail(
+                FilterTypeError,
+                f"'{spec.name}' needs epoch milliseconds or an ISO-8601 date, not "
+                f"{lit.value!r}",
+                lit.loc,
+                hint="for example '2024-01-31' or '2024-01-31T12:00:00Z'",
+            )
+        raise self._fail(
+            FilterTypeError,
+            f"'{spec.name}' needs a number, not {lit.value!r}",
+            lit.loc,
+            hint="write the number without quotes, e.g. 1000",
+        )
+
+    def _dynamic(self, spec: FieldSpec, op: Op, lit: ast.Literal) -> Dynamic:
+        if isinstance(lit, ast.Number):
+            number = float(lit.value)
+            return Dynamic(_number_text(lit.value), number, is_number=True)
+        if OPERATORS[op].ordering:
+            raise self._fail(
+                FilterTypeError,
+                f"'{op.value}' on '{spec.name}' needs a number literal, not the string "
+                f"{lit.value!r}",
+                lit.loc,
+                hint=f"write it without quotes: {lit.value}"
+                if parse_number(lit.value) is not None
+                else None,
+            )
+        parsed = parse_number(lit.value)
+        return Dynamic(
+            lit.value, None if parsed is None else float(parsed), is_number=False
+        )
+
+
+def _number_text(value: int | float) -> str:
+    # Canonical text of a number: integral floats are written as integers.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value)
+
+
+def _iso_to_ms(text: str) -> int | float | None:
+    match = _ISO_RE.match(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        tz = dt.UTC
+        if zone and zone != "Z":
+            sign = 1 if zone[0] == "+" else -1
+            offset = dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+            tz = dt.timezone(sign * offset)
+        moment = dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0),
+            int(second or 0), tzinfo=tz,
+        )  # fmt: skip
+    except ValueError:
+        return None
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    millis = (moment - epoch) // dt.timedelta(milliseconds=1)
+    if fraction:
+        extra = int(fraction) / 10 ** len(fraction) * 1000
+        return millis + int(extra) if extra.is_integer() else millis + extra
+    return millis
+
+
+def _flatten_and(expr: ast.Expr) -> list[ast.Expr]:
+    # Parentheses around ANDs do not matter: one chain, one span group.
+    if isinstance(expr, ast.And):
+        return [leaf for child in expr.operands for leaf in _flatten_and(child)]
+    return [expr]
+
+
+def _is_placeholder(node: Node) -> bool:
+    return isinstance(node, SpanGroup) and not node.conds
+
+
+# --- order_by ----------------------------------------------------------------------
+
+_ORDER_RE = re.compile(
+    r"\s*(?P<field>(?:(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]*`)\.)?"
+    r"(?:[A-Za-z0-9_.\-]+|`[^`]*`|\"[^\"]*\"|'[^']*')+)"
+    r"(?:\s+(?P<direction>\S+))?\s*\Z"
+)
+_ORDERABLE_PREFIXES = {Prefix.ATTRIBUTE, Prefix.TAG, Prefix.METADATA}
+
+
+def _split_field(text: str) -> ast.Field:
+    # The same "split on the first dot, then unquote" rule as the filter parser.
+    head, dot, rest = text.partition(".")
+    if dot and (head.startswith("`") or re.fullmatch(r"[A-Za-z_]\w*", head)) and not (
+        head.startswith("`") and not head.endswith("`")
+    ):
+        prefix = head.strip("`")
+        key_text = rest
+    else:
+        prefix, key_text = None, text
+    key = "".join(
+        part[1:-1] if part[:1] in "`\"'" else part
+        for part in re.findall(r"`[^`]*`|\"[^\"]*\"|'[^']*'|[^`\"']+", key_text)
+    )
+    return ast.Field(prefix, key)
+
+
+def bind_order_by(order_by: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
+    """Resolve ``order_by`` entries (``"key [ASC|DESC]"``) against the catalogue.
+
+    Args:
+        order_by: A list of entries, one key each; a single string is one entry.
+
+    Returns:
+        The keys in priority order (tie-breakers are added by the search).
+
+    Raises:
+        OrderByError: For an unparsable entry, an unknown or unorderable key, a bad
+            direction, or a key named twice (also through an alias).
+
+    Example:
+        >>> [k.field.name for k in bind_order_by(["latency DESC", "tags.team"])]
+        ['execution_time_ms', 'tags.<key>']
+    """
+    if order_by is None:
+        return ()
+    entries = [order_by] if isinstance(order_by, str) else list(order_by)
+    keys: list[OrderKey] = []
+    seen: dict[tuple[Source, str | None], str] = {}
+    for entry in entries:
+        if not isinstance(entry, str):
+            msg = f"order_by entries must be strings, not {type(entry).__name__}"
+            raise SearchArgumentError(msg)
+        key = _order_key(entry)
+        if key.identity in seen:
+            raise OrderByError(
+                "order_by names the same key twice",
+                entry,
+                hint=f"{seen[key.identity]!r} already orders by it",
+            )
+        seen[key.identity] = entry
+        keys.append(key)
+    return tuple(keys)
+
+
+def _order_key(entry: str) -> OrderKey:
+    match = _ORDER_RE.match(entry)
+    if match is None or not entry.strip():
+        raise OrderByError(
+            "cannot parse order_by entry",
+            entry,
+            hint="one key per entry, e.g. ['timestamp_ms DESC', 'tags.env']",
+        )
+    direction = (match["direction"] or "ASC").upper()
+    if direction not in ("ASC", "DESC"):
+        raise OrderByError(
+            f"unknown direction {match['direction']!r}; use ASC or DESC", entry
+        )
+    field = _split_field(match["field"])
+    prefix = PREFIXES.get(field.prefix)
+    if prefix is None or prefix not in _ORDERABLE_PREFIXES:
+        raise OrderByError(
+            f"cannot order by {match['field']!r}: only trace attributes, tags and "
+            "metadata are orderable",
+            entry,
+        )
+    if not field.key:
+        raise OrderByError("empty key", entry)
+    if prefix is Prefix.ATTRIBUTE:
+        spec = ORDER_KEYS.get(field.key)
+        if spec is None:
+            guess = _suggest(field.key, list(ORDER_KEYS))
+            raise OrderByError(
+                f"cannot order by {field.key!r}",
+                entry,
+                hint=f"did you mean {guess!r}?" if guess else None,
+            )
+        key = spec.column if spec.source in (Source.TAG, Source.METADATA) else None
+        return OrderKey(spec, key, direction == "DESC")
+    reserved = RESERVED_KEYS.get((prefix, field.key))
+    if reserved is not None and reserved.orderable:
+        return OrderKey(reserved, reserved.column, direction == "DESC")
+    spec = next(s for s in FIELDS if s.keyed and s.prefix is prefix)
+    return OrderKey(spec, field.key, direction == "DESC")

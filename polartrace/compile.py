@@ -1,0 +1,270 @@
+"""Compile a bound filter into one Polars boolean expression over ``frame.traces``.
+
+Trace fields become column expressions. Span groups, assessment clauses, full-text
+clauses and prompt clauses are evaluated as vectorised sub-queries on their own
+tables (``spans``, ``assessments``, ``units``, ``prompts``) that yield the set of
+matching trace keys; the trace expression tests ``_key`` membership, which is a
+semi-join. There is no Python loop over rows and no ``map_elements``.
+
+Every base test is null on a missing value; ``_finish`` applies the operator table's
+negation and then fills nulls with ``False`` per predicate, which is exactly the
+two-valued rule of design.md section 4 (style.md habit 13).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from polartrace.bind import (
+    AllOf,
+    AnyOf,
+    BoundFilter,
+    Cond,
+    Dynamic,
+    Negate,
+    Node,
+    SpanGroup,
+)
+from polartrace.fields import Source, ValueType
+from polartrace.frame import ATTR_PREFIX, META_PREFIX, NUM_PREFIX, TAG_PREFIX
+from polartrace.operators import OPERATORS, Base, LikeKind, like_plan
+
+if TYPE_CHECKING:
+    from polartrace.frame import TraceFrame
+
+__all__ = ["compile_filter"]
+
+_TRUE = pl.lit(value=True)
+
+
+def compile_filter(bound: BoundFilter, frame: TraceFrame) -> pl.Expr:
+    """Return a boolean expression over ``frame.traces`` that selects the matches.
+
+    Args:
+        bound: A filter from :func:`polartrace.parse_filter`.
+        frame: The frame it will run on; sub-queries on its span, assessment, unit
+            and prompt tables are evaluated here, so the result is cached per frame.
+
+    Returns:
+        An expression with no nulls: ``True`` exactly for the matching traces.
+    """
+    cached = frame._compiled.get(bound.text)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    expr = _TRUE if bound.root is None else _Compiler(frame).node(bound.root)
+    frame._compiled[bound.text] = expr
+    return expr
+
+
+# --- base tests on one column --------------------------------------------------------
+
+
+def _string_base(column: pl.Expr, base: Base, value: object) -> pl.Expr:
+    """A base test on a String column; null where the column is null."""
+    match base:
+        case Base.EQ:
+            return column == value
+        case Base.IN:
+            return column.is_in(pl.Series(list(value), dtype=pl.String))  # type: ignore[call-overload]
+        case Base.LIKE:
+            return _like(column, str(value))
+        case Base.ILIKE:
+            return _like(column.str.to_lowercase(), str(value).lower())
+        case Base.RLIKE:
+            return column.str.contains(str(value))
+        case Base.IS_NULL:
+            return column.is_null()
+    msg = f"{base} does not apply to strings"  # pragma: no cover - binder invariant
+    raise AssertionError(msg)
+
+
+def _like(column: pl.Expr, pattern: str) -> pl.Expr:
+    plan = like_plan(pattern)
+    match plan.kind:
+        case LikeKind.EQUALS:
+            return column == plan.literal
+        case LikeKind.PREFIX:
+            return column.str.starts_with(plan.literal)
+        case LikeKind.SUFFIX:
+            return column.str.ends_with(plan.literal)
+        case LikeKind.CONTAINS:
+            return column.str.contains(plan.literal, literal=True)
+        case LikeKind.ANY:
+            return pl.when(column.is_not_null()).then(_TRUE)
+        case LikeKind.REGEX:
+            return column.str.contains(plan.literal)
+    msg = f"unknown LIKE plan {plan.kind}"  # pragma: no cover
+    raise AssertionError(msg)
+
+
+_NUMERIC: dict[Base, Callable[[pl.Expr, object], pl.Expr]] = {
+    Base.EQ: lambda c, v: c == v,
+    Base.LT: lambda c, v: c < v,
+    Base.LE: lambda c, v: c <= v,
+    Base.GT: lambda c, v: c > v,
+    Base.GE: lambda c, v: c >= v,
+    Base.IN: lambda c, v: c.cast(pl.Float64).is_in(
+        pl.Series([float(x) for x in v], dtype=pl.Float64)  # type: ignore[attr-defined]
+    ),
+    Base.IS_NULL: lambda c, _: c.is_null(),
+}
+
+
+def _dynamic_eq(text: pl.Expr, number: pl.Expr, quoted: pl.Expr | None, lit: Dynamic) -> pl.Expr:
+    # A numeric value against a numeric literal compares as numbers; otherwise the
+    # canonical texts compare (and, for assessments, a string's JSON-quoted form).
+    by_text = text == lit.text
+    if quoted is not None:
+        by_text = by_text | (quoted == lit.text).fill_null(value=False)
+    if lit.number is None:
+        return by_text
+    return pl.when(number.is_not_null()).then(number == lit.number).otherwise(by_text)
+
+
+def _dynamic_base(
+    text: pl.Expr, number: pl.Expr, quoted: pl.Expr | None, base: Base, value: object
+) -> pl.Expr:
+    match base:
+        case Base.EQ:
+            assert isinstance(value, Dynamic)
+            return _dynamic_eq(text, number, quoted, value)
+        case Base.IN:
+            items: Sequence[Dynamic] = value  # type: ignore[assignment]
+            return pl.any_horizontal([_dynamic_eq(text, number, quoted, i) for i in items])
+        case Base.LT | Base.LE | Base.GT | Base.GE:
+            assert isinstance(value, Dynamic)
+            return pl.when(text.is_not_null()).then(
+                _NUMERIC[base](number, value.number).fill_null(value=False)
+            )
+        case _:
+            return _string_base(text, base, value)
+
+
+def _finish(present: pl.Expr, base_expr: pl.Expr, negated: bool, base: Base) -> pl.Expr:
+    """Apply negation and the two-valued rule to a base test."""
+    if base is Base.IS_NULL:
+        return ~base_expr if negated else base_expr
+    if negated:
+        return (present & ~base_expr.fill_null(value=True)).fill_null(value=False)
+    return base_expr.fill_null(value=False)
+
+
+# --- the compiler --------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, frame: TraceFrame) -> None:
+        self.frame = frame
+        self.trace_columns = set(frame.traces.columns)
+        self.span_columns = set(frame.spans.columns)
+
+    def node(self, node: Node) -> pl.Expr:
+        match node:
+            case Cond():
+                return self.cond(node)
+            case SpanGroup(conds=conds):
+                return self._keys_in(self._span_keys(conds))
+            case AllOf(items=items):
+                return pl.all_horizontal([self.node(item) for item in items])
+            case AnyOf(items=items):
+                return pl.any_horizontal([self.node(item) for item in items])
+            case Negate(item=item):
+                return ~self.node(item)
+        msg = f"not a bound node: {node!r}"  # pragma: no cover
+        raise TypeError(msg)
+
+    @staticmethod
+    def _keys_in(keys: pl.Series) -> pl.Expr:
+        return pl.col("_key").is_in(keys)
+
+    def _column(self, name: str, columns: set[str], dtype: pl.DataType) -> pl.Expr:
+        # An absent tag/metadata/attribute key is an all-null column.
+        return pl.col(name) if name in columns else pl.lit(None, dtype=dtype)
+
+    def cond(self, cond: Cond) -> pl.Expr:
+        spec = cond.field
+        op = OPERATORS[cond.op]
+        match spec.source:
+            case Source.INFO | Source.TAG | Source.METADATA:
+                column = self._trace_column(cond)
+                if spec.value_type in (ValueType.TIME, ValueType.NUMBER):
+                    base_expr = _NUMERIC[op.base](column, cond.value)
+                else:
+                    if spec.value_type is ValueType.STATE:
+                        column = column.cast(pl.String)
+                    base_expr = _string_base(column, op.base, cond.value)
+                return _finish(column.is_not_null(), base_expr, op.negated, op.base)
+            case Source.PROMPT:
+                values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+                prompts = self.frame.prompts
+                return self._keys_in(
+                    prompts.filter(pl.col("prompt").is_in(pl.Series(values, dtype=pl.String)))["_key"]
+                )
+            case Source.TEXT:
+                units = self.frame.units
+                match_expr = _finish(pl.col("unit").is_not_null(), _string_base(pl.col("unit"), op.base, cond.value), op.negated, op.base)
+                return self._keys_in(units.filter(match_expr)["_key"])
+            case Source.ASSESSMENT:
+                return self._assessment(cond)
+            case Source.SPAN:
+                return self._keys_in(self._span_keys((cond,)))
+        msg = f"unknown source {spec.source}"  # pragma: no cover
+        raise AssertionError(msg)
+
+    def _trace_column(self, cond: Cond) -> pl.Expr:
+        spec = cond.field
+        if spec.source is Source.TAG:
+            return self._column(TAG_PREFIX + str(cond.key), self.trace_columns, pl.String())
+        if spec.source is Source.METADATA:
+            return self._column(META_PREFIX + str(cond.key), self.trace_columns, pl.String())
+        return pl.col(str(spec.column))
+
+    def _assessment(self, cond: Cond) -> pl.Expr:
+        op = OPERATORS[cond.op]
+        table = self.frame.assessments.filter(
+            (pl.col("kind") == cond.field.column) & (pl.col("name") == (cond.key or ""))
+        )
+        if cond.field.value_type is not ValueType.DYNAMIC:  # issue.id = '<id>'
+            return self._keys_in(table["_key"])
+        if op.base is Base.IS_NULL:
+            # IS NULL: no valid assessment of that name at all; an error-only
+            # feedback (null value) still counts as one.
+            exists = self._keys_in(table["_key"])
+            return exists if op.negated else ~exists
+        text, number, quoted = pl.col("text"), pl.col("number"), pl.col("quoted")
+        base_expr = _dynamic_base(text, number, quoted, op.base, cond.value)
+        match_expr = _finish(text.is_not_null(), base_expr, op.negated, op.base)
+        return self._keys_in(table.filter(match_expr)["_key"])
+
+    def _span_keys(self, conds: Sequence[Cond]) -> pl.Series:
+        """Trace keys having one span that satisfies every condition."""
+        spans = self.frame.spans
+        exprs = [self._span_cond(cond) for cond in conds]
+        return spans.filter(pl.all_horizontal(exprs))["_key"].unique()
+
+    def _span_cond(self, cond: Cond) -> pl.Expr:
+        spec = cond.field
+        op = OPERATORS[cond.op]
+        if spec.column == "content":
+            units = self.frame.units
+            unit = pl.col("unit")
+            match_expr = _finish(unit.is_not_null(), _string_base(unit, op.base, cond.value), op.negated, op.base)
+            rows = units.filter(match_expr & pl.col("_span").is_not_null())["_span"]
+            return pl.col("_span").is_in(rows)
+        if spec.column == "attributes":
+            key = str(cond.key)
+            text = self._column(ATTR_PREFIX + key, self.span_columns, pl.String())
+            number = self._column(NUM_PREFIX + key, self.span_columns, pl.Float64())
+            base_expr = _dynamic_base(text, number, None, op.base, cond.value)
+            return _finish(text.is_not_null(), base_expr, op.negated, op.base)
+        column = pl.col(str(spec.column))
+        if spec.value_type is ValueType.NUMBER:
+            base_expr = _NUMERIC[op.base](column, cond.value)
+        else:
+            if spec.value_type is ValueType.SPAN_STATUS:
+                column = column.cast(pl.String)
+            base_expr = _string_base(column, op.base, cond.value)
+        return _finish(column.is_not_null(), base_expr, op.negated, op.base)

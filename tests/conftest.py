@@ -1,0 +1,43 @@
+"""Shared fixtures: the six MLflow-serialized oracle traces and the engine switch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from polartrace import Trace, TraceFrame
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+if not SHARED.is_dir():  # CI lays shared/ beside the clone as well
+    SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+
+def load_jsonl(name: str) -> list[dict[str, Any]]:
+    """Read one shared fixture file, one JSON object per line."""
+    with (SHARED / name).open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+ORACLE = load_jsonl("oracle-traces.jsonl")
+LABELS = {row["label"]: row["trace"]["info"]["trace_id"] for row in ORACLE}
+
+
+@pytest.fixture(scope="session")
+def oracle_traces() -> list[Trace]:
+    """The six oracle traces as ``Trace`` objects, in file order."""
+    return [Trace.from_dict(row["trace"]) for row in ORACLE]
+
+
+@pytest.fixture(scope="session")
+def oracle_frame(oracle_traces: list[Trace]) -> TraceFrame:
+    """The six oracle traces as a frame."""
+    return TraceFrame.from_traces(oracle_traces)
+
+
+@pytest.fixture(params=["polars", "reference"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Run a behaviour test on the compiled engine and on the reference evaluator."""
+    return str(request.param)

@@ -1,0 +1,65 @@
+"""Every shared fixture case, on both engines: exact trace ids in exact order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from polartrace import FilterError, PolartraceError, TraceFrame, search_traces
+from tests.conftest import load_jsonl
+
+FILTER_CASES = load_jsonl("filter-cases.jsonl")
+ORDER_CASES = load_jsonl("orderby-cases.jsonl")
+VALID_FILTERS = [c for c in FILTER_CASES if c["valid"]]
+INVALID_FILTERS = [c for c in FILTER_CASES if not c["valid"]]
+
+
+def _ids(rows: list[Any]) -> list[str]:
+    return [t.info.trace_id for t in rows]
+
+
+def test_fixture_files_are_not_empty() -> None:
+    assert len(VALID_FILTERS) > 200
+    assert len(INVALID_FILTERS) > 70
+    assert len(ORDER_CASES) > 40
+
+
+@pytest.mark.parametrize("case", VALID_FILTERS, ids=[c["id"] for c in VALID_FILTERS])
+def test_valid_filter_returns_expected_ids(
+    case: dict[str, Any], oracle_frame: TraceFrame, engine: str
+) -> None:
+    got = search_traces(
+        oracle_frame, filter_string=case["filter"], return_type="list", engine=engine
+    )
+    assert _ids(got) == case["matches"], case["note"]
+
+
+@pytest.mark.parametrize("case", INVALID_FILTERS, ids=[c["id"] for c in INVALID_FILTERS])
+def test_invalid_filter_raises_filter_error(
+    case: dict[str, Any], oracle_frame: TraceFrame, engine: str
+) -> None:
+    with pytest.raises(FilterError):
+        search_traces(
+            oracle_frame, filter_string=case["filter"], return_type="list", engine=engine
+        )
+
+
+VALID_ORDERS = [c for c in ORDER_CASES if c["valid"]]
+INVALID_ORDERS = [c for c in ORDER_CASES if not c["valid"]]
+
+
+@pytest.mark.parametrize("case", VALID_ORDERS, ids=[c["id"] for c in VALID_ORDERS])
+def test_order_by_gives_expected_order(
+    case: dict[str, Any], oracle_frame: TraceFrame, engine: str
+) -> None:
+    got = search_traces(
+        oracle_frame, order_by=case["order_by"], return_type="list", engine=engine
+    )
+    assert _ids(got) == case["order"], case["note"]
+
+
+@pytest.mark.parametrize("case", INVALID_ORDERS, ids=[c["id"] for c in INVALID_ORDERS])
+def test_invalid_order_by_raises(case: dict[str, Any], oracle_frame: TraceFrame) -> None:
+    with pytest.raises(PolartraceError):
+        search_traces(oracle_frame, order_by=case["order_by"], return_type="list")
