@@ -238,6 +238,7 @@ class _Binder:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.written = ""  # the field of the comparison being bound, as typed
 
     # -- errors --
 
@@ -287,6 +288,7 @@ class _Binder:
     # -- one comparison --
 
     def comparison(self, comp: ast.Comparison) -> Cond:
+        self.written = self.text[comp.field.loc.start : comp.field.loc.end]
         spec, key = self.resolve(comp.field)
         if comp.op not in spec.ops:
             raise self._operator_error(spec, comp)
@@ -412,7 +414,7 @@ class _Binder:
             hint = "ordering comparisons work on times, durations and numeric values"
         return self._fail(
             UnsupportedOperatorError,
-            f"operator '{comp.op.value}' is not supported for '{spec.name}'; it accepts "
+            f"operator '{comp.op.value}' is not supported for '{self.written}'; it accepts "
             f"{accepted}",
             comp.op_loc,
             hint=hint,
@@ -420,7 +422,9 @@ class _Binder:
 
     # -- values --
 
-    def value(self, spec: FieldSpec, key: str | None, comp: ast.Comparison) -> BoundValue:
+    def value(
+        self, spec: FieldSpec, key: str | None, comp: ast.Comparison
+    ) -> BoundValue:
         value = comp.value
         op_spec = OPERATORS[comp.op]
         if value is None:
@@ -462,7 +466,7 @@ class _Binder:
         if not isinstance(lit, ast.String):
             raise self._fail(
                 FilterTypeError,
-                f"'{spec.name}' compares strings; {lit.value!r} is a number",
+                f"'{self.written}' compares strings; {lit.value!r} is a number",
                 lit.loc,
                 hint=f"quote it: '{lit.value}'",
             )
@@ -508,14 +512,14 @@ class _Binder:
                 return millis
             raise self._fail(
                 FilterTypeError,
-                f"'{spec.name}' needs epoch milliseconds or an ISO-8601 date, not "
+                f"'{self.written}' needs epoch milliseconds or an ISO-8601 date, not "
                 f"{lit.value!r}",
                 lit.loc,
                 hint="for example '2024-01-31' or '2024-01-31T12:00:00Z'",
             )
         raise self._fail(
             FilterTypeError,
-            f"'{spec.name}' needs a number, not {lit.value!r}",
+            f"'{self.written}' needs a number, not {lit.value!r}",
             lit.loc,
             hint="write the number without quotes, e.g. 1000",
         )
@@ -527,7 +531,7 @@ class _Binder:
         if OPERATORS[op].ordering:
             raise self._fail(
                 FilterTypeError,
-                f"'{op.value}' on '{spec.name}' needs a number literal, not the string "
+                f"'{op.value}' on '{self.written}' needs a number literal, not the string "
                 f"{lit.value!r}",
                 lit.loc,
                 hint=f"write it without quotes: {lit.value}"

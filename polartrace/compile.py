@@ -68,7 +68,7 @@ def _string_base(column: pl.Expr, base: Base, value: object) -> pl.Expr:
         case Base.EQ:
             return column == value
         case Base.IN:
-            return column.is_in(pl.Series(list(value), dtype=pl.String))  # type: ignore[call-overload]
+            return column.is_in(pl.Series(list(value), dtype=pl.String).implode())  # type: ignore[call-overload]
         case Base.LIKE:
             return _like(column, str(value))
         case Base.ILIKE:
@@ -107,7 +107,7 @@ _NUMERIC: dict[Base, Callable[[pl.Expr, object], pl.Expr]] = {
     Base.GT: lambda c, v: c > v,
     Base.GE: lambda c, v: c >= v,
     Base.IN: lambda c, v: c.cast(pl.Float64).is_in(
-        pl.Series([float(x) for x in v], dtype=pl.Float64)  # type: ignore[attr-defined]
+        pl.Series([float(x) for x in v], dtype=pl.Float64).implode()  # type: ignore[attr-defined]
     ),
     Base.IS_NULL: lambda c, _: c.is_null(),
 }
@@ -178,7 +178,7 @@ class _Compiler:
 
     @staticmethod
     def _keys_in(keys: pl.Series) -> pl.Expr:
-        return pl.col("_key").is_in(keys)
+        return pl.col("_key").is_in(keys.implode())
 
     def _column(self, name: str, columns: set[str], dtype: pl.DataType) -> pl.Expr:
         # An absent tag/metadata/attribute key is an all-null column.
@@ -201,7 +201,7 @@ class _Compiler:
                 values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
                 prompts = self.frame.prompts
                 return self._keys_in(
-                    prompts.filter(pl.col("prompt").is_in(pl.Series(values, dtype=pl.String)))["_key"]
+                    prompts.filter(pl.col("prompt").is_in(pl.Series(values, dtype=pl.String).implode()))["_key"]
                 )
             case Source.TEXT:
                 units = self.frame.units
@@ -253,7 +253,7 @@ class _Compiler:
             unit = pl.col("unit")
             match_expr = _finish(unit.is_not_null(), _string_base(unit, op.base, cond.value), op.negated, op.base)
             rows = units.filter(match_expr & pl.col("_span").is_not_null())["_span"]
-            return pl.col("_span").is_in(rows)
+            return pl.col("_span").is_in(rows.implode())
         if spec.column == "attributes":
             key = str(cond.key)
             text = self._column(ATTR_PREFIX + key, self.span_columns, pl.String())

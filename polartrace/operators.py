@@ -27,6 +27,7 @@ __all__ = [
     "Base",
     "LikePlan",
     "OpSpec",
+    "like_body",
     "like_plan",
     "like_to_regex",
     "parse_number",
@@ -122,21 +123,32 @@ def _escape(char: str) -> str:
     return char
 
 
+def like_body(pattern: str) -> str:
+    """Translate a SQL LIKE pattern into an unanchored regex body.
+
+    ``%`` is any run and ``_`` exactly one character; there is no escape character,
+    so every other character is literal. Python callers use it with
+    ``re.fullmatch(body, value, re.DOTALL)``.
+
+    >>> like_body("a%b_c")
+    'a.*b.c'
+    """
+    return "".join(
+        ".*" if ch == "%" else "." if ch == "_" else _escape(ch) for ch in pattern
+    )
+
+
 def like_to_regex(pattern: str) -> str:
-    """Translate a SQL LIKE pattern into an anchored regex (``%`` any run, ``_`` one).
+    """Translate a SQL LIKE pattern into a regex anchored at both ends, for Polars.
 
-    There is no escape character: every other character is literal, newlines
-    included.
+    ``\\z``-free on purpose: Rust's ``$`` without multi-line mode is the very end of
+    the text (Python's would also match before a final newline, which is why the
+    reference evaluator uses ``like_body`` with ``re.fullmatch`` instead).
 
-    >>> like_to_regex("a%b_c")
-    '(?s)^a.*b.c$'
     >>> like_to_regex("50.5%")
     '(?s)^50\\\\x2e5.*$'
     """
-    body = "".join(
-        ".*" if ch == "%" else "." if ch == "_" else _escape(ch) for ch in pattern
-    )
-    return f"(?s)^{body}$"
+    return f"(?s)^{like_body(pattern)}$"
 
 
 class LikeKind(enum.Enum):

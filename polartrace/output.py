@@ -12,10 +12,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import polars as pl
 
 from polartrace.frame import TraceFrame
-from polartrace.model import Trace
+from polartrace.model import Trace, TraceData
 
 __all__ = ["COLUMNS", "build"]
 
@@ -52,7 +53,7 @@ _POLARS_SCHEMA: dict[str, pl.DataType] = {
 
 
 def _without_spans(trace: Trace) -> Trace:
-    return trace.without_spans()
+    return attrs.evolve(trace, data=TraceData(spans=()))
 
 
 def _rows(traces: Sequence[Trace]) -> dict[str, list[Any]]:

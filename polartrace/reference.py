@@ -23,7 +23,7 @@ from polartrace._text import linked_prompts, preview_units, span_units
 from polartrace.bind import AllOf, AnyOf, BoundFilter, Cond, Dynamic, Negate, Node, SpanGroup
 from polartrace.fields import Source, ValueType
 from polartrace.model import Assessment, Span, Trace
-from polartrace.operators import OPERATORS, Base, like_to_regex
+from polartrace.operators import OPERATORS, Base, like_body
 
 __all__ = ["evaluate", "matches"]
 
@@ -54,7 +54,7 @@ def matches(bound: BoundFilter, trace: Trace) -> bool:
 
 
 def _like(value: str, pattern: str) -> bool:
-    return re.search(like_to_regex(pattern), value) is not None
+    return re.fullmatch(like_body(pattern), value, re.DOTALL) is not None
 
 
 def _string_base(value: str, base: Base, operand: Any) -> bool:

@@ -102,7 +102,7 @@ def count(
     frame = _as_frame(traces)
     if engine == "polars":
         mask = compile_filter(parse_filter(filter_string), frame)
-        return int(frame.traces.lazy().select(mask.sum()).collect().item())
+        return int(frame.traces.lazy().filter(mask).select(pl.len()).collect().item())
     return len(_matching_keys(frame, filter_string, engine))
 
 
@@ -129,7 +129,7 @@ def _order(frame: TraceFrame, keys: pl.Series, order_by: Sequence[str] | str | N
     if "trace_id" not in columns:
         exprs.append(pl.col("trace_id"))
         descending.append(False)
-    selected = frame.traces.lazy().filter(pl.col("_key").is_in(keys))
+    selected = frame.traces.lazy().filter(pl.col("_key").is_in(keys.implode()))
     return (
         selected.sort(exprs, descending=descending, nulls_last=True, maintain_order=True)
         .select("_key")
