@@ -1,0 +1,545 @@
+"""Parse filter text into the syntax tree of :mod:`polartrace.ast`.
+
+This is the only module that knows lark. It loads ``grammar.lark`` once, turns lark's
+parse tree into AST nodes with a transformer, and translates every lark error, in one
+function, into a :class:`~polartrace.errors.FilterSyntaxError` that quotes the
+offending text, says what was expected and, where it helps, how to fix it. Fields and
+values are recorded as written; whether they make sense is the binder's question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, NamedTuple, NoReturn, cast
+
+from lark import Lark, Token, Tree
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken, VisitError
+from lark.visitors import Transformer_NonRecursive
+
+from polartrace import ast
+from polartrace.ast import Expr, Field, Loc, Number, Op, String
+from polartrace.errors import FilterError, FilterSyntaxError
+
+__all__ = ["parse"]
+
+# maybe_placeholders: an empty slot between ANDs arrives as None (see and_expr).
+_LARK = Lark.open_from_package(
+    "polartrace", "grammar.lark", parser="lalr", maybe_placeholders=True
+)
+
+# Later stages walk the tree recursively; a cap far above any hand-written filter
+# keeps "NOT NOT ... x" from ending in a RecursionError there.
+_MAX_DEPTH = 100
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+_OPS = {s: Op(s) for s in ("=", "!=", "<", "<=", ">", ">=")}
+_OPS |= {"like": Op.LIKE, "ilike": Op.ILIKE, "rlike": Op.RLIKE, "in": Op.IN}
+_NEGATED = {Op.LIKE: Op.NOT_LIKE, Op.ILIKE: Op.NOT_ILIKE, Op.RLIKE: Op.NOT_RLIKE}
+_NEGATED[Op.IN] = Op.NOT_IN
+
+_FIELD_HEAD = re.compile(r"`([^`]*)`|([A-Za-z_][A-Za-z0-9_]*)")
+_KEY_SEGMENT = re.compile(r"([A-Za-z0-9_.\-]+)|`([^`]*)`|\"([^\"]*)\"|'([^']*)'")
+_UNESCAPE = {q: re.compile(rf"\\([\\{q}])|{q}{q}") for q in "'\""}
+_OR_HINT = "OR needs two conditions, one on each side"
+
+
+class _Part(NamedTuple):
+    """An expression, its extent in the text (parentheses included) and height."""
+
+    node: Expr
+    start: int
+    end: int
+    depth: int
+
+
+class _Chain(NamedTuple):
+    """The conditions of one AND-chain, and whether its first or last slot is empty."""
+
+    parts: tuple[_Part, ...]
+    open_start: bool
+    open_end: bool
+
+
+def _loc(token: Token) -> Loc:
+    return Loc(token.start_pos or 0, token.end_pos or 0)
+
+
+class _ToAst(Transformer_NonRecursive[Token, Any]):
+    """Build AST nodes bottom-up, one method per grammar alias.
+
+    Non-recursive, so deeply nested input cannot exhaust the Python stack here.
+    Problems are raised as :class:`FilterSyntaxError`; lark wraps them in
+    ``VisitError`` and :func:`_translate` unwraps them.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(visit_tokens=False)
+        self._text = text
+
+    def __default__(self, data: Any, children: Any, meta: Any) -> NoReturn:
+        # An alias without a method would leak a raw Tree into the AST.
+        msg = f"grammar alias {data!r} has no transformer method"
+        raise NotImplementedError(msg)
+
+    def _error(self, message: str, loc: Loc, hint: str | None = None) -> NoReturn:
+        raise FilterSyntaxError(message, self._text, loc.start, end=loc.end, hint=hint)
+
+    def _part(self, node: Expr, loc: Loc, depth: int) -> _Part:
+        if depth > _MAX_DEPTH:
+            self._error(f"the filter nests more than {_MAX_DEPTH} levels deep", loc)
+        return _Part(node, loc.start, loc.end, depth)
+
+    def _join(self, chain: _Chain) -> _Part:
+        if len(chain.parts) == 1:
+            return chain.parts[0]
+        loc = Loc(chain.parts[0].start, chain.parts[-1].end)
+        node = ast.And([p.node for p in chain.parts], loc=loc)
+        return self._part(node, loc, max(p.depth for p in chain.parts) + 1)
+
+    def filter(self, children: list[Any]) -> Expr | None:
+        (chain,) = children
+        # Nothing but ANDs ("AND", "AND AND"): MLflow takes that as no filter.
+        return self._join(chain).node if chain.parts else None
+
+    def or_expr(self, children: list[Any]) -> _Chain:
+        chains: list[_Chain] = children[0::2]
+        for i, keyword in enumerate(children[1::2]):
+            left, right, problem = chains[i], chains[i + 1], ""
+            if left.open_end and left.parts:
+                problem = "follows AND with no condition between them"
+            elif left.open_end:
+                problem = "follows another OR with no condition between them"
+                problem = problem if i else "has no condition on its left"
+            elif right.open_start and right.parts:
+                problem = "is followed by AND with no condition between them"
+            elif right.open_start and i + 2 == len(chains):
+                problem = "has no condition on its right"
+            if problem:  # an empty chain between two ORs is the next OR's "left"
+                self._error(f"'{keyword}' {problem}", _loc(keyword), _OR_HINT)
+        if len(chains) == 1:
+            return chains[0]
+        parts = [self._join(chain) for chain in chains]
+        loc = Loc(parts[0].start, parts[-1].end)
+        node = ast.Or([p.node for p in parts], loc=loc)
+        part = self._part(node, loc, max(p.depth for p in parts) + 1)
+        return _Chain((part,), False, False)
+
+    def and_expr(self, children: list[Any]) -> _Chain:
+        slots = children[0::2]  # None where an AND meets an edge or another AND
+        parts = tuple(slot for slot in slots if slot is not None)
+        return _Chain(parts, slots[0] is None, slots[-1] is None)
+
+    def negation(self, children: list[Any]) -> _Part:
+        keyword, operand = children
+        loc = Loc(_loc(keyword).start, operand.end)
+        return self._part(ast.Not(operand.node, loc=loc), loc, operand.depth + 1)
+
+    def group(self, children: list[Any]) -> _Part:
+        lpar, chain, rpar = children
+        loc = Loc(_loc(lpar).start, _loc(rpar).end)
+        if not chain.parts:
+            hint = "put a condition between the parentheses, or remove them"
+            self._error("empty parentheses: expected a condition", loc, hint)
+        inner = self._join(chain)  # "(x)" is x: a group leaves no node behind
+        return _Part(inner.node, loc.start, loc.end, inner.depth)
+
+    def condition(self, children: list[_Part]) -> _Part:
+        return children[0]
+
+    def compare(self, children: list[Any]) -> _Part:
+        field, op, value = children
+        return self._comparison(field, _OPS[op.lower()], value, _loc(op))
+
+    def compare_not(self, children: list[Any]) -> _Part:
+        field, keyword, op, value = children
+        op_loc = Loc(_loc(keyword).start, _loc(op).end)
+        return self._comparison(field, _NEGATED[_OPS[op.lower()]], value, op_loc)
+
+    def is_null(self, children: list[Any]) -> _Part:
+        field, keyword, *rest = children  # rest: [NULL] or [NOT, NULL]
+        op = Op.IS_NOT_NULL if len(rest) == 2 else Op.IS_NULL
+        op_loc = Loc(_loc(keyword).start, _loc(rest[-1]).end)
+        return self._comparison(field, op, None, op_loc)
+
+    def _comparison(self, field: Field, op: Op, value: Any, op_loc: Loc) -> _Part:
+        loc = Loc(field.loc.start, value.loc.end if value else op_loc.end)
+        node = ast.Comparison(field, op, value, loc=loc, op_loc=op_loc)
+        return _Part(node, loc.start, loc.end, 1)
+
+    def field(self, children: list[Any]) -> Field:
+        (token,) = children
+        text, loc = str(token), _loc(token)
+        head = _FIELD_HEAD.match(text)
+        assert head is not None  # FIELD's pattern starts with a name
+        name = head[2] if head[1] is None else head[1]
+        if head.end() == len(text):
+            if not name:
+                self._error("empty field name ``", loc)
+            return Field(None, name, loc=loc)
+        segments = list(_KEY_SEGMENT.finditer(text, head.end() + 1))
+        key = "".join(next(g for g in m.groups() if g is not None) for m in segments)
+        written = _clip(text[: head.end() + 1])
+        if not key:
+            hint = f"write the key after the dot, e.g. {written}environment"
+            self._error(f"empty key after '{written}'", loc, hint)
+        if (bare := segments[0][1]) and bare[0] in "-.":
+            hint = f"quote the key: {written}`{key}`"
+            self._error(f"key '{_clip(key)}' cannot start with '{bare[0]}'", loc, hint)
+        return Field(name, key, loc=loc)
+
+    def value_list(self, children: list[Any]) -> ast.ValueList:
+        items = [c for c in children if isinstance(c, String | Number)]
+        loc = Loc(_loc(children[0]).start, _loc(children[-1]).end)
+        return ast.ValueList(items, loc=loc)
+
+    def string(self, children: list[Any]) -> String:
+        (token,) = children
+        quote, body = token[0], token[1:-1]
+        if "\\" in body or quote * 2 in body:
+            # \<quote> and \\ are escapes, a doubled quote is one quote; any other
+            # backslash stays, so that regexes such as '^\d+$' need no doubling.
+            body = _UNESCAPE[quote].sub(lambda m: m[1] or quote, body)
+        return String(body, loc=_loc(token))
+
+    def number(self, children: list[Any]) -> Number:
+        (token,) = children
+        text, loc = str(token), _loc(token)
+        if any(c in text for c in ".eE"):
+            if math.isinf(real := float(text)):
+                self._error(
+                    f"number {_clip(text)} is too large", loc, "numbers must be finite"
+                )
+            return Number(real, loc=loc)
+        # Bound the length first: int() of thousands of digits is slow or refused.
+        digits = text.lstrip("+-").lstrip("0")
+        integer = int(text) if len(digits) <= 19 else None
+        if integer is None or not _INT_MIN <= integer <= _INT_MAX:
+            hint = "integers are signed 64-bit; write a float such as 1e30 instead"
+            self._error(f"integer {_clip(text)} out of range", loc, hint)
+        return Number(integer, loc=loc)
+
+
+def parse(text: str | None) -> Expr | None:
+    """Parse a filter string into its syntax tree.
+
+    Args:
+        text: Filter text such as ``"status = 'OK' AND tags.env = 'prod'"``. ``None``
+            and ``""`` mean no filter.
+
+    Returns:
+        The root node, or ``None`` for no filter (also for a filter of nothing but
+        ANDs, which MLflow accepts as no filter).
+
+    Raises:
+        FilterSyntaxError: If the text does not follow the grammar. For any string,
+            :class:`~polartrace.errors.FilterError` subclasses are the only
+            exceptions raised.
+
+    Example:
+        >>> parse("tags.env = 'prod'").field
+        Field(prefix='tags', key='env')
+    """
+    if not text:
+        return None
+    if text.isspace():
+        msg, hint = "the filter is blank", "pass None or '' for no filter"
+        raise FilterSyntaxError(msg, text, 0, end=len(text), hint=hint)
+    try:
+        return cast("Expr | None", _ToAst(text).transform(_LARK.parse(text)))
+    except LarkError as exc:
+        error = _translate(exc, text)
+        # Hide lark's traceback; keep a cause only for an internal failure.
+        raise error from error.__cause__
+
+
+# --- errors ------------------------------------------------------------------------
+
+
+class _Seen(NamedTuple):
+    """A token near an error; kind is a terminal name, "CHAR" (unlexable) or "$END"."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+
+
+def _table(text: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """Read "context kind[,kind] message [| hint]" lines; a hint may go below."""
+    table: dict[tuple[str, str], tuple[str, str]] = {}
+    keys: list[tuple[str, str]] = []
+    for line in text.strip().splitlines():
+        if line.startswith(" "):  # the hint of the row above, on its own line
+            table |= {key: (table[key][0], line.strip()) for key in keys}
+            continue
+        context, kinds, rest = line.split(maxsplit=2)
+        message, _, hint = rest.partition(" | ")
+        # Patterns may hold commas; other kinds are comma-separated lists.
+        kinds_ = [kinds] if context == "char" else kinds.split(",")
+        keys = [(context, kind) for kind in kinds_]
+        table |= dict.fromkeys(keys, (message, hint))
+    return table
+
+
+# What the user most likely did wrong, by where the parser stood (see _context) and
+# the kind of token it met (see _refine); "*" is any kind. "char" rows are instead
+# tried in order as patterns at a character nothing could lex, and "symbol" rows
+# are hints for runs of symbols that are no operator. Messages and hints see m0-m2
+# (a pattern's match and groups), got (the token), word (its text), inner (word
+# without quotes), before/prev (the previous token, quoted/bare), wanted, generic
+# and field/op (of "'OK' = status").
+_MISTAKES = _table(r"""
+char (['"])(?=[\s\S]*\\\1)[\s\S]* unterminated string {m0}
+    close the string with {m1}; \{m1} is an escaped quote, write \\ for a backslash
+char (['"])[\s\S]* unterminated string {m0} | close the string with {m1}
+char `[\s\S]* unterminated name {m0} | close the name with `
+char ; ';' is not allowed: a filter is one expression
+    join conditions with AND, or remove the ';'
+char --|/\* SQL comments ('{m0}') are not supported | remove the comment
+char ([+-])\s+(\.?[0-9][\w.]*) the sign '{m1}' is separated from its number
+    write {m1}{m2}
+char [+-]?\.?[0-9](?:[\w.]|(?<=[eE])[+-])* invalid number '{m0}'
+    numbers are decimal (10, -1.5, 1e3); quote text: '{m0}'
+char (?<=\w)-[\w\-]* '-' is not allowed in a field name without a prefix
+    quote the name with backticks, e.g. `my-field`
+char [^\W\d_] unexpected character '{m0}'
+    names are ASCII letters, digits and '_'; quote others with backticks
+char [\s\S] unexpected character {got} after {before}: expected {wanted}
+symbol ==,=== use '='
+symbol <>,><,=!,! use '!='
+symbol =< use '<='
+symbol => use '>='
+symbol &,&& use AND
+symbol |,|| use OR
+operator BETWEEN BETWEEN is not supported | write {prev} >= low AND {prev} <= high
+operator KEYPART expected an operator after {before}, got {got}
+    quote a key that holds spaces: {spaced}
+operator NULL expected an operator after {before}, got {got} | use IS NULL
+operator LPAR expected an operator after {before}, got {got}
+    use IN for a list: IN ('a', 'b')
+operator STRING,NUMBER missing operator between {before} and {got}
+    for example: {prev} = {word}
+operator * expected an operator after {before}, got {got}
+negated * {before} needs a condition after it, got {got}
+    NOT needs a condition after it
+condition REVERSED expected a field, got the value {got}
+    the field goes on the left: {field} {op} {word}
+condition STRING expected a field, got the string {got}
+    write field names without quotes: {inner}
+condition QUOTED expected a field, got the string {got}
+    quote field names with backticks: `{inner}`
+condition KEYWORD expected a condition, got the keyword {got}
+    quote a field with this name in backticks: `{word}`
+condition * expected a condition, got {got}
+value FIELD expected a value after {before}, got the bare word {got}
+    quote it: '{word}'
+value BOOL expected a value after {before}, got the keyword {got}
+    quote it: '{word}'
+value KEYWORD expected a value after {before}, got the keyword {got}
+    use IS NULL to test for a missing value, or quote it: '{word}'
+value BACKTICKED backticks quote names, not values: {got} | quote it: '{inner}'
+value LPAR {before} cannot take a list | use IN for a list: IN ('a', 'b')
+value * expected a value after {before}, got {got}
+list_item RPAR empty list '()' | a list needs at least one value: ('a')
+list_item COMMA empty item in the list | remove the extra ','
+list_item LPAR nested parentheses in a list | write one flat list: IN ('a', 'b')
+list_next STRING,NUMBER missing ',' before {got} in the list
+    separate list items with ','
+list STRING,NUMBER {before} needs a list in parentheses, got {got}
+    write {prev} ({word})
+list * {before} needs a list in parentheses, got {got} | write {prev} ('a', 'b')
+null * {generic} | IS only tests for a missing value; compare with '=' or '!='
+not_op EQ {generic} | use '!=', or put NOT in front of the condition
+not_op * {generic} | to negate a condition, put NOT in front of it
+end FIELD,STRING,NUMBER,LPAR,NOT {generic} | join conditions with AND or OR
+""")
+_CHAR_MISTAKES = [
+    (re.compile(kind), message, hint)
+    for (context, kind), (message, hint) in _MISTAKES.items()
+    if context == "char"
+]
+_SYMBOL_RUN = re.compile(r"[=<>!&|]+")
+# Phrases for expected terminals, in the order a message lists them.
+_EXPECTED = {
+    "FIELD": "a field", "SYMBOL_OP": "an operator", "LIKE_OP": "LIKE, ILIKE, RLIKE",
+    "IN": "IN", "IS": "IS", "NOT": "NOT", "NULL": "NULL", "STRING": "a quoted string",
+    "NUMBER": "a number", "LPAR": "'('", "COMMA": "','", "RPAR": "')'", "AND": "AND",
+    "OR": "OR", "$END": "the end of the filter",
+}  # fmt: skip
+_BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# A value, an operator, then a field: "'OK' = status".
+_REVERSED = re.compile(
+    r"\s*(!=|<=|>=|=|<|>|(?i:[ir]?like)\b)\s*([A-Za-z_][\w.]*|`[^`]*`)"
+)
+_OPERATOR_AHEAD = re.compile(r"\s*(?:[=<>!]|(?i:[ir]?like|in|is|not)\b)")
+_QUOTED_OR_PAREN = re.compile(
+    r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`|[()]"
+)
+
+
+def _translate(exc: LarkError, text: str) -> FilterError:
+    """Turn any lark exception into the FilterError that explains it.
+
+    The only place that reads lark's exceptions: it reduces them to the token found,
+    the terminals the parser would have accepted and the token before, and leaves
+    the explaining to :func:`_diagnose`.
+    """
+    if isinstance(exc, VisitError):
+        if isinstance(exc.orig_exc, FilterError):
+            return exc.orig_exc
+        error = FilterSyntaxError(f"internal error: {exc.orig_exc!r}", text, 0)
+        error.__cause__ = exc.orig_exc
+        return error
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        end = len(text.rstrip())
+        found = _Seen("$END", "", end, end)
+    elif isinstance(exc, UnexpectedToken):
+        loc = _loc(exc.token)
+        found = _Seen(exc.token.type, str(exc.token), loc.start, loc.end)
+    elif isinstance(exc, UnexpectedCharacters):
+        pos = exc.pos_in_stream or 0
+        found = _Seen("CHAR", text[pos], pos, pos + 1)
+    else:
+        return FilterSyntaxError(f"cannot parse the filter: {exc}", text, 0)
+    # The parser's value stack holds the tokens read so far, the last one possibly
+    # inside a reduced subtree. accepts() is exact where LALR's merged states make
+    # exc.expected too generous (a ',' after "status = 'OK'").
+    interactive = getattr(exc, "interactive_parser", None)
+    stack: list[Any] = list(interactive.parser_state.value_stack if interactive else [])
+    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
+    prev = None
+    while stack and prev is None:
+        value = stack.pop()
+        if isinstance(value, Tree):
+            stack.extend(value.children)
+        elif isinstance(value, Token):
+            loc = _loc(value)
+            prev = _Seen(value.type, str(value), loc.start, loc.end)
+    accepts = interactive.accepts() if interactive else expected
+    return _diagnose(text, found, frozenset(accepts), prev)
+
+
+def _diagnose(
+    text: str, found: _Seen, expected: frozenset[str], prev: _Seen | None
+) -> FilterSyntaxError:
+    """Explain a syntax error from the token found, what was expected and before."""
+    start, end, word, context = found.start, found.end, found.text, "char"
+    if found.kind != "CHAR":
+        context = _context(expected, prev)
+    shown = expected  # where a condition may start, AND/OR/')' are not what's missing
+    if "FIELD" in expected:
+        shown = expected - {"AND", "OR", "RPAR", "$END"}
+    names = [phrase for name, phrase in _EXPECTED.items() if name in shown]
+    wanted = " or ".join([", ".join(names[:-1]), names[-1]] if names[1:] else names)
+    before = _show(prev) if prev else "the start"
+    flip = _REVERSED.match(text, end)
+    fields = {
+        "got": _show(found), "word": word, "inner": word[1:-1], "before": before,
+        "prev": prev.text if prev else "", "wanted": wanted,
+        "generic": f"expected {wanted} after {before}, got {_show(found)}",
+        "field": flip[2] if flip else "", "op": flip[1] if flip else "",
+        "spaced": prev.text.replace(".", ".`", 1) + f" {word}`" if prev else "",
+    }  # fmt: skip
+    message, hint, run = "", "", ""
+    if found.kind in ("CHAR", "SYMBOL_OP"):  # widen to the whole "==", "<>", "&&"
+        spans = (m.span() for m in _SYMBOL_RUN.finditer(text) if m.end() > start)
+        run_start, run_end = next(spans, (start, start))
+        run = text[run_start:run_end] if run_start <= start else ""
+    if run and run not in _OPS:
+        start, end = run_start, run_end
+        hint = _MISTAKES.get(("symbol", run), ("use one of = != < <= > >=", ""))[0]
+        hint = "use NOT" if run == "!" and "SYMBOL_OP" not in expected else hint
+        what = "a connective" if hint in ("use AND", "use OR") else "an operator"
+        message = "'{run}' is not " + what
+    elif context == "char":
+        # The last pattern matches any character, so next() always finds one.
+        match, message, hint = next(
+            (m, msg, h) for p, msg, h in _CHAR_MISTAKES if (m := p.match(text, start))
+        )
+        groups = [_clip(match[0]), *(g or "" for g in match.groups()), "", ""]
+        fields |= {f"m{i}": group for i, group in enumerate(groups[:3])}
+        end = match.end()
+    elif found.kind == "RPAR" and not _open_parens(text, start):
+        message = "unbalanced parenthesis: ')' has no matching '('"
+        hint = "remove the ')' or add the missing '('"
+    elif found.kind == "$END" and "RPAR" in expected and _open_parens(text, start):
+        opened = _open_parens(text, start)
+        start, end = opened[-1], opened[-1] + 1
+        message = "unbalanced parenthesis: '(' at {start} is never closed"
+        hint = "add the missing ')'"
+    elif found.kind == "$END":
+        message = "the filter ends after {before}: expected {wanted}"
+        hint = _MISTAKES[("negated", "*")][1] if context == "negated" else ""
+        start, end = (prev.start, prev.end) if prev else (start, end)
+    else:
+        kind = _refine(found, text, prev)
+        rows = ((context, kind), (context, found.kind), (context, "*"))
+        message, hint = next((_MISTAKES[r] for r in rows if r in _MISTAKES), ("", ""))
+        if context == "list_item" and not message:
+            message, hint = _MISTAKES.get(("value", kind), _MISTAKES[("value", "*")])
+        if (context, found.kind) == ("list_item", "RPAR") and prev:
+            start = prev.start  # underline the whole "()"
+    # Messages are templates: user text only ever enters as a field's value.
+    fields |= {"run": _clip(run), "start": str(start)}
+    message, hint = (message or "{generic}").format(**fields), hint.format(**fields)
+    return FilterSyntaxError(message, text, start, end=end, hint=hint or None)
+
+
+def _context(expected: frozenset[str], prev: _Seen | None) -> str:
+    """Name the place in a condition where the parser stood, from what it accepts."""
+    if "SYMBOL_OP" in expected:
+        return "operator"  # after a field
+    if "FIELD" in expected:
+        return "condition" if "AND" in expected else "negated"  # after a unary NOT
+    if "LPAR" in expected:
+        return "list"  # after IN
+    if "NULL" in expected:
+        return "null"  # after IS, IS NOT
+    if "LIKE_OP" in expected:
+        return "not_op"  # after "field NOT"
+    if "COMMA" in expected:
+        return "list_next"
+    if "STRING" in expected:
+        return "list_item" if prev and prev.kind in ("LPAR", "COMMA") else "value"
+    return "end"  # after a whole condition
+
+
+def _refine(found: _Seen, text: str, prev: _Seen | None) -> str:
+    """Return a finer kind for the tokens that some mistakes hinge on."""
+    kind, word = found.kind, found.text
+    if kind == "FIELD" and word[0] == word[-1] == "`" and "`" not in word[1:-1]:
+        return "BACKTICKED"
+    if kind == "FIELD" and word.lower() in ("true", "false", "between"):
+        return "BETWEEN" if word.lower() == "between" else "BOOL"
+    if kind == "FIELD" and prev and prev.kind == "FIELD" and "." in prev.text:
+        # "tags.my key = 'x'": a key with a space, not a misspelt operator.
+        return "KEYPART" if _OPERATOR_AHEAD.match(text, found.end) else kind
+    if kind in ("STRING", "NUMBER") and _REVERSED.match(text, found.end):
+        return "REVERSED"
+    if kind == "STRING" and not _BARE_NAME.match(word[1:-1]):
+        return "QUOTED"
+    if kind in ("LIKE_OP", "IN", "IS", "NULL"):
+        return "KEYWORD"
+    return "EQ" if word == "=" else kind
+
+
+def _show(seen: _Seen) -> str:
+    if seen.kind == "$END":
+        return "the end of the filter"
+    return _clip(seen.text) if seen.kind == "STRING" else f"'{_clip(seen.text)}'"
+
+
+def _clip(text: str, width: int = 30) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _open_parens(text: str, upto: int) -> list[int]:
+    """Return the offsets of the '(' still open at ``upto``, skipping quoted text."""
+    opened: list[int] = []
+    for match in _QUOTED_OR_PAREN.finditer(text, 0, upto):
+        if match[0] == "(":
+            opened.append(match.start())
+        elif match[0] == ")" and opened:
+            opened.pop()
+    return opened
