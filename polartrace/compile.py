@@ -29,7 +29,7 @@ from polartrace.bind import (
     SpanGroup,
 )
 from polartrace.fields import Source, ValueType
-from polartrace.frame import ATTR_PREFIX, META_PREFIX, NUM_PREFIX, TAG_PREFIX
+from polartrace.frame import META_PREFIX, TAG_PREFIX
 from polartrace.operators import OPERATORS, Base, LikeKind, like_plan
 
 if TYPE_CHECKING:
@@ -159,7 +159,6 @@ class _Compiler:
     def __init__(self, frame: TraceFrame) -> None:
         self.frame = frame
         self.trace_columns = set(frame.traces.columns)
-        self.span_columns = set(frame.spans.columns)
 
     def node(self, node: Node) -> pl.Expr:
         match node:
@@ -241,8 +240,9 @@ class _Compiler:
 
     def _span_keys(self, conds: Sequence[Cond]) -> pl.Series:
         """Trace keys having one span that satisfies every condition."""
-        spans = self.frame.spans
+        # Conditions first: they may derive attribute columns onto frame.spans.
         exprs = [self._span_cond(cond) for cond in conds]
+        spans = self.frame.spans
         return spans.filter(pl.all_horizontal(exprs))["_key"].unique()
 
     def _span_cond(self, cond: Cond) -> pl.Expr:
@@ -255,9 +255,11 @@ class _Compiler:
             rows = units.filter(match_expr & pl.col("_span").is_not_null())["_span"]
             return pl.col("_span").is_in(rows.implode())
         if spec.column == "attributes":
-            key = str(cond.key)
-            text = self._column(ATTR_PREFIX + key, self.span_columns, pl.String())
-            number = self._column(NUM_PREFIX + key, self.span_columns, pl.Float64())
+            names = self.frame.span_attribute(str(cond.key))
+            if names is None:  # no span has it: every value is missing
+                text, number = pl.lit(None, dtype=pl.String), pl.lit(None, dtype=pl.Float64)
+            else:
+                text, number = pl.col(names[0]), pl.col(names[1])
             base_expr = _dynamic_base(text, number, None, op.base, cond.value)
             return _finish(text.is_not_null(), base_expr, op.negated, op.base)
         column = pl.col(str(spec.column))

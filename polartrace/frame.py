@@ -9,11 +9,15 @@ Five tables share a dense ``UInt32`` trace key ``_key`` (the row number in
     is a single vectorised column operation and an absent key is an absent column.
 ``spans``
     One row per span (``_span`` is its row number): name, type, status, times,
-    duration, and per attribute key its canonical text (``attr:<key>``) and, where it
-    is a real number, its value (``num:<key>``).
+    duration, the raw JSON text of each attribute (``raw:<key>``) and of its events.
+    The canonical text (``attr:<key>``) and numeric value (``num:<key>``) of an
+    attribute are derived the first time a filter asks for that key, from the
+    distinct raw values only, and kept.
 ``units``
     Full-text units (design.md section 4), one row each: ``_key``, ``_span`` (null for
-    the trace's request/response previews) and ``unit``.
+    the trace's request/response previews) and ``unit``. Built on the first full-text
+    search and kept: decoding every input and output is the one costly step, and most
+    searches never need it.
 ``assessments``
     One row per (valid assessment, trace it applies to): session-scoped assessments
     are expanded to every trace of their session here, once, so both filters and
@@ -28,13 +32,15 @@ output rows for the traces a search returns.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
 
 from polartrace._json import canonical_text, numeric_value
-from polartrace._text import linked_prompts, preview_units, span_units
+from polartrace._json import decode_attribute, text_leaves
+from polartrace._text import linked_prompts
 from polartrace.model import Trace
 
 __all__ = ["STATE_ENUM", "SPAN_STATUS_ENUM", "TraceFrame"]
@@ -45,6 +51,8 @@ TAG_PREFIX = "tag:"
 META_PREFIX = "meta:"
 ATTR_PREFIX = "attr:"
 NUM_PREFIX = "num:"
+RAW_PREFIX = "raw:"
+_TEXT_KEYS = ("mlflow.spanInputs", "mlflow.spanOutputs")
 
 _TRACE_SCHEMA: dict[str, pl.DataType] = {
     "_key": pl.UInt32(),
@@ -69,6 +77,7 @@ _SPAN_SCHEMA: dict[str, pl.DataType] = {
     "start_ns": pl.Int64(),
     "end_ns": pl.Int64(),
     "duration_ms": pl.Float64(),
+    "events": pl.String(),
 }
 _UNIT_SCHEMA: dict[str, pl.DataType] = {
     "_key": pl.UInt32(),
@@ -102,19 +111,45 @@ class TraceFrame:
         self,
         traces: pl.DataFrame,
         spans: pl.DataFrame,
-        units: pl.DataFrame,
         assessments: pl.DataFrame,
         prompts: pl.DataFrame,
         objects: Sequence[Trace],
     ) -> None:
         self.traces = traces
         self.spans = spans
-        self.units = units
         self.assessments = assessments
         self.prompts = prompts
         self._objects = objects
+        self._units: pl.DataFrame | None = None
+        # Derived data is added on first use; the lock keeps concurrent searches
+        # from deriving the same columns twice or reading a half-built table.
+        self._lock = threading.Lock()
         # Compiled filters are cached per frame: they embed frame-specific masks.
         self._compiled: dict[str, Any] = {}
+
+    @property
+    def units(self) -> pl.DataFrame:
+        """The full-text units table, built on first use."""
+        with self._lock:
+            if self._units is None:
+                self._units = _build_units(self.traces, self.spans)
+            return self._units
+
+    def span_attribute(self, key: str) -> tuple[str, str] | None:
+        """Make sure the derived columns of attribute ``key`` exist on ``spans``.
+
+        Returns:
+            The names of its canonical-text and numeric columns, or ``None`` when no
+            span has the attribute.
+        """
+        raw, text, number = RAW_PREFIX + key, ATTR_PREFIX + key, NUM_PREFIX + key
+        with self._lock:
+            if text in self.spans.columns:
+                return text, number
+            if raw not in self.spans.columns:
+                return None
+            self.spans = self.spans.with_columns(_derive_attribute(self.spans[raw], text, number))
+            return text, number
 
     def __len__(self) -> int:
         return self.traces.height
@@ -190,9 +225,7 @@ class _Builder:
         self.tags: dict[str, list[str | None]] = {}
         self.meta: dict[str, list[str | None]] = {}
         self.spans: dict[str, list[Any]] = {name: [] for name in _SPAN_SCHEMA}
-        self.attr_text: dict[str, list[str | None]] = {}
-        self.attr_num: dict[str, list[float | None]] = {}
-        self.units: dict[str, list[Any]] = {name: [] for name in _UNIT_SCHEMA}
+        self.raw: dict[str, list[str | None]] = {}
         self.assessments: list[tuple[int, Any]] = []
         self.sessions: dict[str, list[int]] = {}
         self.prompts: dict[str, list[Any]] = {name: [] for name in _PROMPT_SCHEMA}
@@ -230,19 +263,12 @@ class _Builder:
         for prompt in linked_prompts(info.tags):
             self.prompts["_key"].append(key)
             self.prompts["prompt"].append(prompt)
-        for preview in preview_units(info):
-            self._unit(key, None, preview)
         for span in trace.data.spans:
             self._add_span(key, span)
         for assessment in info.assessments:
             if assessment.is_valid:
                 self.assessments.append((key, assessment))
         self.n = key + 1
-
-    def _unit(self, key: int, span_row: int | None, text: str) -> None:
-        self.units["_key"].append(key)
-        self.units["_span"].append(span_row)
-        self.units["unit"].append(text)
 
     def _add_span(self, key: int, span: Any) -> None:
         cols = self.spans
@@ -260,12 +286,11 @@ class _Builder:
         cols["duration_ms"].append(
             None if start is None or end is None else (end - start) / 1e6
         )
-        attributes = span.attributes
-        for name, value in attributes.items():
-            self._sparse(self.attr_text, name, span_row, canonical_text(value))
-            self._sparse(self.attr_num, name, span_row, numeric_value(value))
-        for unit in span_units(span):
-            self._unit(key, span_row, unit)
+        cols["events"].append(
+            json.dumps([e.to_dict() for e in span.events]) if span.events else None
+        )
+        for name, raw in span.raw_attributes.items():
+            self._sparse(self.raw, name, span_row, raw)
 
     def finish(self, objects: Sequence[Trace]) -> TraceFrame:
         n, n_spans = self.n, len(self.spans["_key"])
@@ -279,21 +304,17 @@ class _Builder:
         ]
         traces = traces.with_columns(extra) if extra else traces
         spans = pl.DataFrame(self.spans, schema=_SPAN_SCHEMA)
-        attr_cols = [
-            pl.Series(ATTR_PREFIX + k, _pad(v, n_spans), dtype=pl.String)
-            for k, v in self.attr_text.items()
-        ] + [
-            pl.Series(NUM_PREFIX + k, _pad(v, n_spans), dtype=pl.Float64)
-            for k, v in self.attr_num.items()
+        raw_cols = [
+            pl.Series(RAW_PREFIX + k, _pad(v, n_spans), dtype=pl.String)
+            for k, v in self.raw.items()
         ]
-        spans = spans.with_columns(attr_cols) if attr_cols else spans
-        units = pl.DataFrame(self.units, schema=_UNIT_SCHEMA)
+        spans = spans.with_columns(raw_cols) if raw_cols else spans
         prompts = pl.DataFrame(self.prompts, schema=_PROMPT_SCHEMA)
         assessments = pl.DataFrame(
             _assessment_rows(self.assessments, self.sessions), schema=_ASSESSMENT_SCHEMA,
             orient="row",
         )
-        return TraceFrame(traces, spans, units, assessments, prompts, objects)
+        return TraceFrame(traces, spans, assessments, prompts, objects)
 
 
 def _pad(values: list[Any], n: int) -> list[Any]:
@@ -318,3 +339,74 @@ def _assessment_rows(
             for target in sorted(targets)
         )
     return rows
+
+
+def _derive_attribute(raw: pl.Series, text_name: str, number_name: str) -> list[pl.Series]:
+    """Canonical text and numeric value of one attribute, decoding distinct values once."""
+    distinct = raw.drop_nulls().unique()
+    texts: list[str | None] = []
+    numbers: list[float | None] = []
+    for value in distinct.to_list():
+        decoded = decode_attribute(value)
+        texts.append(canonical_text(decoded))
+        numbers.append(numeric_value(decoded))
+    return [
+        raw.replace_strict(distinct, pl.Series(texts, dtype=pl.String), default=None)
+        .alias(text_name),
+        raw.replace_strict(distinct, pl.Series(numbers, dtype=pl.Float64), default=None)
+        .alias(number_name),
+    ]
+
+
+def _leaves(raw_values: list[str | None], cache: dict[str, list[str]]) -> Iterator[tuple[int, list[str]]]:
+    for row, raw in enumerate(raw_values):
+        if raw is None:
+            continue
+        leaves = cache.get(raw)
+        if leaves is None:
+            leaves = cache[raw] = list(text_leaves(decode_attribute(raw)))
+        if leaves:
+            yield row, leaves
+
+
+def _build_units(traces: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+    """Build the full-text units table (design.md section 4, "Full text").
+
+    Works column by column over the raw span data so that each distinct raw value is
+    decoded once; ``_text.span_units`` is the per-span definition the reference
+    evaluator uses, and the property tests hold the two together.
+    """
+    keys: list[int] = []
+    rows: list[int | None] = []
+    units: list[str] = []
+    span_keys = spans["_key"].to_list()
+
+    def add(key: int, row: int | None, texts: Iterable[str]) -> None:
+        for text in texts:
+            keys.append(key)
+            rows.append(row)
+            units.append(text)
+
+    for column in ("request_preview", "response_preview"):
+        for key, preview in enumerate(traces[column].to_list()):
+            if preview:
+                add(key, None, (preview,))
+    for row, name in enumerate(spans["name"].to_list()):
+        if name:
+            add(span_keys[row], row, (name,))
+    cache: dict[str, list[str]] = {}
+    for column in spans.columns:
+        if not column.startswith(RAW_PREFIX):
+            continue
+        key_name = column[len(RAW_PREFIX) :]
+        if key_name.startswith("mlflow.") and key_name not in _TEXT_KEYS:
+            continue
+        for row, leaves in _leaves(spans[column].to_list(), cache):
+            add(span_keys[row], row, leaves)
+    for row, raw_events in enumerate(spans["events"].to_list()):
+        if raw_events is None:
+            continue
+        for event in json.loads(raw_events):
+            add(span_keys[row], row, [event["name"]] if event.get("name") else [])
+            add(span_keys[row], row, text_leaves(event.get("attributes") or {}))
+    return pl.DataFrame({"_key": keys, "_span": rows, "unit": units}, schema=_UNIT_SCHEMA)
