@@ -113,13 +113,21 @@ class TraceFrame:
         spans: pl.DataFrame,
         assessments: pl.DataFrame,
         prompts: pl.DataFrame,
-        objects: Sequence[Trace],
+        objects: Sequence[Trace] | None = None,
+        *,
+        raw_json: pl.Series | None = None,
     ) -> None:
+        if objects is None and raw_json is None:
+            msg = "a TraceFrame needs its Trace objects or their JSON text"
+            raise ValueError(msg)
         self.traces = traces
         self.spans = spans
         self.assessments = assessments
         self.prompts = prompts
         self._objects = objects
+        # One MLflow JSON text per trace, in key order: frames read from files keep
+        # this instead of objects and build Trace objects only for returned rows.
+        self._raw_json = raw_json
         self._units: pl.DataFrame | None = None
         # Derived data is added on first use; the lock keeps concurrent searches
         # from deriving the same columns twice or reading a half-built table.
@@ -162,12 +170,23 @@ class TraceFrame:
 
     def trace(self, key: int) -> Trace:
         """Return the ``Trace`` object at row ``key``."""
-        return self._objects[key]
+        return self.traces_at([key])[0]
 
     def traces_at(self, keys: Iterable[int]) -> list[Trace]:
         """Return ``Trace`` objects for the given row keys, in that order."""
-        objects = self._objects
-        return [objects[key] for key in keys]
+        if self._objects is not None:
+            objects = self._objects
+            return [objects[key] for key in keys]
+        assert self._raw_json is not None
+        raw = self._raw_json
+        return [Trace.from_json(raw[key]) for key in keys]
+
+    def json_at(self, keys: Iterable[int]) -> list[str]:
+        """Return the MLflow JSON text of the given rows, in that order."""
+        if self._raw_json is not None:
+            raw = self._raw_json
+            return [raw[key] for key in keys]
+        return [trace.to_json() for trace in self.traces_at(keys)]
 
     @property
     def tag_keys(self) -> list[str]:
