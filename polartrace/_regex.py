@@ -27,9 +27,9 @@ class RegexProblem:
 
 @functools.lru_cache(maxsize=512)
 def regex_problem(pattern: str) -> RegexProblem | None:
-    """Return why ``pattern`` is not a valid Rust regex, or ``None`` if it is.
+    r"""Return why ``pattern`` is not a valid Rust regex, or ``None`` if it is.
 
-    >>> regex_problem(r"^\\d{3}$") is None
+    >>> regex_problem(r"^\d{3}$") is None
     True
     >>> regex_problem("(unclosed").message
     'unclosed group'
@@ -45,12 +45,20 @@ def _describe(text: str) -> RegexProblem:
     # Polars relays the crate's report: the pattern, a caret line, "error: ...".
     lines = text.splitlines()
     message = next(
-        (line.strip()[len("error: ") :] for line in lines if line.strip().startswith("error:")),
+        (
+            line.strip()[len("error: ") :]
+            for line in lines
+            if line.strip().startswith("error:")
+        ),
         "invalid regular expression",
     )
     offset = 0
     for index, line in enumerate(lines[1:], start=1):
         if set(line.strip()) == {"^"} and index >= 2:
-            offset = max(0, line.index("^") - (len(lines[index - 1]) - len(lines[index - 1].lstrip())))
+            offset = max(
+                0,
+                line.index("^")
+                - (len(lines[index - 1]) - len(lines[index - 1].lstrip())),
+            )
             break
     return RegexProblem(message, offset)

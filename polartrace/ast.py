@@ -34,7 +34,7 @@ __all__ = [
 
 
 class Op(enum.Enum):
-    """Every comparison operator of the filter language, valued by its canonical text."""
+    """Every comparison operator of the filter language, valued by its text."""
 
     EQ = "="
     NE = "!="
@@ -171,7 +171,9 @@ Expr: TypeAlias = Comparison | And | Or | Not
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_KEYWORDS = frozenset({"and", "or", "not", "in", "is", "null", "like", "ilike", "rlike"})
+_KEYWORDS = frozenset(
+    {"and", "or", "not", "in", "is", "null", "like", "ilike", "rlike"}
+)
 
 
 def _quote_ident(text: str) -> str:
@@ -186,7 +188,9 @@ def _unparse_field(field: Field) -> str:
     if field.prefix is None:
         bare = _BARE_NAME.match(field.key) and field.key.lower() not in _KEYWORDS
         return field.key if bare else _quote_ident(field.key)
-    prefix = field.prefix if _BARE_NAME.match(field.prefix) else _quote_ident(field.prefix)
+    prefix = (
+        field.prefix if _BARE_NAME.match(field.prefix) else _quote_ident(field.prefix)
+    )
     key = field.key if _BARE_KEY.match(field.key) else _quote_ident(field.key)
     return f"{prefix}.{key}"
 
@@ -214,7 +218,7 @@ def _unparse_operand(node: Expr, parent: type) -> str:
 
 
 def unparse(node: Expr | None) -> str:
-    """Return filter text that parses back to ``node`` (locations aside).
+    r"""Return filter text that parses back to ``node`` (locations aside).
 
     Args:
         node: A syntax tree from :func:`polartrace.parser.parse`, or ``None`` for the
@@ -226,7 +230,7 @@ def unparse(node: Expr | None) -> str:
 
     Example:
         >>> from polartrace.parser import parse
-        >>> unparse(parse("status='OK' and not tags.env = \\"prod\\""))
+        >>> unparse(parse("status='OK' and not tags.env = \"prod\""))
         "status = 'OK' AND NOT tags.env = 'prod'"
     """
     match node:

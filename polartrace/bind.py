@@ -16,7 +16,7 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TypeAlias
 
 import attrs
@@ -110,25 +110,33 @@ class Cond:
     loc: ast.Loc = attrs.field(default=ast.Loc(0, 0), eq=False, repr=False)
 
 
+def _conds(values: Iterable[Cond]) -> tuple[Cond, ...]:
+    return tuple(values)
+
+
+def _nodes(values: Iterable[Node]) -> tuple[Node, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class SpanGroup:
     """Span conditions that must all hold on one and the same span."""
 
-    conds: tuple[Cond, ...] = attrs.field(converter=tuple)
+    conds: tuple[Cond, ...] = attrs.field(converter=_conds)
 
 
 @attrs.frozen
 class AllOf:
     """Every item holds."""
 
-    items: tuple[Node, ...] = attrs.field(converter=tuple)
+    items: tuple[Node, ...] = attrs.field(converter=_nodes)
 
 
 @attrs.frozen
 class AnyOf:
     """At least one item holds."""
 
-    items: tuple[Node, ...] = attrs.field(converter=tuple)
+    items: tuple[Node, ...] = attrs.field(converter=_nodes)
 
 
 @attrs.frozen
@@ -350,8 +358,7 @@ class _Binder:
                 guess = "attributes." + key.partition(".")[2]
             raise self._fail(
                 UnknownFieldError,
-                f"unknown span field 'span.{key}'; span fields are "
-                + ", ".join(names),
+                f"unknown span field 'span.{key}'; span fields are " + ", ".join(names),
                 field.loc,
                 hint=f"did you mean 'span.{guess}'?" if guess else None,
             )
@@ -383,7 +390,8 @@ class _Binder:
         guess = _HINT_NAMES.get(key) or _suggest(key, list(ATTRIBUTE_FIELDS))
         if "." in key and field.prefix is None:
             head = key.split(".", 1)[0]
-            hint = f"a prefix is written outside the quotes: {head}.`{key[len(head) + 1:]}`"
+            rest = key[len(head) + 1 :]
+            hint = f"a prefix is written outside the quotes: {head}.`{rest}`"
         elif guess:
             hint = f"did you mean '{lead}{guess}'?"
         else:
@@ -414,8 +422,8 @@ class _Binder:
             hint = "ordering comparisons work on times, durations and numeric values"
         return self._fail(
             UnsupportedOperatorError,
-            f"operator '{comp.op.value}' is not supported for '{self.written}'; it accepts "
-            f"{accepted}",
+            f"operator '{comp.op.value}' is not supported for '{self.written}'; "
+            f"it accepts {accepted}",
             comp.op_loc,
             hint=hint,
         )
@@ -431,7 +439,9 @@ class _Binder:
             return None
         if isinstance(value, ast.ValueList):
             if comp.op not in (Op.IN, Op.NOT_IN):  # pragma: no cover - grammar
-                raise self._fail(FilterTypeError, "a list needs IN or NOT IN", value.loc)
+                raise self._fail(
+                    FilterTypeError, "a list needs IN or NOT IN", value.loc
+                )
             return tuple(self.scalar(spec, comp.op, item) for item in value.items)
         if op_spec.pattern:
             if not isinstance(value, ast.String):
@@ -446,8 +456,11 @@ class _Binder:
                 problem = regex_problem(value.value)
                 if problem is not None:
                     start = value.loc.start + 1 + problem.offset
+                    message = (
+                        f"invalid regular expression {value.value!r}: {problem.message}"
+                    )
                     raise FilterTypeError(
-                        f"invalid regular expression {value.value!r}: {problem.message}",
+                        message,
                         self.text,
                         min(start, max(value.loc.end - 1, value.loc.start)),
                         hint="RLIKE uses Rust regex syntax (no look-around or "
@@ -531,8 +544,8 @@ class _Binder:
         if OPERATORS[op].ordering:
             raise self._fail(
                 FilterTypeError,
-                f"'{op.value}' on '{self.written}' needs a number literal, not the string "
-                f"{lit.value!r}",
+                f"'{op.value}' on '{self.written}' needs a number literal, not the "
+                f"string {lit.value!r}",
                 lit.loc,
                 hint=f"write it without quotes: {lit.value}"
                 if parse_number(lit.value) is not None
@@ -600,8 +613,10 @@ _ORDERABLE_PREFIXES = {Prefix.ATTRIBUTE, Prefix.TAG, Prefix.METADATA}
 def _split_field(text: str) -> ast.Field:
     # The same "split on the first dot, then unquote" rule as the filter parser.
     head, dot, rest = text.partition(".")
-    if dot and (head.startswith("`") or re.fullmatch(r"[A-Za-z_]\w*", head)) and not (
-        head.startswith("`") and not head.endswith("`")
+    if (
+        dot
+        and (head.startswith("`") or re.fullmatch(r"[A-Za-z_]\w*", head))
+        and not (head.startswith("`") and not head.endswith("`"))
     ):
         prefix = head.strip("`")
         key_text = rest
@@ -642,8 +657,9 @@ def bind_order_by(order_by: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
             raise SearchArgumentError(msg)
         key = _order_key(entry)
         if key.identity in seen:
+            msg = "order_by names the same key twice"
             raise OrderByError(
-                "order_by names the same key twice",
+                msg,
                 entry,
                 hint=f"{seen[key.identity]!r} already orders by it",
             )
@@ -655,32 +671,34 @@ def bind_order_by(order_by: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
 def _order_key(entry: str) -> OrderKey:
     match = _ORDER_RE.match(entry)
     if match is None or not entry.strip():
+        msg = "cannot parse order_by entry"
         raise OrderByError(
-            "cannot parse order_by entry",
+            msg,
             entry,
             hint="one key per entry, e.g. ['timestamp_ms DESC', 'tags.env']",
         )
     direction = (match["direction"] or "ASC").upper()
     if direction not in ("ASC", "DESC"):
-        raise OrderByError(
-            f"unknown direction {match['direction']!r}; use ASC or DESC", entry
-        )
+        msg = f"unknown direction {match['direction']!r}; use ASC or DESC"
+        raise OrderByError(msg, entry)
     field = _split_field(match["field"])
     prefix = PREFIXES.get(field.prefix)
     if prefix is None or prefix not in _ORDERABLE_PREFIXES:
-        raise OrderByError(
+        msg = (
             f"cannot order by {match['field']!r}: only trace attributes, tags and "
-            "metadata are orderable",
-            entry,
+            "metadata are orderable"
         )
+        raise OrderByError(msg, entry)
     if not field.key:
-        raise OrderByError("empty key", entry)
+        msg = "empty key"
+        raise OrderByError(msg, entry)
     if prefix is Prefix.ATTRIBUTE:
         spec = ORDER_KEYS.get(field.key)
         if spec is None:
             guess = _suggest(field.key, list(ORDER_KEYS))
+            msg = f"cannot order by {field.key!r}"
             raise OrderByError(
-                f"cannot order by {field.key!r}",
+                msg,
                 entry,
                 hint=f"did you mean {guess!r}?" if guess else None,
             )

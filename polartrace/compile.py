@@ -14,7 +14,7 @@ two-valued rule of design.md section 4 (style.md habit 13).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -66,7 +66,7 @@ def _string_base(column: pl.Expr, base: Base, value: object) -> pl.Expr:
     """A base test on a String column; null where the column is null."""
     match base:
         case Base.EQ:
-            return column == value
+            return column.eq(value)
         case Base.IN:
             return column.is_in(pl.Series(list(value), dtype=pl.String).implode())  # type: ignore[call-overload]
         case Base.LIKE:
@@ -100,20 +100,22 @@ def _like(column: pl.Expr, pattern: str) -> pl.Expr:
     raise AssertionError(msg)
 
 
-_NUMERIC: dict[Base, Callable[[pl.Expr, object], pl.Expr]] = {
-    Base.EQ: lambda c, v: c == v,
-    Base.LT: lambda c, v: c < v,
-    Base.LE: lambda c, v: c <= v,
-    Base.GT: lambda c, v: c > v,
-    Base.GE: lambda c, v: c >= v,
+_NUMERIC: dict[Base, Callable[[pl.Expr, Any], pl.Expr]] = {
+    Base.EQ: lambda c, v: c.eq(v),
+    Base.LT: lambda c, v: c.lt(v),
+    Base.LE: lambda c, v: c.le(v),
+    Base.GT: lambda c, v: c.gt(v),
+    Base.GE: lambda c, v: c.ge(v),
     Base.IN: lambda c, v: c.cast(pl.Float64).is_in(
-        pl.Series([float(x) for x in v], dtype=pl.Float64).implode()  # type: ignore[attr-defined]
+        pl.Series([float(x) for x in v], dtype=pl.Float64).implode()
     ),
     Base.IS_NULL: lambda c, _: c.is_null(),
 }
 
 
-def _dynamic_eq(text: pl.Expr, number: pl.Expr, quoted: pl.Expr | None, lit: Dynamic) -> pl.Expr:
+def _dynamic_eq(
+    text: pl.Expr, number: pl.Expr, quoted: pl.Expr | None, lit: Dynamic
+) -> pl.Expr:
     # A numeric value against a numeric literal compares as numbers; otherwise the
     # canonical texts compare (and, for assessments, a string's JSON-quoted form).
     by_text = text == lit.text
@@ -133,7 +135,9 @@ def _dynamic_base(
             return _dynamic_eq(text, number, quoted, value)
         case Base.IN:
             items: Sequence[Dynamic] = value  # type: ignore[assignment]
-            return pl.any_horizontal([_dynamic_eq(text, number, quoted, i) for i in items])
+            return pl.any_horizontal(
+                [_dynamic_eq(text, number, quoted, i) for i in items]
+            )
         case Base.LT | Base.LE | Base.GT | Base.GE:
             assert isinstance(value, Dynamic)
             return pl.when(text.is_not_null()).then(
@@ -200,11 +204,20 @@ class _Compiler:
                 values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
                 prompts = self.frame.prompts
                 return self._keys_in(
-                    prompts.filter(pl.col("prompt").is_in(pl.Series(values, dtype=pl.String).implode()))["_key"]
+                    prompts.filter(
+                        pl.col("prompt").is_in(
+                            pl.Series(values, dtype=pl.String).implode()
+                        )
+                    )["_key"]
                 )
             case Source.TEXT:
                 units = self.frame.units
-                match_expr = _finish(pl.col("unit").is_not_null(), _string_base(pl.col("unit"), op.base, cond.value), op.negated, op.base)
+                match_expr = _finish(
+                    pl.col("unit").is_not_null(),
+                    _string_base(pl.col("unit"), op.base, cond.value),
+                    op.negated,
+                    op.base,
+                )
                 return self._keys_in(units.filter(match_expr)["_key"])
             case Source.ASSESSMENT:
                 return self._assessment(cond)
@@ -216,9 +229,13 @@ class _Compiler:
     def _trace_column(self, cond: Cond) -> pl.Expr:
         spec = cond.field
         if spec.source is Source.TAG:
-            return self._column(TAG_PREFIX + str(cond.key), self.trace_columns, pl.String())
+            return self._column(
+                TAG_PREFIX + str(cond.key), self.trace_columns, pl.String()
+            )
         if spec.source is Source.METADATA:
-            return self._column(META_PREFIX + str(cond.key), self.trace_columns, pl.String())
+            return self._column(
+                META_PREFIX + str(cond.key), self.trace_columns, pl.String()
+            )
         return pl.col(str(spec.column))
 
     def _assessment(self, cond: Cond) -> pl.Expr:
@@ -251,13 +268,21 @@ class _Compiler:
         if spec.column == "content":
             units = self.frame.units
             unit = pl.col("unit")
-            match_expr = _finish(unit.is_not_null(), _string_base(unit, op.base, cond.value), op.negated, op.base)
+            match_expr = _finish(
+                unit.is_not_null(),
+                _string_base(unit, op.base, cond.value),
+                op.negated,
+                op.base,
+            )
             rows = units.filter(match_expr & pl.col("_span").is_not_null())["_span"]
             return pl.col("_span").is_in(rows.implode())
         if spec.column == "attributes":
             names = self.frame.span_attribute(str(cond.key))
             if names is None:  # no span has it: every value is missing
-                text, number = pl.lit(None, dtype=pl.String), pl.lit(None, dtype=pl.Float64)
+                text, number = (
+                    pl.lit(None, dtype=pl.String),
+                    pl.lit(None, dtype=pl.Float64),
+                )
             else:
                 text, number = pl.col(names[0]), pl.col(names[1])
             base_expr = _dynamic_base(text, number, None, op.base, cond.value)

@@ -117,7 +117,7 @@ class UnsupportedOperatorError(FilterError):
 
 
 class FilterTypeError(FilterError):
-    """The value does not fit the field (a number for a tag, a bad date, a bad regex)."""
+    """The value does not fit the field (a number for a tag, a bad date or regex)."""
 
 
 class OrderByError(PolartraceError):

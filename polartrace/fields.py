@@ -9,6 +9,7 @@ field or an operator is a change here and nowhere else.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 import attrs
 
@@ -102,6 +103,11 @@ _NUMERIC_OPS = frozenset({Op.EQ, Op.NE, Op.IN, Op.NOT_IN}) | _ORDER_OPS
 _TEXT_OPS = frozenset({Op.LIKE, Op.ILIKE})
 
 
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    # A typed converter: attrs' mypy plugin cannot infer element types of `tuple`.
+    return tuple(values)
+
+
 @attrs.frozen
 class FieldSpec:
     """One searchable field.
@@ -127,7 +133,7 @@ class FieldSpec:
     source: Source
     column: str | None = None
     keyed: bool = False
-    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=_names)
     orderable: bool = False
     description: str = ""
 

@@ -38,12 +38,16 @@ from typing import Any
 
 import polars as pl
 
-from polartrace._json import canonical_text, numeric_value
-from polartrace._json import decode_attribute, text_leaves
+from polartrace._json import (
+    canonical_text,
+    decode_attribute,
+    numeric_value,
+    text_leaves,
+)
 from polartrace._text import linked_prompts
 from polartrace.model import Trace
 
-__all__ = ["STATE_ENUM", "SPAN_STATUS_ENUM", "TraceFrame"]
+__all__ = ["SPAN_STATUS_ENUM", "STATE_ENUM", "TraceFrame"]
 
 STATE_ENUM = pl.Enum(["ERROR", "IN_PROGRESS", "OK", "STATE_UNSPECIFIED"])
 SPAN_STATUS_ENUM = pl.Enum(["ERROR", "OK", "UNSET"])
@@ -156,7 +160,9 @@ class TraceFrame:
                 return text, number
             if raw not in self.spans.columns:
                 return None
-            self.spans = self.spans.with_columns(_derive_attribute(self.spans[raw], text, number))
+            self.spans = self.spans.with_columns(
+                _derive_attribute(self.spans[raw], text, number)
+            )
             return text, number
 
     def __len__(self) -> int:
@@ -191,13 +197,19 @@ class TraceFrame:
     @property
     def tag_keys(self) -> list[str]:
         """Every tag key present in at least one trace."""
-        return [c[len(TAG_PREFIX) :] for c in self.traces.columns if c.startswith(TAG_PREFIX)]
+        return [
+            c[len(TAG_PREFIX) :]
+            for c in self.traces.columns
+            if c.startswith(TAG_PREFIX)
+        ]
 
     @property
     def metadata_keys(self) -> list[str]:
         """Every metadata key present in at least one trace."""
         return [
-            c[len(META_PREFIX) :] for c in self.traces.columns if c.startswith(META_PREFIX)
+            c[len(META_PREFIX) :]
+            for c in self.traces.columns
+            if c.startswith(META_PREFIX)
         ]
 
     @classmethod
@@ -225,13 +237,13 @@ class TraceFrame:
 
     def search(self, filter_string: str | None = None, **kwargs: Any) -> Any:
         """Search this frame; see :func:`polartrace.search_traces` for arguments."""
-        from polartrace.search import search_traces  # noqa: PLC0415 - later stage
+        from polartrace.search import search_traces
 
         return search_traces(self, filter_string=filter_string, **kwargs)
 
     def count(self, filter_string: str | None = None, **kwargs: Any) -> int:
         """Count matching traces; see :func:`polartrace.count`."""
-        from polartrace.search import count  # noqa: PLC0415 - later stage
+        from polartrace.search import count
 
         return count(self, filter_string, **kwargs)
 
@@ -330,7 +342,8 @@ class _Builder:
         spans = spans.with_columns(raw_cols) if raw_cols else spans
         prompts = pl.DataFrame(self.prompts, schema=_PROMPT_SCHEMA)
         assessments = pl.DataFrame(
-            _assessment_rows(self.assessments, self.sessions), schema=_ASSESSMENT_SCHEMA,
+            _assessment_rows(self.assessments, self.sessions),
+            schema=_ASSESSMENT_SCHEMA,
             orient="row",
         )
         return TraceFrame(traces, spans, assessments, prompts, objects)
@@ -348,20 +361,31 @@ def _assessment_rows(
     for owner, assessment in assessments:
         value = assessment.value
         text = canonical_text(value)
-        quoted = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else None
+        quoted = (
+            json.dumps(value, ensure_ascii=False) if isinstance(value, str) else None
+        )
         targets = {owner}
         session = assessment.session_id
         if session is not None:
             targets.update(sessions.get(session, ()))
         rows.extend(
-            (target, assessment.kind, assessment.name, text, quoted, numeric_value(value))
+            (
+                target,
+                assessment.kind,
+                assessment.name,
+                text,
+                quoted,
+                numeric_value(value),
+            )
             for target in sorted(targets)
         )
     return rows
 
 
-def _derive_attribute(raw: pl.Series, text_name: str, number_name: str) -> list[pl.Series]:
-    """Canonical text and numeric value of one attribute, decoding distinct values once."""
+def _derive_attribute(
+    raw: pl.Series, text_name: str, number_name: str
+) -> list[pl.Series]:
+    """Derive canonical text and numeric value (distinct raw values decode once)."""
     distinct = raw.drop_nulls().unique()
     texts: list[str | None] = []
     numbers: list[float | None] = []
@@ -370,14 +394,18 @@ def _derive_attribute(raw: pl.Series, text_name: str, number_name: str) -> list[
         texts.append(canonical_text(decoded))
         numbers.append(numeric_value(decoded))
     return [
-        raw.replace_strict(distinct, pl.Series(texts, dtype=pl.String), default=None)
-        .alias(text_name),
-        raw.replace_strict(distinct, pl.Series(numbers, dtype=pl.Float64), default=None)
-        .alias(number_name),
+        raw.replace_strict(
+            distinct, pl.Series(texts, dtype=pl.String), default=None
+        ).alias(text_name),
+        raw.replace_strict(
+            distinct, pl.Series(numbers, dtype=pl.Float64), default=None
+        ).alias(number_name),
     ]
 
 
-def _leaves(raw_values: list[str | None], cache: dict[str, list[str]]) -> Iterator[tuple[int, list[str]]]:
+def _leaves(
+    raw_values: list[str | None], cache: dict[str, list[str]]
+) -> Iterator[tuple[int, list[str]]]:
     for row, raw in enumerate(raw_values):
         if raw is None:
             continue
@@ -428,4 +456,6 @@ def _build_units(traces: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
         for event in json.loads(raw_events):
             add(span_keys[row], row, [event["name"]] if event.get("name") else [])
             add(span_keys[row], row, text_leaves(event.get("attributes") or {}))
-    return pl.DataFrame({"_key": keys, "_span": rows, "unit": units}, schema=_UNIT_SCHEMA)
+    return pl.DataFrame(
+        {"_key": keys, "_span": rows, "unit": units}, schema=_UNIT_SCHEMA
+    )

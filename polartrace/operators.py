@@ -139,14 +139,14 @@ def like_body(pattern: str) -> str:
 
 
 def like_to_regex(pattern: str) -> str:
-    """Translate a SQL LIKE pattern into a regex anchored at both ends, for Polars.
+    r"""Translate a SQL LIKE pattern into a regex anchored at both ends, for Polars.
 
-    ``\\z``-free on purpose: Rust's ``$`` without multi-line mode is the very end of
-    the text (Python's would also match before a final newline, which is why the
-    reference evaluator uses ``like_body`` with ``re.fullmatch`` instead).
+    Rust's ``$`` without multi-line mode is the very end of the text; Python's would
+    also match before a final newline, which is why the reference evaluator uses
+    ``like_body`` with ``re.fullmatch`` instead.
 
     >>> like_to_regex("50.5%")
-    '(?s)^50\\\\x2e5.*$'
+    '(?s)^50\\x2e5.*$'
     """
     return f"(?s)^{like_body(pattern)}$"
 

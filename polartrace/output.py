@@ -76,7 +76,7 @@ def _rows(traces: Sequence[Trace]) -> dict[str, list[Any]]:
 
 
 def _pandas(traces: Sequence[Trace], token: str | None) -> Any:
-    import pandas as pd  # noqa: PLC0415 - pandas is an optional dependency
+    import pandas as pd
 
     columns = _rows(traces)
     if not traces:
@@ -108,7 +108,7 @@ def build(
     if not include_spans:
         traces = [_without_spans(t) for t in traces]
     if return_type == "list":
-        from polartrace.search import PagedList  # noqa: PLC0415 - avoids a cycle
+        from polartrace.search import PagedList
 
         return PagedList(traces, token)
     if return_type == "pandas":

@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import chain
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 from polartrace._json import canonical_text, numeric_value
 from polartrace._text import linked_prompts, preview_units, span_units
-from polartrace.bind import AllOf, AnyOf, BoundFilter, Cond, Dynamic, Negate, Node, SpanGroup
+from polartrace.bind import (
+    AllOf,
+    AnyOf,
+    BoundFilter,
+    Cond,
+    Dynamic,
+    Negate,
+    Node,
+    SpanGroup,
+)
 from polartrace.fields import Source, ValueType
 from polartrace.model import Assessment, Span, Trace
 from polartrace.operators import OPERATORS, Base, like_body
@@ -97,8 +106,10 @@ def _dynamic_eq(value: Any, literal: Dynamic, *, quoted_form: bool) -> bool:
         return number == literal.number
     if canonical_text(value) == literal.text:
         return True
-    return quoted_form and isinstance(value, str) and (
-        json.dumps(value, ensure_ascii=False) == literal.text
+    return (
+        quoted_form
+        and isinstance(value, str)
+        and (json.dumps(value, ensure_ascii=False) == literal.text)
     )
 
 
@@ -106,7 +117,9 @@ def _dynamic_base(value: Any, base: Base, operand: Any, *, quoted_form: bool) ->
     if base is Base.EQ:
         return _dynamic_eq(value, operand, quoted_form=quoted_form)
     if base is Base.IN:
-        return any(_dynamic_eq(value, item, quoted_form=quoted_form) for item in operand)
+        return any(
+            _dynamic_eq(value, item, quoted_form=quoted_form) for item in operand
+        )
     if base in (Base.LT, Base.LE, Base.GT, Base.GE):
         number = numeric_value(value)
         return number is not None and _number_base(number, base, operand.number)
@@ -131,7 +144,7 @@ def _apply(cond: Cond, value: Any, *, quoted_form: bool = False) -> bool:
     return hit != op.negated
 
 
-# --- the evaluator -----------------------------------------------------------------------
+# --- the evaluator ---------------------------------------------------------------
 
 
 class _Context:
@@ -153,7 +166,8 @@ class _Context:
                 return self.cond(node, trace)
             case SpanGroup(conds=conds):
                 return any(
-                    all(self.span_cond(c, span) for c in conds) for span in trace.data.spans
+                    all(self.span_cond(c, span) for c in conds)
+                    for span in trace.data.spans
                 )
             case AllOf(items=items):
                 return all(self.node(item, trace) for item in items)
@@ -177,7 +191,9 @@ class _Context:
                 wanted = cond.value if isinstance(cond.value, tuple) else (cond.value,)
                 return any(p in wanted for p in linked_prompts(info.tags))
             case Source.TEXT:
-                units = chain(preview_units(info), *(span_units(s) for s in trace.data.spans))
+                units = chain(
+                    preview_units(info), *(span_units(s) for s in trace.data.spans)
+                )
                 return any(_apply(cond, unit) for unit in units)
             case Source.ASSESSMENT:
                 return self.assessment(cond, trace)
@@ -212,11 +228,15 @@ class _Context:
         session = trace.info.trace_metadata.get("mlflow.trace.session")
         if session is not None:
             owned = {id(a) for a in own}
-            yield from (a for a in self.by_session.get(session, ()) if id(a) not in owned)
+            yield from (
+                a for a in self.by_session.get(session, ()) if id(a) not in owned
+            )
 
     def assessment(self, cond: Cond, trace: Trace) -> bool:
         kind, name = cond.field.column, cond.key or ""
-        relevant = [a for a in self.assessments_of(trace) if a.kind == kind and a.name == name]
+        relevant = [
+            a for a in self.assessments_of(trace) if a.kind == kind and a.name == name
+        ]
         if cond.field.value_type is not ValueType.DYNAMIC:  # issue.id = '<id>'
             return bool(relevant)
         op = OPERATORS[cond.op]

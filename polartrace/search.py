@@ -1,4 +1,4 @@
-"""``search_traces`` and ``count``: parse → bind → compile → filter → order → page → output.
+"""``search_traces`` and ``count``: parse, bind, compile, filter, order, page, output.
 
 This module strings the stages together and owns the parts of a search that are not
 the filter: argument checks, ordering with MLflow's tie-breaks, offset paging with a
@@ -45,11 +45,11 @@ def _as_frame(traces: Any) -> TraceFrame:
     if isinstance(traces, TraceFrame):
         return traces
     if traces is None:
-        from polartrace.tracing import get_store  # noqa: PLC0415 - optional stage
+        from polartrace.tracing import get_store
 
         return get_store().to_frame()
     if isinstance(traces, str | os.PathLike):
-        from polartrace.io import read_traces  # noqa: PLC0415 - later stage
+        from polartrace.io import read_traces
 
         return read_traces(traces)
     if isinstance(traces, Trace):
@@ -69,13 +69,17 @@ def _check_engine(engine: str) -> None:
         raise SearchArgumentError(msg)
 
 
-def _matching_keys(frame: TraceFrame, filter_string: str | None, engine: str) -> pl.Series:
+def _matching_keys(
+    frame: TraceFrame, filter_string: str | None, engine: str
+) -> pl.Series:
     bound = parse_filter(filter_string)
     if engine == "reference":
-        from polartrace.reference import evaluate  # noqa: PLC0415 - optional engine
+        from polartrace.reference import evaluate
 
         hits = evaluate(bound, frame.traces_at(range(len(frame))))
-        return pl.Series("_key", [k for k, hit in enumerate(hits) if hit], dtype=pl.UInt32)
+        return pl.Series(
+            "_key", [k for k, hit in enumerate(hits) if hit], dtype=pl.UInt32
+        )
     mask = compile_filter(bound, frame)
     return frame.traces.lazy().filter(mask).select("_key").collect()["_key"]
 
@@ -118,9 +122,13 @@ def _sort_column(frame: TraceFrame, key: OrderKey) -> pl.Expr:
     return column.cast(pl.String) if spec.column == "state" else column
 
 
-def _order(frame: TraceFrame, keys: pl.Series, order_by: Sequence[str] | str | None) -> pl.Series:
+def _order(
+    frame: TraceFrame, keys: pl.Series, order_by: Sequence[str] | str | None
+) -> pl.Series:
     order_keys = list(bind_order_by(order_by))
-    columns = {spec.field.column for spec in order_keys if spec.field.source is Source.INFO}
+    columns = {
+        spec.field.column for spec in order_keys if spec.field.source is Source.INFO
+    }
     exprs = [_sort_column(frame, k) for k in order_keys]
     descending = [k.descending for k in order_keys]
     if "request_time" not in columns:
@@ -131,7 +139,9 @@ def _order(frame: TraceFrame, keys: pl.Series, order_by: Sequence[str] | str | N
         descending.append(False)
     selected = frame.traces.lazy().filter(pl.col("_key").is_in(keys.implode()))
     return (
-        selected.sort(exprs, descending=descending, nulls_last=True, maintain_order=True)
+        selected.sort(
+            exprs, descending=descending, nulls_last=True, maintain_order=True
+        )
         .select("_key")
         .collect()["_key"]
     )
@@ -206,7 +216,8 @@ def search_traces(
 
     Example:
         >>> from polartrace.testing import example_traces
-        >>> rows = search_traces(example_traces(), "status = 'ERROR'", return_type="list")
+        >>> traces = example_traces()
+        >>> rows = search_traces(traces, "status = 'ERROR'", return_type="list")
         >>> [t.info.state.value for t in rows]
         ['ERROR']
     """
@@ -215,7 +226,9 @@ def search_traces(
         raise SearchArgumentError(msg)
     _check_engine(engine)
     if max_results is not None and (
-        not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 0
+        not isinstance(max_results, int)
+        or isinstance(max_results, bool)
+        or max_results < 0
     ):
         msg = f"max_results must be a non-negative int or None, not {max_results!r}"
         raise SearchArgumentError(msg)
@@ -228,6 +241,6 @@ def search_traces(
     page = keys[offset:end]
     token = _encode_token(end, fingerprint) if end < len(keys) else None
 
-    from polartrace import output  # noqa: PLC0415 - output builders import pandas lazily
+    from polartrace import output
 
     return output.build(frame, page.to_list(), return_type, include_spans, token)

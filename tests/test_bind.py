@@ -6,7 +6,15 @@ import pytest
 
 from polartrace import FilterError, parse_filter
 from polartrace.ast import Op
-from polartrace.bind import AllOf, AnyOf, Cond, Dynamic, Negate, SpanGroup, bind_order_by
+from polartrace.bind import (
+    AllOf,
+    AnyOf,
+    Cond,
+    Dynamic,
+    Negate,
+    SpanGroup,
+    bind_order_by,
+)
 from polartrace.errors import (
     FilterSyntaxError,
     FilterTypeError,
@@ -18,52 +26,250 @@ from polartrace.errors import (
 
 # (filter, error class, message fragment, 0-based position, hint fragment or None)
 MISTAKES = [
-    ("attributes.stauts = 'OK'", UnknownFieldError, "unknown field 'attributes.stauts'", 0, "attributes.status"),
+    (
+        "attributes.stauts = 'OK'",
+        UnknownFieldError,
+        "unknown field 'attributes.stauts'",
+        0,
+        "attributes.status",
+    ),
     ("STATUS = 'OK'", UnknownFieldError, "unknown field 'STATUS'", 0, "'status'"),
     ("Name = 'x'", UnknownFieldError, "unknown field 'Name'", 0, "'name'"),
-    ("TAGS.environment = 'x'", UnknownFieldError, "unknown prefix 'TAGS'", 0, "tags.environment"),
+    (
+        "TAGS.environment = 'x'",
+        UnknownFieldError,
+        "unknown prefix 'TAGS'",
+        0,
+        "tags.environment",
+    ),
     ("spans.name = 'x'", UnknownFieldError, "unknown prefix 'spans'", 0, "span.name"),
-    ("assessment.tone = 'x'", UnknownFieldError, "unknown prefix 'assessment'", 0, "feedback.tone"),
-    ("attr.timestamp_ms > 1", UnknownFieldError, "unknown prefix 'attr'", 0, "attributes.timestamp_ms"),
-    ("request_time > 0", UnknownFieldError, "unknown field 'request_time'", 0, "timestamp_ms"),
-    ("execution_duration > 0", UnknownFieldError, "unknown field 'execution_duration'", 0, "execution_time_ms"),
-    ("environment = 'production'", UnknownFieldError, "unknown field 'environment'", 0, "tags.<key>"),
-    ("`tags.environment` = 'x'", UnknownFieldError, "unknown field 'tags.environment'", 0, "tags.`environment`"),
-    ("span.NAME = 'x'", UnknownFieldError, "unknown span field 'span.NAME'", 0, "span.name"),
-    ("span.attribute.model = 'x'", UnknownFieldError, "unknown span field", 0, "span.attributes.model"),
-    ("span.duration > 5", UnknownFieldError, "unknown span field 'span.duration'", 0, "span.duration_ms"),
-    ("span.attributes. LIKE '%x%'", UnknownFieldError, "empty span attribute name", 0, None),
-    ("issue.name = 'x'", UnknownFieldError, "unknown issue field 'issue.name'", 0, "issue.id"),
-    ("status = 'OK' AND tags.env = 'a' AND stauts = 'OK'", UnknownFieldError, "unknown field 'stauts'", 37, "'status'"),
-    ("experiment_id = '1'", UnsupportedOperatorError, "order_by but not in a filter", 0, None),
-    ("status > 'A'", UnsupportedOperatorError, "operator '>' is not supported for 'status'", 7, None),
-    ("status IS NULL", UnsupportedOperatorError, "operator 'IS NULL' is not supported for 'status'", 7, None),
-    ("latency LIKE '1%'", UnsupportedOperatorError, "operator 'LIKE' is not supported for 'latency'", 8, None),
-    ("timestamp_ms RLIKE '^17'", UnsupportedOperatorError, "operator 'RLIKE'", 13, None),
-    ("tags.environment > 'a'", UnsupportedOperatorError, "operator '>' is not supported", 17, "ordering"),
-    ("trace.text = 'x'", UnsupportedOperatorError, "operator '=' is not supported for 'trace.text'", 11, "LIKE"),
-    ("text NOT LIKE '%x%'", UnsupportedOperatorError, "operator 'NOT LIKE'", 5, "NOT text LIKE"),
-    ("span.name IS NULL", UnsupportedOperatorError, "operator 'IS NULL' is not supported for 'span.name'", 10, None),
+    (
+        "assessment.tone = 'x'",
+        UnknownFieldError,
+        "unknown prefix 'assessment'",
+        0,
+        "feedback.tone",
+    ),
+    (
+        "attr.timestamp_ms > 1",
+        UnknownFieldError,
+        "unknown prefix 'attr'",
+        0,
+        "attributes.timestamp_ms",
+    ),
+    (
+        "request_time > 0",
+        UnknownFieldError,
+        "unknown field 'request_time'",
+        0,
+        "timestamp_ms",
+    ),
+    (
+        "execution_duration > 0",
+        UnknownFieldError,
+        "unknown field 'execution_duration'",
+        0,
+        "execution_time_ms",
+    ),
+    (
+        "environment = 'production'",
+        UnknownFieldError,
+        "unknown field 'environment'",
+        0,
+        "tags.<key>",
+    ),
+    (
+        "`tags.environment` = 'x'",
+        UnknownFieldError,
+        "unknown field 'tags.environment'",
+        0,
+        "tags.`environment`",
+    ),
+    (
+        "span.NAME = 'x'",
+        UnknownFieldError,
+        "unknown span field 'span.NAME'",
+        0,
+        "span.name",
+    ),
+    (
+        "span.attribute.model = 'x'",
+        UnknownFieldError,
+        "unknown span field",
+        0,
+        "span.attributes.model",
+    ),
+    (
+        "span.duration > 5",
+        UnknownFieldError,
+        "unknown span field 'span.duration'",
+        0,
+        "span.duration_ms",
+    ),
+    (
+        "span.attributes. LIKE '%x%'",
+        UnknownFieldError,
+        "empty span attribute name",
+        0,
+        None,
+    ),
+    (
+        "issue.name = 'x'",
+        UnknownFieldError,
+        "unknown issue field 'issue.name'",
+        0,
+        "issue.id",
+    ),
+    (
+        "status = 'OK' AND tags.env = 'a' AND stauts = 'OK'",
+        UnknownFieldError,
+        "unknown field 'stauts'",
+        37,
+        "'status'",
+    ),
+    (
+        "experiment_id = '1'",
+        UnsupportedOperatorError,
+        "order_by but not in a filter",
+        0,
+        None,
+    ),
+    (
+        "status > 'A'",
+        UnsupportedOperatorError,
+        "operator '>' is not supported for 'status'",
+        7,
+        None,
+    ),
+    (
+        "status IS NULL",
+        UnsupportedOperatorError,
+        "operator 'IS NULL' is not supported for 'status'",
+        7,
+        None,
+    ),
+    (
+        "latency LIKE '1%'",
+        UnsupportedOperatorError,
+        "operator 'LIKE' is not supported for 'latency'",
+        8,
+        None,
+    ),
+    (
+        "timestamp_ms RLIKE '^17'",
+        UnsupportedOperatorError,
+        "operator 'RLIKE'",
+        13,
+        None,
+    ),
+    (
+        "tags.environment > 'a'",
+        UnsupportedOperatorError,
+        "operator '>' is not supported",
+        17,
+        "ordering",
+    ),
+    (
+        "trace.text = 'x'",
+        UnsupportedOperatorError,
+        "operator '=' is not supported for 'trace.text'",
+        11,
+        "LIKE",
+    ),
+    (
+        "text NOT LIKE '%x%'",
+        UnsupportedOperatorError,
+        "operator 'NOT LIKE'",
+        5,
+        "NOT text LIKE",
+    ),
+    (
+        "span.name IS NULL",
+        UnsupportedOperatorError,
+        "operator 'IS NULL' is not supported for 'span.name'",
+        10,
+        None,
+    ),
     ("span.content = 'x'", UnsupportedOperatorError, "operator '='", 13, None),
-    ("prompt LIKE 'qa%'", UnsupportedOperatorError, "operator 'LIKE' is not supported for 'prompt'", 7, None),
+    (
+        "prompt LIKE 'qa%'",
+        UnsupportedOperatorError,
+        "operator 'LIKE' is not supported for 'prompt'",
+        7,
+        None,
+    ),
     ("issue.id != 'i'", UnsupportedOperatorError, "operator '!='", 9, None),
     ("request_id IS NULL", UnsupportedOperatorError, "operator 'IS NULL'", 11, None),
-    ("tags.environment = 1", FilterTypeError, "'tags.environment' compares strings; 1 is a number", 19, "quote it"),
+    (
+        "tags.environment = 1",
+        FilterTypeError,
+        "'tags.environment' compares strings; 1 is a number",
+        19,
+        "quote it",
+    ),
     ("status = 1", FilterTypeError, "'status' compares strings", 9, "quote it"),
-    ("span.name = 1.5", FilterTypeError, "'span.name' compares strings", 12, "quote it"),
+    (
+        "span.name = 1.5",
+        FilterTypeError,
+        "'span.name' compares strings",
+        12,
+        "quote it",
+    ),
     ("metadata.user IN ('a', 1)", FilterTypeError, "1 is a number", 23, "quote it"),
     ("status = 'ok'", FilterTypeError, "unknown status value 'ok'", 9, "'OK'"),
-    ("status IN ('OK', 'Error')", FilterTypeError, "unknown status value 'Error'", 17, "'ERROR'"),
-    ("span.status = 'STATUS_CODE_OK'", FilterTypeError, "unknown span.status value", 14, None),
-    ("timestamp_ms > 'yesterday'", FilterTypeError, "needs epoch milliseconds or an ISO-8601 date", 15, "2024-01-31"),
+    (
+        "status IN ('OK', 'Error')",
+        FilterTypeError,
+        "unknown status value 'Error'",
+        17,
+        "'ERROR'",
+    ),
+    (
+        "span.status = 'STATUS_CODE_OK'",
+        FilterTypeError,
+        "unknown span.status value",
+        14,
+        None,
+    ),
+    (
+        "timestamp_ms > 'yesterday'",
+        FilterTypeError,
+        "needs epoch milliseconds or an ISO-8601 date",
+        15,
+        "2024-01-31",
+    ),
     ("timestamp_ms > '2024-13-01'", FilterTypeError, "ISO-8601", 15, None),
-    ("execution_time_ms > '1 s'", FilterTypeError, "'execution_time_ms' needs a number", 20, "without quotes"),
-    ("feedback.relevance > '0.5'", FilterTypeError, "needs a number literal, not the string '0.5'", 21, "0.5"),
+    (
+        "execution_time_ms > '1 s'",
+        FilterTypeError,
+        "'execution_time_ms' needs a number",
+        20,
+        "without quotes",
+    ),
+    (
+        "feedback.relevance > '0.5'",
+        FilterTypeError,
+        "needs a number literal, not the string '0.5'",
+        21,
+        "0.5",
+    ),
     ("span.attributes.k < 'a'", FilterTypeError, "needs a number literal", 20, None),
     ("tags.env LIKE 5", FilterTypeError, "LIKE needs a quoted pattern", 14, "quote it"),
-    ("name RLIKE '(unclosed'", FilterTypeError, "invalid regular expression '(unclosed': unclosed group", 12, "Rust regex"),
+    (
+        "name RLIKE '(unclosed'",
+        FilterTypeError,
+        "invalid regular expression '(unclosed': unclosed group",
+        12,
+        "Rust regex",
+    ),
     ("tags.v RLIKE '(?<=a)b'", FilterTypeError, "look-around", 14, None),
-    ("prompt = 'qa'", FilterTypeError, "a prompt is written name/version", 9, "qa-prompt/1"),
+    (
+        "prompt = 'qa'",
+        FilterTypeError,
+        "a prompt is written name/version",
+        9,
+        "qa-prompt/1",
+    ),
     ("prompt = 'a/b/c'", FilterTypeError, "name/version", 9, None),
     ("prompt IN ('a/1', '/2')", FilterTypeError, "name/version", 18, None),
 ]
@@ -142,14 +348,20 @@ def test_repeated_filter_is_served_from_the_cache() -> None:
         ("metadata.run_id = 'r'", "metadata.<key>", "run_id"),
         ("tags.`mlflow.linkedPrompts` = 'p/1'", "prompt", "mlflow.linkedPrompts"),
         ("feedback.name = 'x'", "feedback.<name>", "name"),
-        ("span.attributes.mlflow.spanType = 'LLM'", "span.attributes.<key>", "mlflow.spanType"),
+        (
+            "span.attributes.mlflow.spanType = 'LLM'",
+            "span.attributes.<key>",
+            "mlflow.spanType",
+        ),
         ("request_metadata.k = 'v'", "metadata.<key>", "k"),
         ("trace.text LIKE '%a%'", "text", None),
         ("text LIKE '%a%'", "text", None),
     ],
     ids=lambda v: str(v),
 )
-def test_alias_and_reserved_key_resolution(text: str, name: str, key: str | None) -> None:
+def test_alias_and_reserved_key_resolution(
+    text: str, name: str, key: str | None
+) -> None:
     cond = parse_filter(text).root
     assert isinstance(cond, Cond | SpanGroup)
     if isinstance(cond, SpanGroup):
@@ -204,7 +416,9 @@ def test_span_comparisons_of_one_chain_form_one_group() -> None:
 def test_span_comparisons_under_or_form_separate_groups() -> None:
     root = parse_filter("span.name = 'a' OR span.type = 'LLM'").root
     assert isinstance(root, AnyOf)
-    assert all(isinstance(item, SpanGroup) and len(item.conds) == 1 for item in root.items)
+    assert all(
+        isinstance(item, SpanGroup) and len(item.conds) == 1 for item in root.items
+    )
 
 
 def test_span_comparison_under_not_is_its_own_group() -> None:
@@ -228,13 +442,21 @@ def test_operator_is_kept_on_the_condition() -> None:
     [
         (["latency DESC"], [("execution_time_ms", None, True)]),
         (["tags.name"], [("tags.<key>", "name", False)]),
-        (["name", "tags.name"], [("name", "mlflow.traceName", False), ("tags.<key>", "name", False)]),
-        (["metadata.`mlflow.trace.user` desc"], [("metadata.<key>", "mlflow.trace.user", True)]),
+        (
+            ["name", "tags.name"],
+            [("name", "mlflow.traceName", False), ("tags.<key>", "name", False)],
+        ),
+        (
+            ["metadata.`mlflow.trace.user` desc"],
+            [("metadata.<key>", "mlflow.trace.user", True)],
+        ),
         ("timestamp", [("timestamp_ms", None, False)]),
     ],
     ids=lambda v: str(v),
 )
-def test_order_by_resolution(order_by: list[str], expected: list[tuple[str, str | None, bool]]) -> None:
+def test_order_by_resolution(
+    order_by: list[str], expected: list[tuple[str, str | None, bool]]
+) -> None:
     got = [(k.field.name, k.key, k.descending) for k in bind_order_by(order_by)]
     assert got == expected
 

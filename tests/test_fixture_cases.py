@@ -35,13 +35,18 @@ def test_valid_filter_returns_expected_ids(
     assert _ids(got) == case["matches"], case["note"]
 
 
-@pytest.mark.parametrize("case", INVALID_FILTERS, ids=[c["id"] for c in INVALID_FILTERS])
+@pytest.mark.parametrize(
+    "case", INVALID_FILTERS, ids=[c["id"] for c in INVALID_FILTERS]
+)
 def test_invalid_filter_raises_filter_error(
     case: dict[str, Any], oracle_frame: TraceFrame, engine: str
 ) -> None:
     with pytest.raises(FilterError):
         search_traces(
-            oracle_frame, filter_string=case["filter"], return_type="list", engine=engine
+            oracle_frame,
+            filter_string=case["filter"],
+            return_type="list",
+            engine=engine,
         )
 
 
@@ -60,6 +65,8 @@ def test_order_by_gives_expected_order(
 
 
 @pytest.mark.parametrize("case", INVALID_ORDERS, ids=[c["id"] for c in INVALID_ORDERS])
-def test_invalid_order_by_raises(case: dict[str, Any], oracle_frame: TraceFrame) -> None:
+def test_invalid_order_by_raises(
+    case: dict[str, Any], oracle_frame: TraceFrame
+) -> None:
     with pytest.raises(PolartraceError):
         search_traces(oracle_frame, order_by=case["order_by"], return_type="list")

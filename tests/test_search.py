@@ -42,11 +42,17 @@ QUICK_REFERENCE = [
         "metadata.`mlflow.trace.user` = 'alice'",
         [T1],
     ),
-    ("timestamp_ms >= '2023-11-14T22:13:21Z' AND timestamp_ms < '2023-11-14T22:13:23Z'", [T3, T2]),
+    (
+        "timestamp_ms >= '2023-11-14T22:13:21Z' "
+        "AND timestamp_ms < '2023-11-14T22:13:23Z'",
+        [T3, T2],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), QUICK_REFERENCE, ids=[q[0] for q in QUICK_REFERENCE])
+@pytest.mark.parametrize(
+    ("text", "expected"), QUICK_REFERENCE, ids=[q[0] for q in QUICK_REFERENCE]
+)
 def test_quick_reference_search(
     text: str, expected: list[str], oracle_frame: TraceFrame, engine: str
 ) -> None:
@@ -54,20 +60,30 @@ def test_quick_reference_search(
     assert [t.info.trace_id for t in got] == expected
 
 
-@pytest.mark.parametrize("text", ["", "status = 'OK'", "span.type = 'LLM'", "NOT tags.environment = 'dev'"])
-def test_count_equals_number_of_results(text: str, oracle_frame: TraceFrame, engine: str) -> None:
+@pytest.mark.parametrize(
+    "text", ["", "status = 'OK'", "span.type = 'LLM'", "NOT tags.environment = 'dev'"]
+)
+def test_count_equals_number_of_results(
+    text: str, oracle_frame: TraceFrame, engine: str
+) -> None:
     rows = search_traces(oracle_frame, text, return_type="list")
     assert count(oracle_frame, text, engine=engine) == len(rows)
 
 
 @pytest.mark.parametrize("size", [1, 2, 4, 5, 6, 7])
-def test_paging_walks_every_trace_once(size: int, oracle_frame: TraceFrame, engine: str) -> None:
+def test_paging_walks_every_trace_once(
+    size: int, oracle_frame: TraceFrame, engine: str
+) -> None:
     seen: list[str] = []
     token = None
     pages = 0
     while True:
         page = search_traces(
-            oracle_frame, max_results=size, page_token=token, return_type="list", engine=engine
+            oracle_frame,
+            max_results=size,
+            page_token=token,
+            return_type="list",
+            engine=engine,
         )
         seen += [t.info.trace_id for t in page]
         pages += 1
@@ -84,9 +100,13 @@ def test_last_full_page_has_no_token(oracle_frame: TraceFrame) -> None:
 
 
 def test_token_from_another_search_is_rejected(oracle_frame: TraceFrame) -> None:
-    page = search_traces(oracle_frame, "status = 'OK'", max_results=1, return_type="list")
+    page = search_traces(
+        oracle_frame, "status = 'OK'", max_results=1, return_type="list"
+    )
     with pytest.raises(PageTokenError, match="different search"):
-        search_traces(oracle_frame, "status = 'ERROR'", max_results=1, page_token=page.token)
+        search_traces(
+            oracle_frame, "status = 'ERROR'", max_results=1, page_token=page.token
+        )
 
 
 @pytest.mark.parametrize("token", ["garbage!", "eyJ4IjogMX0=", "bnVsbA==", ""])
@@ -95,8 +115,12 @@ def test_malformed_token_is_rejected(token: str, oracle_frame: TraceFrame) -> No
         search_traces(oracle_frame, page_token=token, max_results=1)
 
 
-def test_pandas_output_has_mlflow_columns_and_cell_types(oracle_frame: TraceFrame) -> None:
-    df = search_traces(oracle_frame, "request_id = '" + T1 + "' OR request_id = '" + T4 + "'")
+def test_pandas_output_has_mlflow_columns_and_cell_types(
+    oracle_frame: TraceFrame,
+) -> None:
+    df = search_traces(
+        oracle_frame, "request_id = '" + T1 + "' OR request_id = '" + T4 + "'"
+    )
     assert list(df.columns) == list(COLUMNS)
     first, second = df.iloc[0], df.iloc[1]
     assert [first.trace_id, second.trace_id] == [T4, T1]
@@ -113,7 +137,11 @@ def test_pandas_output_has_mlflow_columns_and_cell_types(oracle_frame: TraceFram
     assert first.request is None
     assert second.trace_metadata["mlflow.trace.user"] == "alice"
     assert second.tags["environment"] == "production"
-    assert [s["name"] for s in second.spans] == ["chat_pipeline", "retriever", "llm_call"]
+    assert [s["name"] for s in second.spans] == [
+        "chat_pipeline",
+        "retriever",
+        "llm_call",
+    ]
     assert first.spans == []
     assert len(second.assessments) == 5
 
@@ -123,7 +151,9 @@ def test_pandas_output_keeps_overridden_assessments(oracle_frame: TraceFrame) ->
     assert [a["valid"] for a in df.iloc[0].assessments] == [False, True]
 
 
-def test_pandas_trace_column_is_the_trace_json(oracle_traces: list[Trace], oracle_frame: TraceFrame) -> None:
+def test_pandas_trace_column_is_the_trace_json(
+    oracle_traces: list[Trace], oracle_frame: TraceFrame
+) -> None:
     df = search_traces(oracle_frame)
     by_id = {t.info.trace_id: t for t in oracle_traces}
     for trace_id, text in zip(df.trace_id, df.trace, strict=True):
@@ -153,7 +183,9 @@ def test_polars_output_is_typed(oracle_frame: TraceFrame) -> None:
 
 
 def test_empty_polars_output_keeps_the_schema(oracle_frame: TraceFrame) -> None:
-    df = search_traces(oracle_frame, "status = 'STATE_UNSPECIFIED'", return_type="polars")
+    df = search_traces(
+        oracle_frame, "status = 'STATE_UNSPECIFIED'", return_type="polars"
+    )
     assert df.columns == list(COLUMNS)
     assert df.height == 0
 
@@ -168,7 +200,9 @@ def test_arrow_output_carries_the_page_token(oracle_frame: TraceFrame) -> None:
 def test_pandas_output_carries_the_page_token(oracle_frame: TraceFrame) -> None:
     df = search_traces(oracle_frame, max_results=5)
     assert df.attrs["next_page_token"]
-    rest = search_traces(oracle_frame, max_results=5, page_token=df.attrs["next_page_token"])
+    rest = search_traces(
+        oracle_frame, max_results=5, page_token=df.attrs["next_page_token"]
+    )
     assert list(rest.trace_id) == [T1]
     assert rest.attrs["next_page_token"] is None
 
@@ -186,7 +220,9 @@ def test_search_accepts_a_list_of_traces(oracle_traces: list[Trace]) -> None:
 
 def test_search_accepts_a_path(tmp_path: Path, oracle_traces: list[Trace]) -> None:
     path = tmp_path / "traces.jsonl"
-    path.write_text("".join(t.to_json() + "\n" for t in oracle_traces), encoding="utf-8")
+    path.write_text(
+        "".join(t.to_json() + "\n" for t in oracle_traces), encoding="utf-8"
+    )
     assert count(path, "status = 'OK'") == 4
 
 
@@ -205,7 +241,9 @@ def test_max_results_zero_returns_nothing(oracle_frame: TraceFrame) -> None:
     ],
     ids=lambda v: str(v),
 )
-def test_bad_argument_is_rejected(kwargs: dict[str, object], fragment: str, oracle_frame: TraceFrame) -> None:
+def test_bad_argument_is_rejected(
+    kwargs: dict[str, object], fragment: str, oracle_frame: TraceFrame
+) -> None:
     with pytest.raises(SearchArgumentError, match=fragment):
         search_traces(oracle_frame, **kwargs)  # type: ignore[arg-type]
 
