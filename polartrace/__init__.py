@@ -9,6 +9,7 @@ trace frame. A plain-Python reference evaluator gives the same answers row by ro
 True
 """
 
+from polartrace import openai
 from polartrace.bind import BoundFilter, parse_filter
 from polartrace.errors import (
     FilterError,
@@ -30,11 +31,29 @@ from polartrace.model import (
     TraceState,
 )
 from polartrace.search import count, search_traces
+from polartrace.tracing import (
+    LiveSpan,
+    TraceStore,
+    TracingError,
+    TracingWarning,
+    get_current_active_span,
+    get_last_active_trace_id,
+    get_store,
+    get_trace,
+    log_expectation,
+    log_feedback,
+    override_feedback,
+    start_span,
+    start_span_no_context,
+    trace,
+    update_current_trace,
+)
 
 __all__ = [
     "Assessment",
     "BoundFilter",
     "FilterError",
+    "LiveSpan",
     "OrderByError",
     "PageTokenError",
     "PolartraceError",
@@ -47,10 +66,25 @@ __all__ = [
     "TraceFrame",
     "TraceInfo",
     "TraceState",
+    "TraceStore",
+    "TracingError",
+    "TracingWarning",
     "count",
+    "get_current_active_span",
+    "get_last_active_trace_id",
+    "get_store",
+    "get_trace",
+    "log_expectation",
+    "log_feedback",
+    "openai",
+    "override_feedback",
     "parse_filter",
     "read_traces",
     "search_traces",
+    "start_span",
+    "start_span_no_context",
+    "trace",
+    "update_current_trace",
 ]
 
 __version__ = "0.1.0"
