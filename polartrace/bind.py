@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
-import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import TypeAlias
@@ -22,6 +21,7 @@ from typing import TypeAlias
 import attrs
 
 from polartrace import ast
+from polartrace._json import canonical_text
 from polartrace._regex import regex_problem
 from polartrace.ast import Op
 from polartrace.errors import (
@@ -558,10 +558,13 @@ class _Binder:
 
 
 def _number_text(value: int | float) -> str:
-    # Canonical text of a number: integral floats are written as integers.
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return json.dumps(value)
+    # Canonical text of a number, by the one definition the frame and the reference
+    # use for stored values (_json.canonical_text): integral floats are written as
+    # integers only below 1e16, so 1e20 is "1e+20" (it was "100000000000000000000",
+    # which made "span.attributes.k = 1e20" miss the string value "1e+20").
+    text = canonical_text(value)
+    assert text is not None  # a number is never null
+    return text
 
 
 def _iso_to_ms(text: str) -> int | float | None:

@@ -240,8 +240,14 @@ class _Compiler:
 
     def _assessment(self, cond: Cond) -> pl.Expr:
         op = OPERATORS[cond.op]
+        name = cond.key or ""
+        if cond.field.value_type is not ValueType.DYNAMIC:
+            # issue.id = '<id>': an issue link's name is the issue id, and the
+            # filter gives it as the value (the key is None, which used to match
+            # only issues named '').
+            name = str(cond.value)
         table = self.frame.assessments.filter(
-            (pl.col("kind") == cond.field.column) & (pl.col("name") == (cond.key or ""))
+            (pl.col("kind") == cond.field.column) & (pl.col("name") == name)
         )
         if cond.field.value_type is not ValueType.DYNAMIC:  # issue.id = '<id>'
             return self._keys_in(table["_key"])
