@@ -20,7 +20,7 @@ from polartrace.errors import (
     TraceFormatError,
 )
 from polartrace.frame import TraceFrame
-from polartrace.io import read_traces
+from polartrace.io import read_traces, scan_traces, write_jsonl, write_parquet
 from polartrace.model import (
     Assessment,
     Span,
@@ -80,11 +80,14 @@ __all__ = [
     "override_feedback",
     "parse_filter",
     "read_traces",
+    "scan_traces",
     "search_traces",
     "start_span",
     "start_span_no_context",
     "trace",
     "update_current_trace",
+    "write_jsonl",
+    "write_parquet",
 ]
 
 __version__ = "0.1.0"

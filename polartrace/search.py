@@ -25,7 +25,14 @@ from polartrace.fields import Source
 from polartrace.frame import META_PREFIX, TAG_PREFIX, TraceFrame
 from polartrace.model import Trace
 
-__all__ = ["PagedList", "count", "search_traces"]
+__all__ = [
+    "PagedList",
+    "count",
+    "decode_page_token",
+    "encode_page_token",
+    "page_fingerprint",
+    "search_traces",
+]
 
 ReturnType = Literal["pandas", "list", "polars", "arrow"]
 Engine = Literal["polars", "reference"]
@@ -61,6 +68,18 @@ def _as_frame(traces: Any) -> TraceFrame:
         f"{type(traces).__name__}"
     )
     raise SearchArgumentError(msg)
+
+
+def _is_lazy(traces: Any, engine: str = "polars") -> bool:
+    # A LazyTraceFrame (polartrace.io.scan_traces) runs its own streaming search.
+    from polartrace.io.lazy import LazyTraceFrame
+
+    if not isinstance(traces, LazyTraceFrame):
+        return False
+    if engine != "polars":
+        msg = "a scanned dataset searches with the polars engine; .collect() it first"
+        raise SearchArgumentError(msg)
+    return True
 
 
 def _check_engine(engine: str) -> None:
@@ -103,6 +122,8 @@ def count(
         SearchArgumentError: For a bad ``traces`` or ``engine`` argument.
     """
     _check_engine(engine)
+    if _is_lazy(traces, engine):
+        return int(traces.count(filter_string))
     frame = _as_frame(traces)
     if engine == "polars":
         mask = compile_filter(parse_filter(filter_string), frame)
@@ -147,17 +168,24 @@ def _order(
     )
 
 
-def _fingerprint(filter_string: str | None, order_by: Any) -> str:
+def page_fingerprint(filter_string: str | None, order_by: Any) -> str:
+    """Identify a search (filter and order) so a page token only serves that search."""
     text = json.dumps([filter_string or "", order_by], default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _encode_token(offset: int, fingerprint: str) -> str:
+def encode_page_token(offset: int, fingerprint: str) -> str:
+    """Return the opaque token of the page starting at ``offset`` of a search."""
     payload = json.dumps({"offset": offset, "search": fingerprint}).encode()
     return base64.urlsafe_b64encode(payload).decode()
 
 
-def _decode_token(token: str, fingerprint: str) -> int:
+def decode_page_token(token: str, fingerprint: str) -> int:
+    """Return the offset a token points at, checking it belongs to this search.
+
+    Raises:
+        PageTokenError: If the token is malformed or from another search.
+    """
     if not isinstance(token, str):
         msg = f"page_token must be a str, not {type(token).__name__}"
         raise PageTokenError(msg)
@@ -232,14 +260,23 @@ def search_traces(
     ):
         msg = f"max_results must be a non-negative int or None, not {max_results!r}"
         raise SearchArgumentError(msg)
+    if _is_lazy(traces, engine):
+        return traces.search(
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=max_results,
+            page_token=page_token,
+            return_type=return_type,
+            include_spans=include_spans,
+        )
     frame = _as_frame(traces)
     bind_order_by(order_by)  # reject a bad order_by before doing any work
     keys = _order(frame, _matching_keys(frame, filter_string, engine), order_by)
-    fingerprint = _fingerprint(filter_string, order_by)
-    offset = 0 if page_token is None else _decode_token(page_token, fingerprint)
+    fingerprint = page_fingerprint(filter_string, order_by)
+    offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
     end = len(keys) if max_results is None else offset + max_results
     page = keys[offset:end]
-    token = _encode_token(end, fingerprint) if end < len(keys) else None
+    token = encode_page_token(end, fingerprint) if end < len(keys) else None
 
     from polartrace import output
 

@@ -1,0 +1,206 @@
+"""MLflow trace JSON and JSONL: one ``Trace.to_dict()`` per line, or a JSON document.
+
+Readers are all-or-nothing: a corrupt record raises :class:`TraceFormatError` naming
+the file and the line (JSONL) or the trace index (JSON), and nothing partial is
+returned. ``.gz`` files are read and written transparently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from polartrace.errors import TraceFormatError
+from polartrace.frame import TraceFrame
+from polartrace.model import Trace
+
+__all__ = ["iter_jsonl", "read_json", "read_jsonl", "write_jsonl"]
+
+
+def open_text(path: Path, mode: str = "r") -> IO[str]:
+    """Open ``path`` as UTF-8 text, through gzip when its name ends in ``.gz``."""
+    if path.suffix.lower() == ".gz":
+        if "r" in mode:
+            return _text(gzip.GzipFile(path, "rb"))
+        return _text(_gzip_writer(path))
+    return path.open(mode, encoding="utf-8", newline="\n" if "w" in mode else None)
+
+
+class _GzipWriter(gzip.GzipFile):
+    """A gzip writer that also closes the file it opened.
+
+    No name and mtime 0 in the header: the same traces give byte-identical files.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._owned = path.open("wb")
+        super().__init__(
+            filename="", mode="wb", fileobj=self._owned, mtime=0, compresslevel=6
+        )
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._owned.close()
+
+
+def _gzip_writer(path: Path) -> gzip.GzipFile:
+    return _GzipWriter(path)
+
+
+def _text(raw: Any) -> IO[str]:
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[Trace]:
+    """Yield one ``Trace`` per non-empty line of an MLflow JSONL file.
+
+    Args:
+        path: A ``.jsonl`` / ``.ndjson`` file, optionally gzip-compressed (``.gz``).
+
+    Yields:
+        The traces in file order.
+
+    Raises:
+        TraceFormatError: Naming the file and the 1-based line of the first bad record.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from polartrace.generate import write_jsonl as generate
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = generate(pathlib.Path(tmp) / "t.jsonl", 2, seed=1)
+        ...     len(list(iter_jsonl(pathlib.Path(tmp) / "t.jsonl")))
+        2
+    """
+    source = str(path)
+    try:
+        with open_text(Path(path)) as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                yield _trace_from_line(line, source, number)
+    except OSError as exc:
+        msg = f"cannot read file: {exc.strerror or exc}"
+        raise TraceFormatError(msg, source=source) from exc
+    except (UnicodeDecodeError, EOFError) as exc:
+        msg = f"file is not UTF-8 JSON text (or a truncated gzip stream): {exc}"
+        raise TraceFormatError(msg, source=source) from exc
+
+
+def _trace_from_line(line: str, source: str, number: int) -> Trace:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        msg = f"invalid JSON at column {exc.colno}: {exc.msg}"
+        raise TraceFormatError(msg, source=source, location=f"line {number}") from exc
+    try:
+        return Trace.from_dict(data)
+    except TraceFormatError as exc:
+        where = f"line {number}" + (f", {exc.location}" if exc.location else "")
+        raise TraceFormatError(exc.message, source=source, location=where) from exc
+
+
+def load_json(path: Path) -> Any:
+    """Parse a whole (optionally gzip) JSON document, with file-naming errors."""
+    source = str(path)
+    try:
+        with open_text(path) as handle:
+            return json.load(handle)
+    except OSError as exc:
+        msg = f"cannot read file: {exc.strerror or exc}"
+        raise TraceFormatError(msg, source=source) from exc
+    except json.JSONDecodeError as exc:
+        msg = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise TraceFormatError(msg, source=source) from exc
+    except (UnicodeDecodeError, EOFError) as exc:
+        msg = f"file is not UTF-8 JSON text (or a truncated gzip stream): {exc}"
+        raise TraceFormatError(msg, source=source) from exc
+
+
+def read_json(path: str | os.PathLike[str]) -> list[Trace]:
+    """Read a JSON file holding one MLflow trace or a list of them.
+
+    Raises:
+        TraceFormatError: Naming the file and, for a bad trace, its index.
+    """
+    path = Path(path)
+    data = load_json(path)
+    items = data if isinstance(data, list) else [data]
+    traces = []
+    for index, item in enumerate(items):
+        try:
+            traces.append(Trace.from_dict(item))
+        except TraceFormatError as exc:
+            where = f"trace {index}" + (f", {exc.location}" if exc.location else "")
+            raise TraceFormatError(
+                exc.message, source=str(path), location=where
+            ) from exc
+    return traces
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> TraceFrame:
+    """Read an MLflow JSONL file into a frame (see `iter_jsonl`)."""
+    return TraceFrame.from_traces(list(iter_jsonl(path)))
+
+
+def _json_lines(traces: TraceFrame | Iterable[Trace]) -> Iterator[str]:
+    if isinstance(traces, TraceFrame):
+        # Frames read from files keep the JSON text: write it without a round trip.
+        step = 4096
+        for start in range(0, len(traces), step):
+            yield from traces.json_at(range(start, min(start + step, len(traces))))
+        return
+    for index, trace in enumerate(traces):
+        if not isinstance(trace, Trace):
+            msg = f"item {index} is a {type(trace).__name__}, not a polartrace Trace"
+            raise TypeError(msg)
+        yield trace.to_json()
+
+
+def write_jsonl(
+    traces: TraceFrame | Iterable[Trace], path: str | os.PathLike[str]
+) -> int:
+    """Write traces as MLflow JSONL, one ``Trace.to_json()`` per line.
+
+    The file is written to a temporary name and renamed, so a failure leaves no
+    half-written file behind.
+
+    Args:
+        traces: A frame or any iterable of ``Trace``.
+        path: The output file; ``.gz`` compresses it. Overwritten if present.
+
+    Returns:
+        The number of traces written.
+
+    Raises:
+        TypeError: If an item is not a ``Trace``.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from polartrace import TraceInfo
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     out = pathlib.Path(tmp) / "out.jsonl.gz"
+        ...     trace = Trace(TraceInfo(trace_id="tr-1", request_time=0))
+        ...     n = write_jsonl([trace], out)
+        ...     n, len(read_jsonl(out))
+        (1, 1)
+    """
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial" + "".join(path.suffixes[-1:]))
+    written = 0
+    try:
+        with open_text(partial, "w") as handle:
+            for line in _json_lines(traces):
+                handle.write(line)
+                handle.write("\n")
+                written += 1
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return written

@@ -1,0 +1,397 @@
+"""Read OpenTelemetry OTLP JSON exports into MLflow-shaped traces.
+
+Input is ``ExportTraceServiceRequest`` JSON (``resourceSpans`` → ``scopeSpans`` →
+``spans``), as one document (``.json``) or one request per line (``.jsonl``, the
+collector's file exporter). Spans are grouped by ``traceId`` across the whole file;
+ids may be hex (the OTLP/JSON spec) or base64 (protobuf's JSON mapping).
+
+Each span becomes an MLflow span: attribute values are stored as JSON text, as MLflow
+stores them, and the GenAI conventions are translated the way MLflow's OTLP endpoint
+translates them (``mlflow/tracing/otel/translation``):
+
+* span type from ``openinference.span.kind`` or ``gen_ai.operation.name``;
+* inputs/outputs from ``input.value``/``output.value`` (decoded when the matching
+  ``*.mime_type`` is ``application/json``) or ``gen_ai.input.messages``,
+  ``gen_ai.output.messages``, ``gen_ai.tool.call.arguments``/``result``;
+* token usage (``mlflow.chat.tokenUsage``) from ``llm.token_count.*`` or
+  ``gen_ai.usage.*_tokens``; the model (``mlflow.llm.model``) from ``llm.model_name``
+  or ``gen_ai.response.model``/``gen_ai.request.model``.
+
+A trace's id is ``tr-`` and the hex OpenTelemetry trace id; its request time and
+duration span its spans; its state is ``ERROR`` when the root span failed, ``OK``
+when it did not and ``IN_PROGRESS`` without a root span; its name is the root's.
+``session.id``/``gen_ai.conversation.id`` and ``user.id`` become the session and
+user metadata, and the token usage of the spans (counted once per subtree) becomes
+``mlflow.trace.tokenUsage``. Links are not kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+from polartrace.errors import TraceFormatError
+from polartrace.frame import TraceFrame
+from polartrace.io.jsonl import load_json, open_text
+from polartrace.model import Trace
+
+__all__ = ["read_otlp", "read_otlp_traces", "traces_from_otlp"]
+
+_OPENINFERENCE_KINDS: Final = {
+    k: k
+    for k in (
+        "TOOL",
+        "CHAIN",
+        "LLM",
+        "RETRIEVER",
+        "EMBEDDING",
+        "AGENT",
+        "RERANKER",
+        "UNKNOWN",
+        "GUARDRAIL",
+        "EVALUATOR",
+    )
+}
+_GENAI_OPERATIONS: Final = {
+    "chat": "CHAT_MODEL",
+    "create_agent": "AGENT",
+    "embeddings": "EMBEDDING",
+    "execute_tool": "TOOL",
+    "generate_content": "LLM",
+    "invoke_agent": "AGENT",
+    "text_completion": "LLM",
+    "response": "LLM",
+}
+_INPUT_KEYS: Final = (
+    "input.value",
+    "gen_ai.input.messages",
+    "gen_ai.tool.call.arguments",
+)
+_OUTPUT_KEYS: Final = (
+    "output.value",
+    "gen_ai.output.messages",
+    "gen_ai.tool.call.result",
+)
+_TOKEN_KEYS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("input_tokens", ("llm.token_count.prompt", "gen_ai.usage.input_tokens")),
+    ("output_tokens", ("llm.token_count.completion", "gen_ai.usage.output_tokens")),
+    ("total_tokens", ("llm.token_count.total",)),
+)
+_MODEL_KEYS: Final = ("llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
+_STATUS: Final = {0: "UNSET", 1: "OK", 2: "ERROR"}
+_PREVIEW_CHARS: Final = 1000
+
+
+def _fail(message: str, where: str) -> NoReturn:
+    raise TraceFormatError(message, location=where)
+
+
+def _id(value: Any, size: int, where: str) -> str:
+    """An OTLP id (hex, or base64) as the base64 text MLflow's span JSON holds."""
+    if not isinstance(value, str) or not value:
+        _fail(f"expected a {size}-byte id, got {value!r}", where)
+    try:
+        raw = (
+            bytes.fromhex(value) if len(value) == 2 * size else base64.b64decode(value)
+        )
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(raw) != size or not any(raw):
+        _fail(f"not a valid {size}-byte id: {value!r}", where)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _value(v: Any, where: str) -> Any:
+    """Decode an OTLP ``AnyValue`` into a plain Python value."""
+    if not isinstance(v, dict):
+        _fail("expected an AnyValue object", where)
+    if not v:
+        return None
+    (kind, inner), *_ = v.items()
+    match kind:
+        case "stringValue" | "boolValue":
+            return inner
+        case "intValue":
+            return int(inner)
+        case "doubleValue":
+            return float(inner)
+        case "bytesValue":
+            return inner  # base64 text, as the JSON holds it
+        case "arrayValue":
+            return [
+                _value(x, f"{where}[{i}]")
+                for i, x in enumerate(inner.get("values", []))
+            ]
+        case "kvlistValue":
+            return _attributes(inner.get("values", []), where)
+    _fail(f"unknown AnyValue kind {kind!r}", where)
+
+
+def _attributes(items: Any, where: str) -> dict[str, Any]:
+    if not isinstance(items, list):
+        _fail("expected a list of key/value objects", where)
+    out = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            _fail("expected {key, value}", f"{where}[{i}]")
+        out[item["key"]] = _value(item.get("value", {}), f"{where}[{i}].value")
+    return out
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _translate(attrs: dict[str, Any], trace_id: str) -> dict[str, Any]:
+    """MLflow's own attributes derived from the GenAI conventions."""
+    out: dict[str, Any] = {"mlflow.traceRequestId": trace_id}
+    kind = attrs.get("openinference.span.kind")
+    span_type = _OPENINFERENCE_KINDS.get(str(kind).upper()) if kind else None
+    span_type = span_type or _GENAI_OPERATIONS.get(
+        str(attrs.get("gen_ai.operation.name"))
+    )
+    if span_type and "mlflow.spanType" not in attrs:
+        out["mlflow.spanType"] = span_type
+    for target, keys in (
+        ("mlflow.spanInputs", _INPUT_KEYS),
+        ("mlflow.spanOutputs", _OUTPUT_KEYS),
+    ):
+        key = next((k for k in keys if k in attrs), None)
+        if key is None or target in attrs:
+            continue
+        value = attrs[key]
+        mime = attrs.get(key.replace(".value", ".mime_type"), "")
+        if key.startswith("gen_ai.") or mime == "application/json":
+            value = _decoded(value)
+        out[target] = value
+    usage = {}
+    for name, sources in _TOKEN_KEYS:
+        found = next((attrs[k] for k in sources if k in attrs), None)
+        if found is not None:
+            usage[name] = int(found)
+    if usage and "total_tokens" not in usage and len(usage) == 2:
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+    if usage and "mlflow.chat.tokenUsage" not in attrs:
+        out["mlflow.chat.tokenUsage"] = usage
+    model = next((attrs[k] for k in _MODEL_KEYS if k in attrs), None)
+    if model is not None and "mlflow.llm.model" not in attrs:
+        out["mlflow.llm.model"] = model
+    return out
+
+
+def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Return (hex trace id, MLflow span dict, plain attributes) for one OTLP span."""
+    if not isinstance(d, dict):
+        _fail("expected a span object", where)
+    trace_b64 = _id(d.get("traceId"), 16, f"{where}.traceId")
+    trace_hex = base64.b64decode(trace_b64).hex()
+    parent = d.get("parentSpanId") or None
+    attrs = _attributes(d.get("attributes", []), f"{where}.attributes")
+    raw = {k: json.dumps(v, ensure_ascii=False) for k, v in attrs.items()}
+    extra = _translate(attrs, f"tr-{trace_hex}")
+    raw.update({k: json.dumps(v, ensure_ascii=False) for k, v in extra.items()})
+    status = d.get("status") or {}
+    code = status.get("code", 0)
+    code = _STATUS.get(code, code) if isinstance(code, int) else str(code)
+    code = code.removeprefix("STATUS_CODE_")
+    if code not in ("UNSET", "OK", "ERROR"):
+        _fail(f"unknown status code {status.get('code')!r}", f"{where}.status.code")
+    try:
+        start = int(d["startTimeUnixNano"])
+        end = int(d["endTimeUnixNano"]) if d.get("endTimeUnixNano") else None
+        events = [
+            {
+                "name": e["name"],
+                "time_unix_nano": int(e.get("timeUnixNano", 0)),
+                "attributes": _attributes(
+                    e.get("attributes", []), f"{where}.events[{i}]"
+                ),
+            }
+            for i, e in enumerate(d.get("events", []))
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        msg = f"missing or bad field: {exc}"
+        raise TraceFormatError(msg, location=where) from exc
+    span = {
+        "trace_id": trace_b64,
+        "span_id": _id(d.get("spanId"), 8, f"{where}.spanId"),
+        "parent_span_id": None
+        if parent is None
+        else _id(parent, 8, f"{where}.parentSpanId"),
+        "name": d.get("name", ""),
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": end,
+        "events": events,
+        "status": {"code": f"STATUS_CODE_{code}", "message": status.get("message", "")},
+        "attributes": raw,
+        "links": [],
+    }
+    return trace_hex, span, attrs
+
+
+def _collect(doc: Any, where: str, groups: dict[str, list[Any]]) -> None:
+    if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
+        _fail('expected an object with "resourceSpans"', where or "document")
+    for r, resource in enumerate(doc.get("resourceSpans", [])):
+        scopes = (
+            resource.get("scopeSpans")
+            or resource.get("instrumentationLibrarySpans")
+            or []
+        )
+        for s, scope in enumerate(scopes):
+            for i, d in enumerate(scope.get("spans", [])):
+                path = f"{where}resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
+                trace_hex, span, attrs = _span(d, path)
+                groups.setdefault(trace_hex, []).append((span, attrs))
+
+
+def _token_counts(raw: str) -> dict[str, int]:
+    """The integer counts of a ``mlflow.chat.tokenUsage`` attribute (JSON text)."""
+    value = _decoded(json.loads(raw))  # a dict, or a string holding the JSON of one
+    if not isinstance(value, dict):
+        return {}
+    return {
+        k: v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)
+    }
+
+
+def _usage_once(spans: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, int]:
+    """Sum token usage over spans, skipping a span whose ancestor already counts it."""
+    parents = {s["span_id"]: s["parent_span_id"] for s, _ in spans}
+    usage = {
+        s["span_id"]: _token_counts(s["attributes"]["mlflow.chat.tokenUsage"])
+        for s, _ in spans
+        if "mlflow.chat.tokenUsage" in s["attributes"]
+    }
+    total: dict[str, int] = {}
+    for span_id, counts in usage.items():
+        ancestor = parents.get(span_id)
+        while ancestor is not None and ancestor not in usage:
+            ancestor = parents.get(ancestor)
+        if ancestor is None:
+            for key, count in counts.items():
+                total[key] = total.get(key, 0) + count
+    return total
+
+
+def _trace(trace_hex: str, spans: list[tuple[dict[str, Any], dict[str, Any]]]) -> Trace:
+    spans.sort(
+        key=lambda p: (p[0]["parent_span_id"] is not None, p[0]["start_time_unix_nano"])
+    )
+    root = next((s for s, _ in spans if s["parent_span_id"] is None), None)
+    start = min(s["start_time_unix_nano"] for s, _ in spans)
+    info: dict[str, Any] = {
+        "trace_id": f"tr-{trace_hex}",
+        "request_time": start // 1_000_000,
+    }
+    metadata: dict[str, str] = {}
+    for key, names in (
+        ("mlflow.trace.session", ("session.id", "gen_ai.conversation.id")),
+        ("mlflow.trace.user", ("user.id",)),
+    ):
+        found = next((a[n] for _, a in spans for n in names if n in a), None)
+        if found is not None:
+            metadata[key] = str(found)
+    if usage := _usage_once(spans):
+        metadata["mlflow.trace.tokenUsage"] = json.dumps(usage)
+    if root is None:
+        info["state"] = "IN_PROGRESS"
+    else:
+        info["state"] = (
+            "ERROR" if root["status"]["code"] == "STATUS_CODE_ERROR" else "OK"
+        )
+        info["tags"] = {"mlflow.traceName": root["name"]}
+        for key, attr in (
+            ("request_preview", "mlflow.spanInputs"),
+            ("response_preview", "mlflow.spanOutputs"),
+        ):
+            if attr in root["attributes"]:
+                value = json.loads(root["attributes"][attr])
+                text = value if isinstance(value, str) else root["attributes"][attr]
+                info[key] = text[:_PREVIEW_CHARS]
+        ends = [s["end_time_unix_nano"] for s, _ in spans]
+        if None not in ends:
+            info["execution_duration_ms"] = (
+                max(ends) // 1_000_000 - info["request_time"]
+            )
+    info["trace_metadata"] = metadata
+    return Trace.from_dict({"info": info, "data": {"spans": [s for s, _ in spans]}})
+
+
+def traces_from_otlp(documents: list[Any], *, source: str | None = None) -> list[Trace]:
+    """Turn parsed OTLP JSON requests into traces, in order of first appearance."""
+    groups: dict[str, list[Any]] = {}
+    for index, doc in enumerate(documents):
+        where = f"line {index + 1}, " if len(documents) > 1 else ""
+        try:
+            _collect(doc, where, groups)
+        except TraceFormatError as exc:
+            raise TraceFormatError(
+                exc.message, source=source, location=exc.location
+            ) from exc
+    traces = []
+    for trace_hex, spans in groups.items():
+        try:
+            traces.append(_trace(trace_hex, spans))
+        except TraceFormatError as exc:
+            where = f"trace {trace_hex}" + (f", {exc.location}" if exc.location else "")
+            raise TraceFormatError(exc.message, source=source, location=where) from exc
+    return traces
+
+
+def read_otlp_traces(path: str | os.PathLike[str]) -> list[Trace]:
+    """Read an OTLP JSON file (``.json``: one request; ``.jsonl``: one per line)."""
+    path = Path(path)
+    source = str(path)
+    names = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    if names and names[-1] in (".jsonl", ".ndjson"):
+        documents = []
+        try:
+            with open_text(path) as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        documents.append(_line(line, source, number))
+        except (OSError, UnicodeDecodeError, EOFError) as exc:
+            msg = f"cannot read file: {exc}"
+            raise TraceFormatError(msg, source=source) from exc
+        return traces_from_otlp(documents, source=source) if documents else []
+    return traces_from_otlp([load_json(path)], source=source)
+
+
+def _line(line: str, source: str, number: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        msg = f"invalid JSON at column {exc.colno}: {exc.msg}"
+        raise TraceFormatError(msg, source=source, location=f"line {number}") from exc
+
+
+def read_otlp(path: str | os.PathLike[str]) -> TraceFrame:
+    """Read an OTLP JSON export into a frame (see `read_otlp_traces`).
+
+    Example:
+        >>> import json, pathlib, tempfile
+        >>> span = {"traceId": "5b8efff798038103d269b633813fc60c",
+        ...         "spanId": "eee19b7ec3c1b174", "name": "chat",
+        ...         "startTimeUnixNano": "1700000000000000000",
+        ...         "endTimeUnixNano": "1700000000500000000",
+        ...         "attributes": [{"key": "gen_ai.operation.name",
+        ...                         "value": {"stringValue": "chat"}}]}
+        >>> doc = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     file = pathlib.Path(tmp) / "otlp.json"
+        ...     _ = file.write_text(json.dumps(doc))
+        ...     trace = read_otlp(file).trace(0)
+        >>> trace.info.trace_id, trace.info.state.value, trace.data.spans[0].span_type
+        ('tr-5b8efff798038103d269b633813fc60c', 'OK', 'CHAT_MODEL')
+    """
+    return TraceFrame.from_traces(read_otlp_traces(path))
