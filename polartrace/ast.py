@@ -176,22 +176,30 @@ _KEYWORDS = frozenset(
 )
 
 
-def _quote_ident(text: str) -> str:
+def _quote_key(text: str) -> str:
+    # A key after "prefix." may use any of the three quotes.
     for quote in ("`", '"', "'"):
         if quote not in text:
             return f"{quote}{text}{quote}"
-    msg = f"cannot quote identifier {text!r}: it contains every quote character"
+    msg = f"cannot quote key {text!r}: it contains every quote character"
     raise ValueError(msg)
+
+
+def _backtick(text: str) -> str:
+    # A prefix, or a name without a prefix, may only be backticked: a quoted word on
+    # the left of an operator is a value, not a field.
+    if "`" in text:
+        msg = f"cannot write {text!r} as a field name: it contains a backtick"
+        raise ValueError(msg)
+    return f"`{text}`"
 
 
 def _unparse_field(field: Field) -> str:
     if field.prefix is None:
         bare = _BARE_NAME.match(field.key) and field.key.lower() not in _KEYWORDS
-        return field.key if bare else _quote_ident(field.key)
-    prefix = (
-        field.prefix if _BARE_NAME.match(field.prefix) else _quote_ident(field.prefix)
-    )
-    key = field.key if _BARE_KEY.match(field.key) else _quote_ident(field.key)
+        return field.key if bare else _backtick(field.key)
+    prefix = field.prefix if _BARE_NAME.match(field.prefix) else _backtick(field.prefix)
+    key = field.key if _BARE_KEY.match(field.key) else _quote_key(field.key)
     return f"{prefix}.{key}"
 
 
