@@ -100,6 +100,33 @@ def _like(column: pl.Expr, pattern: str) -> pl.Expr:
     raise AssertionError(msg)
 
 
+def _string_test(
+    column: pl.Expr, dtype: pl.DataType, base: Base, value: object
+) -> pl.Expr:
+    """A base test on a string column stored as String, Enum or Categorical.
+
+    A dictionary-encoded column is tested through its dictionary: the test runs on
+    the (few) distinct strings, and the column's codes are matched against the
+    strings that pass, so each row costs an integer lookup instead of a string
+    operation. Equality compares codes directly.
+    """
+    if base is Base.IS_NULL or not isinstance(dtype, pl.Enum | pl.Categorical):
+        return _string_base(column, base, value)
+    if base is Base.EQ:
+        return column.eq(value)
+    categories = (
+        dtype.categories
+        if isinstance(dtype, pl.Enum)
+        else dtype.categories.to_series()  # the (global) categories behind it
+    )
+    hits = (
+        categories.to_frame("v")
+        .filter(_string_base(pl.col("v"), base, value).fill_null(value=False))
+        .to_series()
+    )
+    return column.is_in(hits.cast(dtype).implode())
+
+
 _NUMERIC: dict[Base, Callable[[pl.Expr, Any], pl.Expr]] = {
     Base.EQ: lambda c, v: c.eq(v),
     Base.LT: lambda c, v: c.lt(v),
@@ -156,6 +183,21 @@ def _finish(present: pl.Expr, base_expr: pl.Expr, negated: bool, base: Base) -> 
     return base_expr.fill_null(value=False)
 
 
+def _unique(table: pl.DataFrame, predicate: pl.Expr, column: str = "_key") -> pl.Series:
+    """The distinct ``column`` values of the rows of ``table`` that ``predicate`` keeps.
+
+    One lazy query, so only ``column`` and the predicate's columns are read, and the
+    set handed to ``is_in`` holds each key once.
+    """
+    query = table.lazy().filter(predicate).select(pl.col(column).unique())
+    return query.collect().to_series()
+
+
+def _row_mask(height: int, rows: pl.Series) -> pl.Series:
+    """A boolean column of ``height`` rows, true at the row numbers ``rows``."""
+    return pl.zeros(height, pl.Boolean, eager=True).scatter(rows, values=True)
+
+
 # --- the compiler --------------------------------------------------------------------
 
 
@@ -179,9 +221,11 @@ class _Compiler:
         msg = f"not a bound node: {node!r}"  # pragma: no cover
         raise TypeError(msg)
 
-    @staticmethod
-    def _keys_in(keys: pl.Series) -> pl.Expr:
-        return pl.col("_key").is_in(keys.implode())
+    def _keys_in(self, keys: pl.Series) -> pl.Expr:
+        # A semi-join on the trace key. ``_key`` is the row number, so the key set
+        # becomes a boolean column by one scatter: cheaper than hashing the set and
+        # probing every row with ``is_in``.
+        return pl.lit(_row_mask(self.frame.traces.height, keys))
 
     def _column(self, name: str, columns: set[str], dtype: pl.DataType) -> pl.Expr:
         # An absent tag/metadata/attribute key is an all-null column.
@@ -196,19 +240,14 @@ class _Compiler:
                 if spec.value_type in (ValueType.TIME, ValueType.NUMBER):
                     base_expr = _NUMERIC[op.base](column, cond.value)
                 else:
-                    if spec.value_type is ValueType.STATE:
-                        column = column.cast(pl.String)
-                    base_expr = _string_base(column, op.base, cond.value)
+                    dtype = self._trace_dtype(cond)
+                    base_expr = _string_test(column, dtype, op.base, cond.value)
                 return _finish(column.is_not_null(), base_expr, op.negated, op.base)
             case Source.PROMPT:
                 values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
-                prompts = self.frame.prompts
+                wanted = pl.Series(values, dtype=pl.String).implode()
                 return self._keys_in(
-                    prompts.filter(
-                        pl.col("prompt").is_in(
-                            pl.Series(values, dtype=pl.String).implode()
-                        )
-                    )["_key"]
+                    _unique(self.frame.prompts, pl.col("prompt").is_in(wanted))
                 )
             case Source.TEXT:
                 units = self.frame.units
@@ -218,7 +257,7 @@ class _Compiler:
                     op.negated,
                     op.base,
                 )
-                return self._keys_in(units.filter(match_expr)["_key"])
+                return self._keys_in(_unique(units, match_expr))
             case Source.ASSESSMENT:
                 return self._assessment(cond)
             case Source.SPAN:
@@ -238,6 +277,18 @@ class _Compiler:
             )
         return pl.col(str(spec.column))
 
+    def _trace_dtype(self, cond: Cond) -> pl.DataType:
+        spec = cond.field
+        if spec.source is Source.TAG:
+            name = TAG_PREFIX + str(cond.key)
+        elif spec.source is Source.METADATA:
+            name = META_PREFIX + str(cond.key)
+        else:
+            name = str(spec.column)
+        if name not in self.trace_columns:
+            return pl.String()
+        return self.frame.traces.get_column(name).dtype
+
     def _assessment(self, cond: Cond) -> pl.Expr:
         op = OPERATORS[cond.op]
         name = cond.key or ""
@@ -246,27 +297,26 @@ class _Compiler:
             # filter gives it as the value (the key is None, which used to match
             # only issues named '').
             name = str(cond.value)
-        table = self.frame.assessments.filter(
-            (pl.col("kind") == cond.field.column) & (pl.col("name") == name)
-        )
+        table = self.frame.assessments
+        named = (pl.col("kind") == cond.field.column) & (pl.col("name") == name)
         if cond.field.value_type is not ValueType.DYNAMIC:  # issue.id = '<id>'
-            return self._keys_in(table["_key"])
+            return self._keys_in(_unique(table, named))
         if op.base is Base.IS_NULL:
             # IS NULL: no valid assessment of that name at all; an error-only
             # feedback (null value) still counts as one.
-            exists = self._keys_in(table["_key"])
+            exists = self._keys_in(_unique(table, named))
             return exists if op.negated else ~exists
         text, number, quoted = pl.col("text"), pl.col("number"), pl.col("quoted")
         base_expr = _dynamic_base(text, number, quoted, op.base, cond.value)
         match_expr = _finish(text.is_not_null(), base_expr, op.negated, op.base)
-        return self._keys_in(table.filter(match_expr)["_key"])
+        return self._keys_in(_unique(table, named & match_expr))
 
     def _span_keys(self, conds: Sequence[Cond]) -> pl.Series:
         """Trace keys having one span that satisfies every condition."""
         # Conditions first: they may derive attribute columns onto frame.spans.
         exprs = [self._span_cond(cond) for cond in conds]
         spans = self.frame.spans
-        return spans.filter(pl.all_horizontal(exprs))["_key"].unique()
+        return _unique(spans, pl.all_horizontal(exprs))
 
     def _span_cond(self, cond: Cond) -> pl.Expr:
         spec = cond.field
@@ -280,8 +330,8 @@ class _Compiler:
                 op.negated,
                 op.base,
             )
-            rows = units.filter(match_expr & pl.col("_span").is_not_null())["_span"]
-            return pl.col("_span").is_in(rows.implode())
+            rows = _unique(units, match_expr & pl.col("_span").is_not_null(), "_span")
+            return pl.lit(_row_mask(self.frame.spans.height, rows))  # _span: row number
         if spec.column == "attributes":
             names = self.frame.span_attribute(str(cond.key))
             if names is None:  # no span has it: every value is missing
@@ -297,7 +347,6 @@ class _Compiler:
         if spec.value_type is ValueType.NUMBER:
             base_expr = _NUMERIC[op.base](column, cond.value)
         else:
-            if spec.value_type is ValueType.SPAN_STATUS:
-                column = column.cast(pl.String)
-            base_expr = _string_base(column, op.base, cond.value)
+            dtype = self.frame.spans.get_column(str(spec.column)).dtype
+            base_expr = _string_test(column, dtype, op.base, cond.value)
         return _finish(column.is_not_null(), base_expr, op.negated, op.base)

@@ -57,6 +57,9 @@ ATTR_PREFIX = "attr:"
 NUM_PREFIX = "num:"
 RAW_PREFIX = "raw:"
 _TEXT_KEYS = ("mlflow.spanInputs", "mlflow.spanOutputs")
+# A column is dictionary-encoded when it has at most max(MIN, rows / RATIO) values.
+_DICTIONARY_MIN = 64
+_DICTIONARY_RATIO = 20
 
 _TRACE_SCHEMA: dict[str, pl.DataType] = {
     "_key": pl.UInt32(),
@@ -133,6 +136,7 @@ class TraceFrame:
         # this instead of objects and build Trace objects only for returned rows.
         self._raw_json = raw_json
         self._units: pl.DataFrame | None = None
+        self._time_order: tuple[pl.Series, pl.Series] | None = None
         # Derived data is added on first use; the lock keeps concurrent searches
         # from deriving the same columns twice or reading a half-built table.
         self._lock = threading.Lock()
@@ -146,6 +150,25 @@ class TraceFrame:
             if self._units is None:
                 self._units = _build_units(self.traces, self.spans)
             return self._units
+
+    @property
+    def time_order(self) -> tuple[pl.Series, pl.Series]:
+        """Request times in ascending order and the trace keys in that order.
+
+        Built on first use and kept, like `units`: a time window is then two binary
+        searches, and its traces come out already ordered by time.
+        """
+        with self._lock:
+            if self._time_order is None:
+                times = self.traces["request_time"]
+                order = self.traces.select(
+                    pl.arg_sort_by("request_time", maintain_order=True)
+                ).to_series()
+                self._time_order = (
+                    times.gather(order).set_sorted(),
+                    self.traces["_key"].gather(order),
+                )
+            return self._time_order
 
     def span_attribute(self, key: str) -> tuple[str, str] | None:
         """Make sure the derived columns of attribute ``key`` exist on ``spans``.
@@ -327,14 +350,15 @@ class _Builder:
         n, n_spans = self.n, len(self.spans["_key"])
         traces = pl.DataFrame(self.info, schema=_TRACE_SCHEMA)
         extra = [
-            pl.Series(TAG_PREFIX + k, _pad(v, n), dtype=pl.String)
+            _compact(pl.Series(TAG_PREFIX + k, _pad(v, n), dtype=pl.String))
             for k, v in self.tags.items()
         ] + [
-            pl.Series(META_PREFIX + k, _pad(v, n), dtype=pl.String)
+            _compact(pl.Series(META_PREFIX + k, _pad(v, n), dtype=pl.String))
             for k, v in self.meta.items()
         ]
         traces = traces.with_columns(extra) if extra else traces
         spans = pl.DataFrame(self.spans, schema=_SPAN_SCHEMA)
+        spans = spans.with_columns(_compact(spans["name"]), _compact(spans["type"]))
         raw_cols = [
             pl.Series(RAW_PREFIX + k, _pad(v, n_spans), dtype=pl.String)
             for k, v in self.raw.items()
@@ -346,7 +370,24 @@ class _Builder:
             schema=_ASSESSMENT_SCHEMA,
             orient="row",
         )
+        assessments = assessments.with_columns(
+            _compact(assessments["kind"]), _compact(assessments["name"])
+        )
         return TraceFrame(traces, spans, assessments, prompts, objects)
+
+
+def _compact(column: pl.Series) -> pl.Series:
+    """Dictionary-encode a String column of few distinct values (``Categorical``).
+
+    Tag, metadata, span name and type values repeat: stored as codes, an equality
+    test compares integers and a LIKE runs once per distinct value (compile.py).
+    Polars' global categories keep frames and Parquet parts concatenable (an
+    ``Enum`` per column would not be). Columns of mostly distinct values (ids,
+    previews) stay String: a dictionary would only add to them.
+    """
+    if column.n_unique() > max(_DICTIONARY_MIN, column.len() // _DICTIONARY_RATIO):
+        return column
+    return column.cast(pl.Categorical)
 
 
 def _pad(values: list[Any], n: int) -> list[Any]:

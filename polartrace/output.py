@@ -4,18 +4,37 @@
 MLflow's cell types (mlflow-filter-spec.md section 11). ``polars`` and ``arrow`` carry
 the same columns typed for speed: ids and times come straight from the frame's
 columns, and the nested columns (metadata, tags, spans, assessments) are JSON text.
+
+Frames that keep each trace's MLflow JSON text instead of ``Trace`` objects (frames
+read from files) build their rows from that text without making a ``Trace``:
+
+* pandas: one ``json.loads`` per row gives every nested cell (the collector is
+  paused meanwhile: the cells are thousands of fresh containers, none of them
+  cyclic, and generational collections over them cost as much as the decoding);
+* polars / arrow: no decoding at all for the usual text. ``trace`` is the text
+  itself; ``spans`` is cut out of it (``Trace.to_json`` ends the text with
+  ``"data": {"spans": [...]}}``) and the assessments array is decoded alone;
+  ids and times come from the trace table, ``tags`` and ``trace_metadata`` are
+  written from its columns, ``request``/``response`` from the root span's stored
+  attribute. A text of another shape is decoded whole.
+
+Polars/arrow JSON text equals, as JSON, ``json.dumps`` of the value; tags and
+metadata list their keys in the frame's column order.
 """
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
 import polars as pl
 
-from polartrace.frame import TraceFrame
+from polartrace._json import decode_attribute
+from polartrace.frame import META_PREFIX, RAW_PREFIX, TAG_PREFIX, TraceFrame
 from polartrace.model import Trace, TraceData
 
 __all__ = ["COLUMNS", "build"]
@@ -50,10 +69,27 @@ _POLARS_SCHEMA: dict[str, pl.DataType] = {
     "spans": pl.String(),
     "assessments": pl.String(),
 }
+_FLAT = ("trace_id", "client_request_id", "state", "request_time", "execution_duration")
+_SPANS_MARK = '"data": {"spans": '
+_INPUTS, _OUTPUTS = "mlflow.spanInputs", "mlflow.spanOutputs"
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _without_spans(trace: Trace) -> Trace:
     return attrs.evolve(trace, data=TraceData(spans=()))
+
+
+# --- rows from Trace objects -------------------------------------------------------
 
 
 def _rows(traces: Sequence[Trace]) -> dict[str, list[Any]]:
@@ -75,11 +111,81 @@ def _rows(traces: Sequence[Trace]) -> dict[str, list[Any]]:
     return columns
 
 
-def _pandas(traces: Sequence[Trace], token: str | None) -> Any:
+# --- rows from MLflow JSON text ----------------------------------------------------
+
+
+def _root_io(spans: list[Any]) -> tuple[Any, Any]:
+    """The root span's decoded inputs and outputs (as ``TraceData.request``)."""
+    for span in spans:
+        if not span.get("parent_span_id"):  # null, or OTLP's "" for no parent
+            attributes = span.get("attributes") or {}
+            inputs, outputs = attributes.get(_INPUTS), attributes.get(_OUTPUTS)
+            return (
+                None if inputs is None else decode_attribute(inputs),
+                None if outputs is None else decode_attribute(outputs),
+            )
+    return None, None
+
+
+def _info_times(frame: TraceFrame, keys: Sequence[int]) -> pl.DataFrame | None:
+    """The flat columns of ``keys`` from the trace table, if it holds those rows."""
+    raw = frame._raw_json
+    if not keys or raw is None or frame.traces.height != len(raw):
+        return None
+    return frame.traces[list(keys)].select(
+        "trace_id",
+        "client_request_id",
+        pl.col("state").cast(pl.String),
+        "request_time",
+        "execution_duration",
+    )
+
+
+def _json_rows(
+    frame: TraceFrame, keys: Sequence[int], include_spans: bool
+) -> dict[str, list[Any]]:
+    """Twelve Python columns from the JSON text of ``keys`` (one decode per row)."""
+    from polartrace._json import parse_timestamp_ms
+
+    texts = frame.json_at(keys)
+    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    flat = _info_times(frame, keys)
+    loads, dumps = json.loads, json.dumps
+    with _collector_paused():
+        for text in texts:
+            d = loads(text)
+            info, spans = d["info"], d["data"]["spans"]
+            if include_spans:
+                request, response = _root_io(spans)
+                columns["trace"].append(text)
+            else:
+                spans, request, response = [], None, None
+                columns["trace"].append(dumps({"info": info, "data": {"spans": []}}))
+            if flat is None:
+                columns["trace_id"].append(info["trace_id"])
+                columns["client_request_id"].append(info.get("client_request_id"))
+                columns["state"].append(info["state"])
+                columns["request_time"].append(parse_timestamp_ms(info["request_time"]))
+                columns["execution_duration"].append(info.get("execution_duration_ms"))
+            columns["request"].append(request)
+            columns["response"].append(response)
+            columns["trace_metadata"].append(info.get("trace_metadata", {}))
+            columns["tags"].append(info.get("tags", {}))
+            columns["spans"].append(spans)
+            columns["assessments"].append(info.get("assessments", []))
+    if flat is not None:
+        for name in _FLAT:
+            columns[name] = flat[name].to_list()
+    return columns
+
+
+# --- pandas ------------------------------------------------------------------------
+
+
+def _pandas(columns: dict[str, list[Any]], n: int, token: str | None) -> Any:
     import pandas as pd
 
-    columns = _rows(traces)
-    if not traces:
+    if not n:
         frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in COLUMNS})
     else:
         frame = pd.DataFrame(columns, columns=list(COLUMNS))
@@ -87,8 +193,166 @@ def _pandas(traces: Sequence[Trace], token: str | None) -> Any:
     return frame
 
 
+# --- polars ------------------------------------------------------------------------
+
+
 def _polars(traces: Sequence[Trace]) -> pl.DataFrame:
     columns = _rows(traces)
+    for name in ("request", "response"):
+        columns[name] = [None if v is None else json.dumps(v) for v in columns[name]]
+    for name in ("trace_metadata", "tags", "spans", "assessments"):
+        columns[name] = [json.dumps(v) for v in columns[name]]
+    return pl.DataFrame(columns, schema=_POLARS_SCHEMA)
+
+
+def _object_texts(table: pl.DataFrame, prefix: str) -> pl.Series:
+    """A JSON object of the non-null ``prefix`` columns of each row of ``table``.
+
+    Per row in Python: for a page this is cheaper than planning one vectorised
+    expression per key, and for many rows it costs about the same.
+    """
+    columns = [c for c in table.columns if c.startswith(prefix)]
+    names = [c[len(prefix) :] for c in columns]
+    dumps = json.dumps
+    texts = [
+        dumps({k: v for k, v in zip(names, row, strict=True) if v is not None})
+        for row in table.select(columns).iter_rows()
+    ]
+    return pl.Series(texts, dtype=pl.String)
+
+
+def _spans_of(spans: pl.DataFrame, keys: pl.Series) -> pl.LazyFrame:
+    """The span rows of ``keys``, in span order.
+
+    Spans are stored grouped by trace in key order, so each trace's spans are one
+    run of rows, found by binary search instead of a pass over every span.
+    """
+    span_keys = spans["_key"]
+    if not (span_keys.flags["SORTED_ASC"] or span_keys.is_sorted()):
+        return spans.lazy().filter(pl.col("_key").is_in(keys.implode()))
+    unique = keys.unique().sort()
+    runs = pl.DataFrame(
+        {
+            "lo": span_keys.search_sorted(unique, side="left"),
+            "hi": span_keys.search_sorted(unique, side="right"),
+        }
+    )
+    rows = runs.select(
+        pl.int_ranges("lo", "hi", dtype=pl.UInt32).explode().drop_nulls()
+    )
+    return spans[rows.to_series()].lazy()
+
+
+def _root_texts(frame: TraceFrame, keys: pl.Series) -> tuple[list[Any], list[Any]]:
+    """Each key's root-span inputs and outputs as JSON text (``None`` if absent).
+
+    The text is ``json.dumps`` of the decoded value, as for ``Trace`` objects.
+    """
+    spans = frame.spans
+    names = [RAW_PREFIX + _INPUTS, RAW_PREFIX + _OUTPUTS]
+    present = [
+        pl.col(n) if n in spans.columns else pl.lit(None, dtype=pl.String)
+        for n in names
+    ]
+    roots = (
+        _spans_of(spans, keys)
+        .filter(pl.col("parent_id").is_null())
+        .group_by("_key", maintain_order=True)
+        .agg(present[0].first().alias("request"), present[1].first().alias("response"))
+        .collect()
+    )
+    found = {key: (request, response) for key, request, response in roots.iter_rows()}
+    out: tuple[list[Any], list[Any]] = ([], [])
+    for key in keys.to_list():
+        for values, raw in zip(out, found.get(key, (None, None)), strict=True):
+            value = None if raw is None else decode_attribute(raw)
+            values.append(None if value is None else json.dumps(value))
+    return out
+
+
+_INFO_MARK = '{"info": '
+# In ``Trace.to_json`` text the assessments array follows the metadata, inside info.
+_ASSESSMENTS_MARK = '"assessments": ['
+_DECODER = json.JSONDecoder()
+
+
+def _cut(text: str) -> tuple[str, str] | None:
+    """The spans and assessments JSON of a ``Trace.to_json`` text, without decoding it.
+
+    The text ends with ``"data": {"spans": [...]}}``: the spans are cut out where
+    that marker starts, when it occurs once. The assessments array is decoded
+    alone. ``None`` for a text of another shape.
+    """
+    if not (
+        text.startswith(_INFO_MARK)
+        and text.endswith("]}}")
+        and text.count(_SPANS_MARK) == 1
+    ):
+        return None
+    at = text.find(_SPANS_MARK)
+    spans = text[at + len(_SPANS_MARK) : -2]
+    start = text.find(_ASSESSMENTS_MARK, 0, at)
+    if start < 0:
+        return spans, "[]"
+    start += len(_ASSESSMENTS_MARK) - 1
+    try:
+        value, end = _DECODER.raw_decode(text, start)
+    except ValueError:
+        return None
+    if not all(isinstance(a, dict) and "assessment_name" in a for a in value):
+        return None  # not the info's own list (a value that happens to look alike)
+    return spans, text[start:end]
+
+
+def _polars_from_json(
+    frame: TraceFrame, keys: Sequence[int], include_spans: bool
+) -> pl.DataFrame:
+    flat = _info_times(frame, keys)
+    if flat is None:  # a frame of JSON text only (a lazy scan's page)
+        return _polars_columns(_json_rows(frame, keys, include_spans))
+    key_series = pl.Series("_key", keys, dtype=pl.UInt32)
+    selected = frame.traces[key_series]
+    texts = frame.json_at(keys)
+    spans: list[str] = []
+    assessments: list[str] = []
+    with _collector_paused():
+        for text in texts:
+            parts = _cut(text)
+            if parts is None:
+                d = json.loads(text)
+                parts = (
+                    json.dumps(d["data"]["spans"]),
+                    json.dumps(d["info"].get("assessments", [])),
+                )
+            spans.append(parts[0])
+            assessments.append(parts[1])
+        if include_spans:
+            request, response = _root_texts(frame, key_series)
+        else:
+            texts = [_strip_spans(t) for t in texts]
+            spans = ["[]"] * len(keys)
+            request = response = [None] * len(keys)
+        columns: dict[str, Sequence[Any] | pl.Series] = {
+            "trace": texts,
+            "request": request,
+            "response": response,
+            "trace_metadata": _object_texts(selected, META_PREFIX),
+            "tags": _object_texts(selected, TAG_PREFIX),
+            "spans": spans,
+            "assessments": assessments,
+        }
+    table = flat.with_columns(
+        pl.Series(name, values, dtype=pl.String) for name, values in columns.items()
+    )
+    return table.select(COLUMNS)
+
+
+def _strip_spans(text: str) -> str:
+    d = json.loads(text)
+    return json.dumps({"info": d["info"], "data": {"spans": []}})
+
+
+def _polars_columns(columns: dict[str, list[Any]]) -> pl.DataFrame:
     for name in ("request", "response"):
         columns[name] = [None if v is None else json.dumps(v) for v in columns[name]]
     for name in ("trace_metadata", "tags", "spans", "assessments"):
@@ -104,16 +368,22 @@ def build(
     token: str | None,
 ) -> Any:
     """Build the result for the rows ``keys`` of ``frame``, in that order."""
-    traces = frame.traces_at(keys)
-    if not include_spans:
-        traces = [_without_spans(t) for t in traces]
-    if return_type == "list":
-        from polartrace.search import PagedList
+    keys = list(keys)
+    if return_type == "list" or frame._raw_json is None:
+        traces = frame.traces_at(keys)
+        if not include_spans:
+            traces = [_without_spans(t) for t in traces]
+        if return_type == "list":
+            from polartrace.search import PagedList
 
-        return PagedList(traces, token)
-    if return_type == "pandas":
-        return _pandas(traces, token)
-    table = _polars(traces)
+            return PagedList(traces, token)
+        if return_type == "pandas":
+            return _pandas(_rows(traces), len(traces), token)
+        table = _polars(traces)
+    elif return_type == "pandas":
+        return _pandas(_json_rows(frame, keys, include_spans), len(keys), token)
+    else:
+        table = _polars_from_json(frame, keys, include_spans)
     if return_type == "polars":
         return table
     arrow = table.to_arrow()

@@ -18,7 +18,15 @@ from typing import Any, Literal
 
 import polars as pl
 
-from polartrace.bind import OrderKey, bind_order_by, parse_filter
+from polartrace.ast import Op
+from polartrace.bind import (
+    AllOf,
+    BoundFilter,
+    Cond,
+    OrderKey,
+    bind_order_by,
+    parse_filter,
+)
 from polartrace.compile import compile_filter
 from polartrace.errors import PageTokenError, SearchArgumentError
 from polartrace.fields import Source
@@ -126,9 +134,55 @@ def count(
         return int(traces.count(filter_string))
     frame = _as_frame(traces)
     if engine == "polars":
-        mask = compile_filter(parse_filter(filter_string), frame)
-        return int(frame.traces.lazy().filter(mask).select(pl.len()).collect().item())
+        bound = parse_filter(filter_string)
+        window = _time_window(bound, frame)
+        if window is not None:
+            return window[1] - window[0]
+        mask = compile_filter(bound, frame)
+        # Summing the mask is cheaper than filtering; the AND with a column makes a
+        # constant mask (a filter on absent keys only) count every row, not one.
+        every = pl.col("_key").is_not_null()
+        return int(frame.traces.select((every & mask).sum()).item())
     return len(_matching_keys(frame, filter_string, engine))
+
+
+_Side = Literal["left", "right"]
+_LOWER: dict[Op, _Side] = {Op.GT: "right", Op.GE: "left"}
+_UPPER: dict[Op, _Side] = {Op.LT: "left", Op.LE: "right"}
+
+
+def _time_window(bound: BoundFilter, frame: TraceFrame) -> tuple[int, int] | None:
+    """Row range of ``frame.time_order`` a pure request-time range filter selects.
+
+    For a filter that is only ``timestamp_ms`` bounds (``>``, ``>=``, ``<``,
+    ``<=`` against integers, ANDed), the matches are one run of the frame's
+    time-sorted keys, found by binary search; ``None`` for any other filter.
+    """
+    root = bound.root
+    conds = [root] if isinstance(root, Cond) else None
+    if isinstance(root, AllOf) and all(isinstance(c, Cond) for c in root.items):
+        conds = list(root.items)  # type: ignore[arg-type]
+    if not conds:
+        return None
+    for cond in conds:
+        if (
+            cond.field.source is not Source.INFO
+            or cond.field.column != "request_time"
+            or cond.op not in _LOWER | _UPPER
+            or type(cond.value) is not int
+        ):
+            return None
+    if frame.traces["request_time"].null_count():
+        return None
+    times, _ = frame.time_order
+    lo, hi = 0, len(times)
+    for cond in conds:
+        value = int(cond.value)  # type: ignore[arg-type]  # checked above
+        if cond.op in _LOWER:
+            lo = max(lo, times.search_sorted(value, side=_LOWER[cond.op]))
+        else:
+            hi = min(hi, times.search_sorted(value, side=_UPPER[cond.op]))
+    return lo, max(lo, hi)
 
 
 def _sort_column(frame: TraceFrame, key: OrderKey) -> pl.Expr:
@@ -143,9 +197,10 @@ def _sort_column(frame: TraceFrame, key: OrderKey) -> pl.Expr:
     return column.cast(pl.String) if spec.column == "state" else column
 
 
-def _order(
-    frame: TraceFrame, keys: pl.Series, order_by: Sequence[str] | str | None
-) -> pl.Series:
+def _sort_spec(
+    frame: TraceFrame, order_by: Sequence[str] | str | None
+) -> tuple[list[pl.Expr], list[bool]]:
+    """Sort expressions and directions: ``order_by``, then the tie-breaks."""
     order_keys = list(bind_order_by(order_by))
     columns = {
         spec.field.column for spec in order_keys if spec.field.source is Source.INFO
@@ -158,14 +213,93 @@ def _order(
     if "trace_id" not in columns:
         exprs.append(pl.col("trace_id"))
         descending.append(False)
-    selected = frame.traces.lazy().filter(pl.col("_key").is_in(keys.implode()))
+    return exprs, descending
+
+
+def _ordered_keys(
+    frame: TraceFrame,
+    mask: pl.Expr | tuple[int, int],
+    order_by: Sequence[str] | str | None,
+    offset: int,
+    limit: int | None,
+) -> pl.Series:
+    """Keys of the rows ``mask`` selects, ordered, from ``offset``, at most ``limit``.
+
+    One query: filter, sort and slice, so a page sorts only what it returns (Polars
+    turns a sort followed by a slice into a top-k). ``mask`` may be a row range of
+    ``frame.time_order`` (see `_time_window`).
+    """
+    if not bind_order_by(order_by):
+        return _newest_first(frame, mask, offset, limit)
+    if isinstance(mask, tuple):
+        lo, hi = mask
+        mask = pl.col("_key").is_in(frame.time_order[1][lo:hi].implode())
+    exprs, descending = _sort_spec(frame, order_by)
     return (
-        selected.sort(
-            exprs, descending=descending, nulls_last=True, maintain_order=True
-        )
+        frame.traces.lazy()
+        .filter(mask)
+        .sort(exprs, descending=descending, nulls_last=True, maintain_order=True)
+        .slice(offset, limit)
         .select("_key")
         .collect()["_key"]
     )
+
+
+def _newest_first(
+    frame: TraceFrame,
+    mask: pl.Expr | tuple[int, int],
+    offset: int,
+    limit: int | None,
+) -> pl.Series:
+    """The default order (``timestamp_ms DESC``, then ``request_id``), fast.
+
+    Sorting on the integer time alone is several times faster than on (time, id),
+    and ties on the time are rare: sort by time, then re-sort only the rows that
+    tie. A page needs only its first ``offset + limit`` rows: those are the rows at
+    or above the time of the ``offset + limit``-th newest match.
+    """
+    traces = frame.traces
+    if isinstance(mask, tuple):  # a time window: its rows come in time order
+        times, keys = frame.time_order
+        lo, hi = mask
+        rows = pl.DataFrame(
+            {"_key": keys[lo:hi], "request_time": times[lo:hi]}
+        ).reverse()
+        mask = pl.col("_key").is_in(rows["_key"].implode())
+    else:
+        rows = traces.lazy().filter(mask).select("_key", "request_time").collect()
+    if rows["request_time"].null_count():  # not from a trace; the general sort
+        exprs, descending = _sort_spec(frame, None)
+        return (
+            traces.lazy()
+            .filter(mask)
+            .sort(exprs, descending=descending, nulls_last=True, maintain_order=True)
+            .slice(offset, limit)
+            .select("_key")
+            .collect()["_key"]
+        )
+    if limit is not None:
+        wanted = offset + limit
+        if rows.height > wanted > 0:
+            cutoff = rows["request_time"].top_k(wanted).min()
+            rows = rows.filter(pl.col("request_time") >= cutoff)
+    rows = rows.sort("request_time", descending=True, maintain_order=True)
+    times = rows["request_time"]
+    tied = (times == times.shift(1)) | (times == times.shift(-1))
+    if tied.any():
+        at = tied.arg_true()
+        ties = rows[at].with_columns(traces["trace_id"].gather(rows["_key"][at]))
+        ties = ties.sort(
+            ["request_time", "trace_id"], descending=[True, False], maintain_order=True
+        )
+        rows = rows.with_columns(rows["_key"].scatter(at, ties["_key"]))
+    return rows["_key"].slice(offset, limit)
+
+
+def _order(
+    frame: TraceFrame, keys: pl.Series, order_by: Sequence[str] | str | None
+) -> pl.Series:
+    return _ordered_keys(frame, pl.col("_key").is_in(keys.implode()), order_by, 0, None)
 
 
 def page_fingerprint(filter_string: str | None, order_by: Any) -> str:
@@ -271,12 +405,27 @@ def search_traces(
         )
     frame = _as_frame(traces)
     bind_order_by(order_by)  # reject a bad order_by before doing any work
-    keys = _order(frame, _matching_keys(frame, filter_string, engine), order_by)
     fingerprint = page_fingerprint(filter_string, order_by)
-    offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
-    end = len(keys) if max_results is None else offset + max_results
-    page = keys[offset:end]
-    token = encode_page_token(end, fingerprint) if end < len(keys) else None
+    if engine == "polars":
+        bound = parse_filter(filter_string)
+        window = _time_window(bound, frame)
+        mask = compile_filter(bound, frame) if window is None else window
+        offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
+        # One row past the page tells whether there is a next page.
+        limit = None if max_results is None else max_results + 1
+        page = _ordered_keys(frame, mask, order_by, offset, limit)
+        end = offset + len(page)
+        if max_results is not None and len(page) > max_results:
+            page, end = page[:max_results], offset + max_results
+            token = encode_page_token(end, fingerprint)
+        else:
+            token = None
+    else:
+        keys = _order(frame, _matching_keys(frame, filter_string, engine), order_by)
+        offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
+        end = len(keys) if max_results is None else offset + max_results
+        page = keys[offset:end]
+        token = encode_page_token(end, fingerprint) if end < len(keys) else None
 
     from polartrace import output
 

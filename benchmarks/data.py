@@ -1,0 +1,116 @@
+"""Benchmark data: generated JSONL per size, cached, and a cached frame per size.
+
+``benchmarks/data/`` (gitignored) holds, per size ``n`` and seed:
+
+``traces-<n>-seed<s>.jsonl``
+    ``polartrace.generate.write_jsonl(path, n, seed=s)``; about 5.3 KB a trace, so
+    1M traces is 5.3 GB and two to four minutes to write. Written once.
+``frame-<n>-seed<s>-<fingerprint>/``
+    The frame of that file as a polartrace Parquet dataset, so that a run loads 1M
+    traces in seconds. The fingerprint hashes the modules that decide the frame's
+    layout, so a layout change rebuilds it. It is built with the columnar JSONL
+    reader when there is one, else in chunks of ``CHUNK`` traces through
+    ``Trace`` objects (a 1M-trace frame of objects would not fit in memory);
+    chunks only differ from one frame when a session-scoped assessment spans a
+    chunk boundary, which does not change any benchmark query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import polartrace
+from polartrace.frame import TraceFrame
+from polartrace.generate import write_jsonl
+from polartrace.model import Trace
+
+DATA = Path(__file__).resolve().parent / "data"
+CHUNK = 100_000
+_LAYOUT_MODULES = ("frame.py", "_columnar.py")
+
+
+def label(n: int) -> str:
+    """``10k``, ``100k``, ``1m``; other sizes as digits."""
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}m"
+    if n % 1_000 == 0:
+        return f"{n // 1_000}k"
+    return str(n)
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so stdout stays the table."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def jsonl_path(n: int, seed: int = 0) -> Path:
+    """The generated JSONL file of ``n`` traces, written on first use."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"traces-{label(n)}-seed{seed}.jsonl"
+    if not path.exists():
+        log(f"generating {n:,} traces into {path.name} (cached for later runs)")
+        partial = path.with_suffix(".jsonl.partial")
+        write_jsonl(partial, n, seed=seed)
+        partial.replace(path)
+    return path
+
+
+def fingerprint() -> str:
+    """A short hash of the modules that decide the frame layout."""
+    root = Path(polartrace.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in _LAYOUT_MODULES:
+        file = root / name
+        if file.exists():
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _columnar_reader() -> object | None:
+    try:
+        from polartrace import _columnar
+    except ImportError:
+        return None
+    return getattr(_columnar, "read_jsonl_columnar", None)
+
+
+def dataset_path(n: int, seed: int = 0) -> Path:
+    """The cached Parquet dataset of the frame of ``n`` traces, built on first use."""
+    path = DATA / f"frame-{label(n)}-seed{seed}-{fingerprint()}"
+    if (path / "manifest.json").exists():
+        return path
+    source = jsonl_path(n, seed)
+    for stale in DATA.glob(f"frame-{label(n)}-seed{seed}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    from polartrace.io.parquet import DatasetWriter
+
+    start = time.perf_counter()
+    partial = path.with_name(path.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    reader = _columnar_reader()
+    with DatasetWriter(partial) as writer:
+        if reader is not None:
+            log(f"building the {label(n)} frame with the columnar reader")
+            writer.write(reader(source))  # type: ignore[operator]
+        else:
+            log(f"building the {label(n)} frame in chunks of {CHUNK:,} (slow path)")
+            with source.open(encoding="utf-8") as handle:
+                while chunk := list(itertools.islice(handle, CHUNK)):
+                    traces = [Trace.from_json(line) for line in chunk if line.strip()]
+                    writer.write(TraceFrame.from_traces(traces))
+                    del traces
+                    log(f"  {writer.traces:,} traces")
+    os.replace(partial, path)
+    log(f"cached {path.name} in {time.perf_counter() - start:.0f} s")
+    return path
+
+
+def load_frame(n: int, seed: int = 0) -> TraceFrame:
+    """The frame of ``n`` generated traces, from the cached dataset."""
+    return polartrace.read_traces(dataset_path(n, seed), format="parquet")

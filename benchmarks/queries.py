@@ -1,0 +1,310 @@
+"""The benchmark filters, each with its hand-written Polars query and DuckDB SQL.
+
+Every query answers the same question four ways:
+
+* ``filter``: the polartrace / MLflow filter string;
+* ``mask``: a hand-written Polars predicate over a trace table (sub-queries on the
+  span, assessment and unit tables run eagerly inside, so their cost is timed);
+* ``count``: an optional hand-written count that skips the trace table where an
+  expert would (a span group counts distinct trace keys directly);
+* ``sql``: a DuckDB ``WHERE`` clause over the same Arrow tables.
+
+``mlflow`` is the filter MLflow 3.17 accepts for the question, or ``None`` when it has
+no equivalent (``OR``, ``NOT``).
+
+The values (user, trace name, week) come from the generator's documented
+distribution (``polartrace/generate.py``), so selectivities match its docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from polartrace.generate import DEFAULT_START_MS
+
+DAY_MS = 86_400_000
+WEEK_START = DEFAULT_START_MS + 7 * DAY_MS
+WEEK_END = DEFAULT_START_MS + 14 * DAY_MS
+USER = "rupert.dubois@my_company.com"
+TRACE_NAME = "support_agent"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The tables a hand-written query reads (polartrace's own, or a re-laid copy)."""
+
+    traces: pl.DataFrame
+    spans: pl.DataFrame
+    assessments: pl.DataFrame
+    units: pl.DataFrame
+    layout: str
+
+
+def _keys(table: pl.DataFrame, predicate: pl.Expr) -> pl.Series:
+    return (
+        table.lazy().filter(predicate).select(pl.col("_key").unique()).collect()["_key"]
+    )
+
+
+def _key_in(keys: pl.Series) -> pl.Expr:
+    return pl.col("_key").is_in(keys.implode())
+
+
+def _n_unique(table: pl.DataFrame, predicate: pl.Expr) -> int:
+    out = table.lazy().filter(predicate).select(pl.col("_key").n_unique()).collect()
+    return int(out.item())
+
+
+def _span_pred_group(t: Tables) -> pl.Expr:
+    return (pl.col("type") == "LLM") & (pl.col("status") == "ERROR")
+
+
+def _span_pred_name(t: Tables) -> pl.Expr:
+    return pl.col("name") == "retriever"
+
+
+def _feedback_pred(t: Tables) -> pl.Expr:
+    return (
+        (pl.col("kind") == "feedback")
+        & (pl.col("name") == "relevance")
+        & (pl.col("number") > 0.5)
+    )
+
+
+def _text_pred(t: Tables) -> pl.Expr:
+    return pl.col("unit").str.contains("refund", literal=True)
+
+
+def _name_like(t: Tables) -> pl.Expr:
+    # LIKE '%_agent': at least one character, then "agent".
+    name = pl.col("tag:mlflow.traceName")
+    if t.layout == "best":
+        # Decide on the dictionary, then test the codes.
+        dtype = t.traces.schema["tag:mlflow.traceName"]
+        assert isinstance(dtype, pl.Enum)
+        cats = dtype.categories
+        hits = cats.filter(cats.str.ends_with("agent") & (cats.str.len_chars() > 5))
+        return name.is_in(hits.implode())
+    if t.traces.schema["tag:mlflow.traceName"] == pl.Categorical:
+        return name.cat.ends_with("agent") & (name.cat.len_chars() > 5)
+    return name.str.ends_with("agent") & (name.str.len_chars() > 5)
+
+
+def _time_range(t: Tables) -> pl.Expr:
+    return pl.col("request_time").is_between(WEEK_START, WEEK_END, closed="left")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One benchmark question (see the module docstring)."""
+
+    id: str
+    filter: str
+    mask: Callable[[Tables], pl.Expr]
+    sql: str
+    mlflow: str | None
+    count: Callable[[Tables], int] | None = None
+    note: str = ""
+
+
+def _time_count(t: Tables) -> int:
+    if t.layout == "best":  # sorted request_time: two binary searches
+        times = t.traces["request_time"]
+        lo = times.search_sorted(WEEK_START, side="left")
+        hi = times.search_sorted(WEEK_END, side="left")
+        return int(hi - lo)  # type: ignore[operator]
+    return int(t.traces.select(_time_range(t).sum()).item())
+
+
+def _simple_count(pred: Callable[[Tables], pl.Expr]) -> Callable[[Tables], int]:
+    def count(t: Tables) -> int:
+        return int(t.traces.select(pred(t).fill_null(value=False).sum()).item())
+
+    return count
+
+
+_STATUS_OK = lambda t: pl.col("state") == "OK"  # noqa: E731
+_LATENCY = lambda t: pl.col("execution_duration") > 2500  # noqa: E731
+_USER = lambda t: pl.col("meta:mlflow.trace.user") == USER  # noqa: E731
+_ENV = lambda t: pl.col("tag:environment") == "production"  # noqa: E731
+_NAME = lambda t: pl.col("tag:mlflow.traceName") == TRACE_NAME  # noqa: E731
+
+
+def _and(t: Tables) -> pl.Expr:
+    return _STATUS_OK(t) & _ENV(t) & _LATENCY(t)
+
+
+def _or(t: Tables) -> pl.Expr:
+    return (pl.col("state") == "ERROR") | (
+        pl.col("execution_duration") > 10_000
+    ).fill_null(value=False)
+
+
+def _not(t: Tables) -> pl.Expr:
+    return ~_ENV(t).fill_null(value=False)
+
+
+QUERIES: tuple[Query, ...] = (
+    Query(
+        "status",
+        "attributes.status = 'OK'",
+        _STATUS_OK,
+        "state = 'OK'",
+        "attributes.status = 'OK'",
+        _simple_count(_STATUS_OK),
+    ),
+    Query(
+        "week",
+        f"attributes.timestamp_ms >= {WEEK_START} AND attributes.timestamp_ms < "
+        f"{WEEK_END}",
+        _time_range,
+        f"request_time >= {WEEK_START} AND request_time < {WEEK_END}",
+        f"attributes.timestamp_ms >= {WEEK_START} AND attributes.timestamp_ms < "
+        f"{WEEK_END}",
+        _time_count,
+    ),
+    Query(
+        "latency",
+        "attributes.execution_time_ms > 2500",
+        _LATENCY,
+        "execution_duration > 2500",
+        "attributes.execution_time_ms > 2500",
+        _simple_count(_LATENCY),
+    ),
+    Query(
+        "user",
+        f"metadata.`mlflow.trace.user` = '{USER}'",
+        _USER,
+        f"\"meta:mlflow.trace.user\" = '{USER}'",
+        f"metadata.`mlflow.trace.user` = '{USER}'",
+        _simple_count(_USER),
+    ),
+    Query(
+        "environment",
+        "tags.environment = 'production'",
+        _ENV,
+        "\"tag:environment\" = 'production'",
+        "tags.environment = 'production'",
+        _simple_count(_ENV),
+    ),
+    Query(
+        "trace_name",
+        f"tags.`mlflow.traceName` = '{TRACE_NAME}'",
+        _NAME,
+        f"\"tag:mlflow.traceName\" = '{TRACE_NAME}'",
+        f"tags.`mlflow.traceName` = '{TRACE_NAME}'",
+        _simple_count(_NAME),
+    ),
+    Query(
+        "and",
+        "attributes.status = 'OK' AND tags.environment = 'production' "
+        "AND attributes.execution_time_ms > 2500",
+        _and,
+        "state = 'OK' AND \"tag:environment\" = 'production' "
+        "AND execution_duration > 2500",
+        "attributes.status = 'OK' AND tags.environment = 'production' "
+        "AND attributes.execution_time_ms > 2500",
+        _simple_count(_and),
+    ),
+    Query(
+        "name_like",
+        "name LIKE '%_agent'",
+        _name_like,
+        "\"tag:mlflow.traceName\" LIKE '%_agent'",
+        "name LIKE '%_agent'",
+        _simple_count(_name_like),
+    ),
+    Query(
+        "or",
+        "attributes.status = 'ERROR' OR attributes.execution_time_ms > 10000",
+        _or,
+        "state = 'ERROR' OR coalesce(execution_duration > 10000, false)",
+        None,
+        _simple_count(_or),
+    ),
+    Query(
+        "not",
+        "NOT tags.environment = 'production'",
+        _not,
+        "NOT coalesce(\"tag:environment\" = 'production', false)",
+        None,
+        _simple_count(_not),
+    ),
+    Query(
+        "span_group",
+        "span.type = 'LLM' AND span.status = 'ERROR'",
+        lambda t: _key_in(_keys(t.spans, _span_pred_group(t))),
+        "_key IN (SELECT _key FROM spans WHERE type = 'LLM' AND status = 'ERROR')",
+        "span.type = 'LLM' AND span.status = 'ERROR'",
+        lambda t: _n_unique(t.spans, _span_pred_group(t)),
+    ),
+    Query(
+        "span_name",
+        "span.name = 'retriever'",
+        lambda t: _key_in(_keys(t.spans, _span_pred_name(t))),
+        "_key IN (SELECT _key FROM spans WHERE name = 'retriever')",
+        "span.name = 'retriever'",
+        lambda t: _n_unique(t.spans, _span_pred_name(t)),
+    ),
+    Query(
+        "feedback",
+        "feedback.relevance > 0.5",
+        lambda t: _key_in(_keys(t.assessments, _feedback_pred(t))),
+        "_key IN (SELECT _key FROM assessments WHERE kind = 'feedback' "
+        "AND name = 'relevance' AND number > 0.5)",
+        "feedback.relevance > 0.5",
+        lambda t: _n_unique(t.assessments, _feedback_pred(t)),
+    ),
+    Query(
+        "text",
+        "text LIKE '%refund%'",
+        lambda t: _key_in(_keys(t.units, _text_pred(t))),
+        "_key IN (SELECT _key FROM units WHERE unit LIKE '%refund%')",
+        "trace.text LIKE '%refund%'",
+        lambda t: _n_unique(t.units, _text_pred(t)),
+        note="MLflow searches raw span JSON, keys included (compatibility.md)",
+    ),
+)
+
+
+def by_id(ids: list[str] | None) -> tuple[Query, ...]:
+    """Return the queries named in ``ids`` (all of them for ``None``)."""
+    if not ids:
+        return QUERIES
+    known = {q.id: q for q in QUERIES}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        msg = f"unknown query ids {unknown}; known: {sorted(known)}"
+        raise SystemExit(msg)
+    return tuple(known[i] for i in ids)
+
+
+def hand_count(query: Query, tables: Tables) -> int:
+    """Count the matches of ``query`` the way an expert would write it."""
+    if query.count is not None:
+        return query.count(tables)
+    return int(tables.traces.select(query.mask(tables).sum()).item())
+
+
+def hand_keys(query: Query, tables: Tables, limit: int | None = None) -> pl.Series:
+    """The ``_key`` of the matches in the default order (newest first, then id)."""
+    matches = tables.traces.lazy().filter(query.mask(tables))
+    by, desc = ["request_time", "trace_id"], [True, False]
+    ordered = (
+        matches.sort(by, descending=desc)
+        if limit is None
+        else (
+            matches.top_k(limit, by=by, reverse=[False, True]).sort(by, descending=desc)
+        )
+    )
+    return ordered.select("_key").collect()["_key"]
+
+
+def summary(query: Query) -> dict[str, Any]:
+    """The JSON-able description of a query."""
+    return {"id": query.id, "filter": query.filter, "sql": query.sql,
+            "mlflow": query.mlflow, "note": query.note}  # fmt: skip

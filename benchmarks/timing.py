@@ -1,0 +1,129 @@
+"""Timing helpers: medians of repeated runs, and peak memory in a fresh process.
+
+Medians, not means: the machine is shared and noisy, and a median of five ignores the
+odd run that lost its core. Every sample is taken with the garbage collector running,
+as a user would run the code; a collection before each sample keeps one sample's
+garbage from being charged to the next.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call: the median and the spread of ``samples``."""
+
+    median: float
+    low: float
+    high: float
+    samples: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def measure(
+    fn: Callable[[], Any],
+    repeat: int,
+    *,
+    setup: Callable[[], Any] | None = None,
+    warmup: int = 1,
+    budget: float | None = None,
+) -> tuple[Timing, Any]:
+    """Time ``fn`` ``repeat`` times (after ``warmup`` untimed calls).
+
+    Args:
+        fn: The call to time.
+        repeat: How many timed samples.
+        setup: Called untimed before every call (warm-up included), e.g. to clear a
+            cache for a cold measurement.
+        warmup: Untimed calls first (imports, first-use allocations).
+        budget: Stop early once this many seconds were spent on samples (at least
+            one sample is always taken); the sample count is recorded.
+
+    Returns:
+        The timing, and the value of the last call.
+    """
+    result: Any = None
+    for _ in range(warmup):
+        if setup is not None:
+            setup()
+        result = fn()
+    samples: list[float] = []
+    spent = 0.0
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        elapsed = time.perf_counter() - start
+        samples.append(elapsed)
+        spent += elapsed
+        if budget is not None and spent > budget:
+            break
+    timing = Timing(
+        statistics.median(samples), min(samples), max(samples), len(samples)
+    )
+    return timing, result
+
+
+def in_subprocess(code: str, timeout: float = 3600) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter and return what it reported.
+
+    The code must assign a dict to ``result``; this adds ``peak_rss_bytes``, the
+    child's peak resident memory, so that a build's peak is measured alone.
+    """
+    wrapper = (
+        "import json, resource, sys\n"
+        f"{code}\n"
+        "result['peak_rss_bytes'] = "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "sys.stdout.write('\\n@@RESULT@@' + json.dumps(result))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", wrapper],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        msg = f"subprocess failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+        raise RuntimeError(msg)
+    out = proc.stdout.rsplit("@@RESULT@@", 1)[-1]
+    return dict(json.loads(out))
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """Human units: ``812 µs``, ``3.4 ms``, ``1.25 s``."""
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return (
+            f"{seconds * 1e6:.0f} µs" if seconds >= 1e-5 else f"{seconds * 1e6:.1f} µs"
+        )
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+def fmt_bytes(n: float | None) -> str:
+    """Human units: ``512 MB``, ``3.4 GB``."""
+    if n is None:
+        return "-"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
