@@ -10,6 +10,10 @@ import pytest
 
 from polartrace import Trace, TraceFrame
 
+# Fixture builders (e.g. fixtures/mlflow/make_fixtures.py) need MLflow, a tool for
+# regenerating data, not a test: keep --doctest-modules from importing them.
+collect_ignore_glob = ["fixtures/*"]
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 if not SHARED.is_dir():  # CI lays shared/ beside the clone as well
     SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
