@@ -166,21 +166,41 @@ def _dynamic_base(
                 [_dynamic_eq(text, number, quoted, i) for i in items]
             )
         case Base.LT | Base.LE | Base.GT | Base.GE:
+            # Only numeric values order; the number is null for every other value
+            # (and for missing ones), so the test is null there and _finish makes
+            # it false.
             assert isinstance(value, Dynamic)
-            return pl.when(text.is_not_null()).then(
-                _NUMERIC[base](number, value.number).fill_null(value=False)
-            )
+            return _NUMERIC[base](number, value.number)
         case _:
             return _string_base(text, base, value)
 
 
-def _finish(present: pl.Expr, base_expr: pl.Expr, negated: bool, base: Base) -> pl.Expr:
-    """Apply negation and the two-valued rule to a base test."""
-    if base is Base.IS_NULL:
+def _finish(
+    present: pl.Expr,
+    base_expr: pl.Expr,
+    negated: bool,
+    base: Base,
+    nullable: bool = True,
+) -> pl.Expr:
+    """Apply negation and the two-valued rule to a base test.
+
+    ``nullable=False`` says the column has no missing value, so the test has no
+    null to fill (one pass over the rows fewer).
+    """
+    if base is Base.IS_NULL or not nullable:
         return ~base_expr if negated else base_expr
     if negated:
         return (present & ~base_expr.fill_null(value=True)).fill_null(value=False)
     return base_expr.fill_null(value=False)
+
+
+def _nullable(column: pl.Series) -> bool:
+    """Whether a test on ``column`` may meet a missing value.
+
+    An empty column says nothing about the rows an expression compiled on it will
+    meet (a lazy scan compiles on its schema alone), so it counts as nullable.
+    """
+    return column.is_empty() or column.null_count() > 0
 
 
 def _unique(table: pl.DataFrame, predicate: pl.Expr, column: str = "_key") -> pl.Series:
@@ -242,7 +262,10 @@ class _Compiler:
                 else:
                     dtype = self._trace_dtype(cond)
                     base_expr = _string_test(column, dtype, op.base, cond.value)
-                return _finish(column.is_not_null(), base_expr, op.negated, op.base)
+                nullable = self._trace_nullable(cond)
+                return _finish(
+                    column.is_not_null(), base_expr, op.negated, op.base, nullable
+                )
             case Source.PROMPT:
                 values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
                 wanted = pl.Series(values, dtype=pl.String).implode()
@@ -277,17 +300,26 @@ class _Compiler:
             )
         return pl.col(str(spec.column))
 
-    def _trace_dtype(self, cond: Cond) -> pl.DataType:
+    @staticmethod
+    def _trace_name(cond: Cond) -> str:
         spec = cond.field
         if spec.source is Source.TAG:
-            name = TAG_PREFIX + str(cond.key)
-        elif spec.source is Source.METADATA:
-            name = META_PREFIX + str(cond.key)
-        else:
-            name = str(spec.column)
+            return TAG_PREFIX + str(cond.key)
+        if spec.source is Source.METADATA:
+            return META_PREFIX + str(cond.key)
+        return str(spec.column)
+
+    def _trace_dtype(self, cond: Cond) -> pl.DataType:
+        name = self._trace_name(cond)
         if name not in self.trace_columns:
             return pl.String()
         return self.frame.traces.get_column(name).dtype
+
+    def _trace_nullable(self, cond: Cond) -> bool:
+        name = self._trace_name(cond)
+        if name not in self.trace_columns:
+            return True
+        return _nullable(self.frame.traces.get_column(name))
 
     def _assessment(self, cond: Cond) -> pl.Expr:
         op = OPERATORS[cond.op]
@@ -344,9 +376,10 @@ class _Compiler:
             base_expr = _dynamic_base(text, number, None, op.base, cond.value)
             return _finish(text.is_not_null(), base_expr, op.negated, op.base)
         column = pl.col(str(spec.column))
+        stored = self.frame.spans.get_column(str(spec.column))
         if spec.value_type is ValueType.NUMBER:
             base_expr = _NUMERIC[op.base](column, cond.value)
         else:
-            dtype = self.frame.spans.get_column(str(spec.column)).dtype
-            base_expr = _string_test(column, dtype, op.base, cond.value)
-        return _finish(column.is_not_null(), base_expr, op.negated, op.base)
+            base_expr = _string_test(column, stored.dtype, op.base, cond.value)
+        nullable = _nullable(stored)
+        return _finish(column.is_not_null(), base_expr, op.negated, op.base, nullable)

@@ -206,15 +206,14 @@ class TraceFrame:
         if self._objects is not None:
             objects = self._objects
             return [objects[key] for key in keys]
-        assert self._raw_json is not None
-        raw = self._raw_json
-        return [Trace.from_json(raw[key]) for key in keys]
+        return [Trace.from_json(text) for text in self.json_at(keys)]
 
     def json_at(self, keys: Iterable[int]) -> list[str]:
         """Return the MLflow JSON text of the given rows, in that order."""
         if self._raw_json is not None:
-            raw = self._raw_json
-            return [raw[key] for key in keys]
+            # One gather, not one Series lookup per key (each costs microseconds).
+            rows = pl.Series(list(keys), dtype=pl.Int64)
+            return self._raw_json.gather(rows).to_list()
         return [trace.to_json() for trace in self.traces_at(keys)]
 
     @property

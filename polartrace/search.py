@@ -175,13 +175,22 @@ def _time_window(bound: BoundFilter, frame: TraceFrame) -> tuple[int, int] | Non
     if frame.traces["request_time"].null_count():
         return None
     times, _ = frame.time_order
+    # Every bound in one query: a Polars call costs more than its binary search.
+    found = times.to_frame("t").select(
+        pl.col("t")
+        .search_sorted(
+            int(c.value),  # type: ignore[arg-type]  # an int, checked above
+            side=_LOWER.get(c.op) or _UPPER[c.op],
+        )
+        .alias(str(i))
+        for i, c in enumerate(conds)
+    )
     lo, hi = 0, len(times)
-    for cond in conds:
-        value = int(cond.value)  # type: ignore[arg-type]  # checked above
+    for cond, at in zip(conds, found.row(0), strict=True):
         if cond.op in _LOWER:
-            lo = max(lo, times.search_sorted(value, side=_LOWER[cond.op]))
+            lo = max(lo, at)
         else:
-            hi = min(hi, times.search_sorted(value, side=_UPPER[cond.op]))
+            hi = min(hi, at)
     return lo, max(lo, hi)
 
 

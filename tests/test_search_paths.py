@@ -1,0 +1,207 @@
+"""Fast paths of the compiled engine give the answers of the plain ones.
+
+The engine takes shortcuts for speed (issue 8, docs/performance.md): string tests
+on dictionary-encoded columns run on the dictionary, a pure request-time window is
+a binary search on the frame's time order, the default order sorts on the time and
+re-sorts ties, and semi-joins become row masks. Each test here runs a search both
+ways and expects the same trace ids in the same order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from polartrace import Trace, TraceFrame, count, search_traces
+from polartrace.generate import DEFAULT_START_MS, generate_trace_dicts
+from polartrace.io import scan_traces, write_parquet
+from tests.conftest import load_jsonl
+
+VALID_FILTERS = [c for c in load_jsonl("filter-cases.jsonl") if c["valid"]]
+DAY = 86_400_000
+
+
+def _ids(rows: Any) -> list[str]:
+    return [t.info.trace_id for t in rows]
+
+
+def _as_strings(frame: TraceFrame) -> TraceFrame:
+    """The same frame with every dictionary-encoded string column as plain String."""
+
+    def plain(table: pl.DataFrame) -> pl.DataFrame:
+        return table.with_columns(pl.col(pl.Categorical).cast(pl.String))
+
+    return TraceFrame(
+        plain(frame.traces),
+        plain(frame.spans),
+        plain(frame.assessments),
+        frame.prompts,
+        frame.traces_at(range(len(frame))),
+    )
+
+
+@pytest.fixture(scope="module")
+def generated() -> TraceFrame:
+    """300 generated traces: every tag, span and assessment shape of the generator."""
+    return TraceFrame.from_traces(
+        Trace.from_dict(d) for d in generate_trace_dicts(300, seed=11)
+    )
+
+
+def test_low_cardinality_columns_are_dictionary_encoded(generated: TraceFrame) -> None:
+    assert generated.traces.schema["tag:environment"] == pl.Categorical
+    assert generated.spans.schema["name"] == pl.Categorical
+    assert generated.traces.schema["trace_id"] == pl.String
+
+
+@pytest.mark.parametrize("case", VALID_FILTERS, ids=[c["id"] for c in VALID_FILTERS])
+def test_dictionary_and_string_columns_agree(
+    case: dict[str, Any], oracle_frame: TraceFrame
+) -> None:
+    plain = _as_strings(oracle_frame)
+    got = search_traces(oracle_frame, case["filter"], return_type="list")
+    assert _ids(got) == _ids(search_traces(plain, case["filter"], return_type="list"))
+
+
+@pytest.mark.parametrize(
+    "filter_string",
+    [
+        "name LIKE '%_agent'",
+        "name ILIKE '%AGENT'",
+        "name RLIKE 'a.?g'",
+        "name NOT LIKE 'chat%'",
+        "tags.environment IN ('staging', 'dev')",
+        "tags.environment NOT IN ('production')",
+        "status != 'OK'",
+        "status IN ('ERROR', 'IN_PROGRESS')",
+        "span.name LIKE 'tool:%' AND span.status = 'ERROR'",
+        "span.type IN ('LLM', 'TOOL') AND span.status != 'OK'",
+        "NOT span.name = 'retriever'",
+        "feedback.relevance > 0.5 OR text LIKE '%refund%'",
+        "tags.nowhere = 'x' OR NOT tags.nowhere = 'x'",
+    ],
+    ids=lambda f: f,
+)
+def test_dictionary_paths_agree_on_generated_traces(
+    generated: TraceFrame, filter_string: str
+) -> None:
+    plain = _as_strings(generated)
+    fast = search_traces(generated, filter_string, return_type="polars")
+    slow = search_traces(plain, filter_string, return_type="polars")
+    assert fast["trace_id"].to_list() == slow["trace_id"].to_list()
+    assert count(generated, filter_string) == fast.height
+
+
+def _window(start_day: int, end_day: int, ops: tuple[str, str] = (">=", "<")) -> str:
+    lo, hi = DEFAULT_START_MS + start_day * DAY, DEFAULT_START_MS + end_day * DAY
+    return f"timestamp_ms {ops[0]} {lo} AND timestamp_ms {ops[1]} {hi}"
+
+
+# The second form adds a clause that is always true, so the search takes the
+# general compiled path instead of the time-window one.
+_ALWAYS = " AND (execution_time_ms IS NULL OR execution_time_ms IS NOT NULL)"
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        _window(7, 14),
+        _window(3, 9, (">", "<=")),
+        _window(20, 10),
+        f"timestamp_ms > {DEFAULT_START_MS + 3 * DAY}",
+        f"attributes.timestamp <= {DEFAULT_START_MS + 29 * DAY}",
+        "timestamp_ms >= 0",
+    ],
+    ids=["week", "open-closed", "empty", "lower-only", "upper-only", "everything"],
+)
+@pytest.mark.parametrize("max_results", [None, 1, 7])
+def test_time_window_search_matches_the_compiled_path(
+    generated: TraceFrame, window: str, max_results: int | None
+) -> None:
+    fast = search_traces(generated, window, max_results=max_results, return_type="list")
+    slow = search_traces(
+        generated, window + _ALWAYS, max_results=max_results, return_type="list"
+    )
+    assert _ids(fast) == _ids(slow)
+    assert (fast.token is None) == (slow.token is None)
+    assert count(generated, window) == count(generated, window + _ALWAYS)
+
+
+def test_time_window_pages_follow_each_other(generated: TraceFrame) -> None:
+    window = _window(5, 25)
+    pages, token = [], None
+    while True:
+        page = search_traces(
+            generated, window, max_results=9, page_token=token, return_type="list"
+        )
+        pages += _ids(page)
+        token = page.token
+        if token is None:
+            break
+    everything = search_traces(generated, window + _ALWAYS, return_type="list")
+    assert pages == _ids(everything)
+
+
+def test_time_window_with_order_by_matches_the_compiled_path(
+    generated: TraceFrame,
+) -> None:
+    window = _window(2, 12)
+    order = ["execution_time_ms DESC"]
+    fast = search_traces(generated, window, order_by=order, return_type="list")
+    slow = search_traces(
+        generated, window + _ALWAYS, order_by=order, return_type="list"
+    )
+    assert _ids(fast) == _ids(slow)
+
+
+def test_default_order_breaks_time_ties_by_trace_id(generated: TraceFrame) -> None:
+    # Round every request time to the day: many traces share one time.
+    traces = generated.traces.with_columns(pl.col("request_time") // DAY * DAY)
+    tied = TraceFrame(
+        traces,
+        generated.spans,
+        generated.assessments,
+        generated.prompts,
+        generated.traces_at(range(len(generated))),
+    )
+    expected = (
+        traces.sort(["request_time", "trace_id"], descending=[True, False])
+        .filter(pl.col("state") == "OK")["trace_id"]
+        .to_list()
+    )
+    assert _ids(search_traces(tied, "status = 'OK'", return_type="list")) == expected
+    page = search_traces(tied, "status = 'OK'", max_results=5, return_type="list")
+    assert _ids(page) == expected[:5]
+    window = search_traces(tied, _window(0, 40), max_results=12, return_type="list")
+    everything = traces.sort(["request_time", "trace_id"], descending=[True, False])
+    assert _ids(window) == everything["trace_id"].to_list()[:12]
+
+
+def test_count_of_a_filter_on_an_absent_key_counts_rows_not_one(
+    generated: TraceFrame,
+) -> None:
+    assert count(generated, "NOT tags.nowhere = 'x'") == len(generated)
+    assert count(generated, "tags.nowhere = 'x'") == 0
+
+
+@pytest.mark.parametrize(
+    "filter_string",
+    [
+        "NOT tags.environment = 'production'",
+        "NOT execution_time_ms > 100",
+        "NOT client_request_id LIKE 'req%'",
+        "NOT status = 'OK'",
+    ],
+    ids=lambda f: f,
+)
+def test_a_scan_compiled_on_its_schema_still_fills_missing_values(
+    tmp_path: Path, oracle_frame: TraceFrame, filter_string: str
+) -> None:
+    # The compiler skips filling nulls on columns that have none; a lazy scan
+    # compiles on an empty schema frame, which must not count as "has none".
+    write_parquet(oracle_frame, tmp_path / "ds")
+    lazy = scan_traces(tmp_path / "ds")
+    assert lazy.count(filter_string) == count(oracle_frame, filter_string)
