@@ -291,17 +291,20 @@ def hand_count(query: Query, tables: Tables) -> int:
 
 
 def hand_keys(query: Query, tables: Tables, limit: int | None = None) -> pl.Series:
-    """The ``_key`` of the matches in the default order (newest first, then id)."""
-    matches = tables.traces.lazy().filter(query.mask(tables))
+    """The ``_key`` of the matches in the default order (newest first, then id).
+
+    For a page, an expert sorts only the rows at or above the time of the
+    ``limit``-th newest match (a top-k on the integer time), not every match.
+    """
     by, desc = ["request_time", "trace_id"], [True, False]
-    ordered = (
-        matches.sort(by, descending=desc)
-        if limit is None
-        else (
-            matches.top_k(limit, by=by, reverse=[False, True]).sort(by, descending=desc)
-        )
-    )
-    return ordered.select("_key").collect()["_key"]
+    matches = tables.traces.lazy().filter(query.mask(tables))
+    if limit is None:
+        return matches.sort(by, descending=desc).select("_key").collect()["_key"]
+    rows = matches.select("_key", "request_time", "trace_id").collect()
+    if rows.height > limit:
+        cutoff = rows["request_time"].top_k(limit).min()
+        rows = rows.filter(pl.col("request_time") >= cutoff)
+    return rows.sort(by, descending=desc).head(limit)["_key"]
 
 
 def summary(query: Query) -> dict[str, Any]:

@@ -85,11 +85,13 @@ def in_subprocess(code: str, timeout: float = 3600) -> dict[str, Any]:
     The code must assign a dict to ``result``; this adds ``peak_rss_bytes``, the
     child's peak resident memory, so that a build's peak is measured alone.
     """
+    # VmHWM, not getrusage: Linux carries ru_maxrss across fork and exec, so a
+    # child of a big benchmark process would report the parent's peak.
     wrapper = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         f"{code}\n"
-        "result['peak_rss_bytes'] = "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+        "result['peak_rss_bytes'] = int(hwm[0].split()[1]) * 1024\n"
         "sys.stdout.write('\\n@@RESULT@@' + json.dumps(result))\n"
     )
     proc = subprocess.run(
