@@ -21,11 +21,12 @@ and an asyncio task starts inside the span that was active when it was created.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import warnings
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar, overload
@@ -71,6 +72,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 # --- spans -------------------------------------------------------------------------
@@ -288,10 +290,10 @@ def trace(
 
     def decorate(fn: F) -> F:
         function_name = str(getattr(fn, "__name__", "span"))
-        span_name = name or function_name
         extra = {**(attributes or {}), FUNCTION_NAME: function_name}
-        signature = _signature(fn)
-        options = _Options(span_name, span_type, extra, output_reducer, signature)
+        options = _Options(
+            name or function_name, span_type, extra, output_reducer, _signature(fn)
+        )
         if inspect.isasyncgenfunction(fn):
             agen = _async_generator_wrapper(fn, options)
             return functools.wraps(fn)(agen)  # type: ignore[return-value]
@@ -302,9 +304,7 @@ def trace(
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with start_span(span_name, span_type, extra) as span:
-                    if (inputs := _inputs(signature, args, kwargs)) is not None:
-                        span.set_inputs(inputs)
+                with options.call_span(args, kwargs) as span:
                     result = await fn(*args, **kwargs)
                     span.set_outputs(result)
                     return result
@@ -313,9 +313,7 @@ def trace(
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with start_span(span_name, span_type, extra) as span:
-                if (inputs := _inputs(signature, args, kwargs)) is not None:
-                    span.set_inputs(inputs)
+            with options.call_span(args, kwargs) as span:
                 result = fn(*args, **kwargs)
                 span.set_outputs(result)
                 return result
@@ -327,7 +325,7 @@ def trace(
 
 @attrs.frozen
 class _Options:
-    """What `trace` was given for a generator function."""
+    """What `trace` was given, shared by the wrappers of every kind of function."""
 
     name: str
     span_type: str
@@ -335,17 +333,86 @@ class _Options:
     reducer: Callable[[list[Any]], Any] | None
     signature: inspect.Signature | None
 
+    @contextlib.contextmanager
+    def call_span(self, args: Any, kwargs: Any) -> Iterator[LiveSpan]:
+        """Open the active span of one call of a plain or ``async`` function."""
+        with start_span(self.name, self.span_type, self.attributes) as span:
+            if (inputs := _inputs(self.signature, args, kwargs)) is not None:
+                span.set_inputs(inputs)
+            yield span
 
-def _end_stream(
-    span: LiveSpan, items: list[Any], reducer: Callable[[list[Any]], Any] | None
-) -> None:
-    outputs: Any = items
-    if reducer is not None:
+
+class _Stream:
+    """The span of one (async) generator call: its items, activation and end.
+
+    The sync and async wrappers differ only in ``send``/``asend`` and ``await``,
+    which Python cannot abstract over, so they keep their own drive loops and
+    share everything else through this object.
+    """
+
+    def __init__(self, options: _Options, args: Any, kwargs: Any) -> None:
+        self.span = start_span_no_context(
+            options.name,
+            options.span_type,
+            parent=ACTIVE_SPAN.get(),
+            inputs=_inputs(options.signature, args, kwargs),
+            attributes=options.attributes,
+        )
+        self.reducer = options.reducer
+        self.items: list[Any] = []
+        # What the consumer passed in at the last ``yield``, for the next step.
+        self.sent: Any = None
+        self.thrown: BaseException | None = None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Make the span active while the generator body runs, and only then."""
+        token = ACTIVE_SPAN.set(self.span)
         try:
-            outputs = reducer(items)
-        except Exception as exc:
-            span.add_event(exception_event(exc))
-    span.end(outputs=outputs)
+            yield
+        finally:
+            ACTIVE_SPAN.reset(token)
+
+    def resume(
+        self, send: Callable[[Any], _T], throw: Callable[[BaseException], _T]
+    ) -> _T:
+        """Pass on what the consumer sent or threw; the result of ``send``/``throw``.
+
+        Given ``asend``/``athrow`` the result is an awaitable, so both wrappers
+        share this one step.
+        """
+        sent, thrown = self.sent, self.thrown
+        self.sent, self.thrown = None, None
+        return send(sent) if thrown is None else throw(thrown)
+
+    def record(self, item: Any) -> Any:
+        """Record ``item`` as the next chunk event and return it."""
+        self.span.add_chunk_event(len(self.items), item)
+        self.items.append(item)
+        return item
+
+    def finish(self) -> None:
+        """End the span with the items (or what the reducer makes of them)."""
+        outputs: Any = self.items
+        if self.reducer is not None:
+            try:
+                outputs = self.reducer(self.items)
+            except Exception as exc:
+                self.span.add_event(exception_event(exc))
+        self.span.end(outputs=outputs)
+
+    @contextlib.contextmanager
+    def call(self) -> Iterator[_Stream]:
+        """Wrap a whole call: the span ends however the generator stops."""
+        try:
+            yield self
+        except GeneratorExit:  # the consumer stopped early: keep the items it got
+            self.finish()
+            raise
+        except BaseException as exc:
+            self.span.record_exception(exc)
+            self.span.end()
+            raise
 
 
 def _generator_wrapper(
@@ -353,49 +420,22 @@ def _generator_wrapper(
     options: _Options,
 ) -> Callable[..., Generator[Any, Any, Any]]:
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        span = start_span_no_context(
-            options.name,
-            options.span_type,
-            parent=ACTIVE_SPAN.get(),
-            inputs=_inputs(options.signature, args, kwargs),
-            attributes=options.attributes,
-        )
-        items: list[Any] = []
-        try:
+        with _Stream(options, args, kwargs).call() as stream:
             generator = fn(*args, **kwargs)
-            sent: Any = None
-            thrown: BaseException | None = None
             while True:
-                # The span is active only while the generator body runs.
-                token = ACTIVE_SPAN.set(span)
                 try:
-                    item = (
-                        generator.send(sent)
-                        if thrown is None
-                        else generator.throw(thrown)
-                    )
+                    with stream.running():
+                        item = stream.resume(generator.send, generator.throw)
                 except StopIteration as stop:
-                    _end_stream(span, items, options.reducer)
+                    stream.finish()
                     return stop.value
-                finally:
-                    ACTIVE_SPAN.reset(token)
-                span.add_chunk_event(len(items), item)
-                items.append(item)
-                sent, thrown = None, None
                 try:
-                    sent = yield item
+                    stream.sent = yield stream.record(item)
                 except GeneratorExit:
                     generator.close()
                     raise
                 except BaseException as exc:
-                    thrown = exc
-        except GeneratorExit:  # the consumer stopped early: keep what it got
-            _end_stream(span, items, options.reducer)
-            raise
-        except BaseException as exc:
-            span.record_exception(exc)
-            span.end()
-            raise
+                    stream.thrown = exc
 
     return wrapper
 
@@ -405,47 +445,22 @@ def _async_generator_wrapper(
     options: _Options,
 ) -> Callable[..., AsyncGenerator[Any, Any]]:
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        span = start_span_no_context(
-            options.name,
-            options.span_type,
-            parent=ACTIVE_SPAN.get(),
-            inputs=_inputs(options.signature, args, kwargs),
-            attributes=options.attributes,
-        )
-        items: list[Any] = []
-        try:
+        with _Stream(options, args, kwargs).call() as stream:
             generator = fn(*args, **kwargs)
-            sent: Any = None
-            thrown: BaseException | None = None
             while True:
-                token = ACTIVE_SPAN.set(span)
                 try:
-                    if thrown is None:
-                        item = await generator.asend(sent)
-                    else:
-                        item = await generator.athrow(thrown)
+                    with stream.running():
+                        item = await stream.resume(generator.asend, generator.athrow)
                 except StopAsyncIteration:
-                    _end_stream(span, items, options.reducer)
+                    stream.finish()
                     return
-                finally:
-                    ACTIVE_SPAN.reset(token)
-                span.add_chunk_event(len(items), item)
-                items.append(item)
-                sent, thrown = None, None
                 try:
-                    sent = yield item
+                    stream.sent = yield stream.record(item)
                 except GeneratorExit:
                     await generator.aclose()
                     raise
                 except BaseException as exc:
-                    thrown = exc
-        except GeneratorExit:
-            _end_stream(span, items, options.reducer)
-            raise
-        except BaseException as exc:
-            span.record_exception(exc)
-            span.end()
-            raise
+                    stream.thrown = exc
 
     return wrapper
 
