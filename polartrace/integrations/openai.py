@@ -22,6 +22,7 @@ failure inside tracing never breaks the call.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -109,18 +110,29 @@ def _fail(span: LiveSpan, exc: BaseException) -> None:
         pass
 
 
+@contextlib.contextmanager
+def _call_span(instance: Any, kwargs: dict[str, Any]) -> Iterator[LiveSpan | None]:
+    """Open the span of one ``create`` call (``None`` if tracing failed to start).
+
+    An exception from the call marks the span ERROR and propagates; the caller
+    ends the span with the result, outside the block, as `_finish`.
+    """
+    span = _start(instance, kwargs)
+    try:
+        yield span
+    except BaseException as exc:
+        if span is not None:
+            _fail(span, exc)
+        raise
+
+
 def _patch_sync(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def create(self: Any, *args: Any, **kwargs: Any) -> Any:
-        span = _start(self, kwargs)
-        if span is None:
-            return original(self, *args, **kwargs)
-        try:
+        with _call_span(self, kwargs) as span:
             result = original(self, *args, **kwargs)
-        except BaseException as exc:
-            _fail(span, exc)
-            raise
-        _finish(span, result)
+        if span is not None:
+            _finish(span, result)
         return result
 
     return create
@@ -129,15 +141,10 @@ def _patch_sync(original: Callable[..., Any]) -> Callable[..., Any]:
 def _patch_async(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def create(self: Any, *args: Any, **kwargs: Any) -> Any:
-        span = _start(self, kwargs)
-        if span is None:
-            return await original(self, *args, **kwargs)
-        try:
+        with _call_span(self, kwargs) as span:
             result = await original(self, *args, **kwargs)
-        except BaseException as exc:
-            _fail(span, exc)
-            raise
-        _finish(span, result)
+        if span is not None:
+            _finish(span, result)
         return result
 
     return create
@@ -177,10 +184,8 @@ def _finish(span: LiveSpan, result: Any) -> None:
         legacy = getattr(openai, "_legacy_response", None)
         if legacy is not None and isinstance(result, legacy.LegacyAPIResponse):
             parsed = result.parse()  # cached: the caller's parse() gets the same object
-        if isinstance(parsed, openai.Stream):
-            _watch_stream(span, parsed)
-        elif isinstance(parsed, openai.AsyncStream):
-            _watch_async_stream(span, parsed)
+        if isinstance(parsed, openai.Stream | openai.AsyncStream):
+            _watch_stream(span, parsed, is_async=isinstance(parsed, openai.AsyncStream))
         else:
             _end_with(span, parsed)
     except Exception:
@@ -227,16 +232,21 @@ def _assemble(chunks: list[Any]) -> Any:
 
 
 class _StreamEnd:
-    """Ends a streamed span once: on exhaustion, error, close or garbage collection."""
+    """Ends a streamed span once: on exhaustion, error, close or garbage collection.
+
+    Both stream kinds share it; only the iteration (``for`` or ``async for``) and
+    ``close`` (plain or awaited) differ, and Python cannot abstract over those.
+    """
 
     def __init__(self, span: LiveSpan) -> None:
         self.span = span
         self.chunks: list[Any] = []
         self.done = False
 
-    def add(self, chunk: Any) -> None:
+    def add(self, chunk: Any) -> Any:
         self.span.add_chunk_event(len(self.chunks), chunk)
         self.chunks.append(chunk)
+        return chunk
 
     def finish(self, error: BaseException | None = None) -> None:
         if self.done:
@@ -250,60 +260,50 @@ class _StreamEnd:
         except Exception:
             self.span.end()
 
-
-def _watch_stream(span: LiveSpan, stream: Any) -> None:
-    end = _StreamEnd(span)
-    if not hasattr(stream, "_iterator"):
-        end.finish()
-        return
-
-    def watch(iterator: Iterator[Any]) -> Iterator[Any]:
+    @contextlib.contextmanager
+    def ending(self) -> Iterator[None]:
+        """End the span however the iteration inside the block stops."""
         try:
+            yield
+        except GeneratorExit:  # the consumer stopped: keep the chunks it got
+            self.finish()
+            raise
+        except BaseException as exc:
+            self.finish(exc)
+            raise
+        self.finish()
+
+    def watch(self, iterator: Iterator[Any]) -> Iterator[Any]:
+        with self.ending():
             for chunk in iterator:
-                end.add(chunk)
-                yield chunk
-        except GeneratorExit:
-            end.finish()
-            raise
-        except BaseException as exc:
-            end.finish(exc)
-            raise
-        end.finish()
+                yield self.add(chunk)
 
-    stream._iterator = watch(stream._iterator)
-    close = stream.close
-
-    def close_and_end() -> None:
-        end.finish()
-        close()
-
-    stream.close = close_and_end
+    async def watch_async(self, iterator: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        with self.ending():
+            async for chunk in iterator:
+                yield self.add(chunk)
 
 
-def _watch_async_stream(span: LiveSpan, stream: Any) -> None:
+def _watch_stream(span: LiveSpan, stream: Any, *, is_async: bool) -> None:
+    """Record the chunks of an ``openai.Stream`` or ``AsyncStream`` as it is read."""
     end = _StreamEnd(span)
     if not hasattr(stream, "_iterator"):
         end.finish()
         return
-
-    async def watch(iterator: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        try:
-            async for chunk in iterator:
-                end.add(chunk)
-                yield chunk
-        except GeneratorExit:
-            end.finish()
-            raise
-        except BaseException as exc:
-            end.finish(exc)
-            raise
-        end.finish()
-
-    stream._iterator = watch(stream._iterator)
     close = stream.close
+    if is_async:
+        stream._iterator = end.watch_async(stream._iterator)
 
-    async def close_and_end() -> None:
-        end.finish()
-        await close()
+        async def close_and_end_async() -> None:
+            end.finish()
+            await close()
 
-    stream.close = close_and_end
+        stream.close = close_and_end_async
+    else:
+        stream._iterator = end.watch(stream._iterator)
+
+        def close_and_end() -> None:
+            end.finish()
+            close()
+
+        stream.close = close_and_end
