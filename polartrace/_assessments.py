@@ -91,6 +91,35 @@ def _new_assessment(trace_id: str, **fields: Any) -> Assessment:
     )
 
 
+def _append(
+    trace_id: str,
+    kind: AssessmentKind,
+    name: str,
+    value: Any,
+    source: AssessmentSource | None,
+    metadata: Mapping[str, Any] | None,
+    span_id: str | None,
+    **fields: Any,
+) -> Assessment:
+    """Create an assessment and add it to the trace, running or stored."""
+    assessment = _new_assessment(
+        trace_id,
+        kind=kind,
+        name=name,
+        value=value,
+        source=source,
+        metadata=metadata,
+        span_id=span_id,
+        **fields,
+    )
+
+    def add(assessments: list[Assessment]) -> Assessment:
+        assessments.append(assessment)
+        return assessment
+
+    return _change_assessments(trace_id, add)
+
+
 def _error(error: BaseException | AssessmentError | None) -> AssessmentError | None:
     if error is None or isinstance(error, AssessmentError):
         return error
@@ -142,23 +171,17 @@ def log_feedback(
     if value is None and error is None:
         msg = "log_feedback needs a value or an error"
         raise TracingError(msg)
-    assessment = _new_assessment(
+    return _append(
         trace_id,
-        name=name,
-        kind=AssessmentKind.FEEDBACK,
-        value=value,
-        source=source,
+        AssessmentKind.FEEDBACK,
+        name,
+        value,
+        source,
+        metadata,
+        span_id,
         error=_error(error),
         rationale=rationale,
-        metadata=metadata,
-        span_id=span_id,
     )
-
-    def add(assessments: list[Assessment]) -> Assessment:
-        assessments.append(assessment)
-        return assessment
-
-    return _change_assessments(trace_id, add)
 
 
 def log_expectation(
@@ -197,21 +220,9 @@ def log_expectation(
     if value is None:
         msg = "log_expectation needs a value"
         raise TracingError(msg)
-    assessment = _new_assessment(
-        trace_id,
-        name=name,
-        kind=AssessmentKind.EXPECTATION,
-        value=value,
-        source=source,
-        metadata=metadata,
-        span_id=span_id,
+    return _append(
+        trace_id, AssessmentKind.EXPECTATION, name, value, source, metadata, span_id
     )
-
-    def add(assessments: list[Assessment]) -> Assessment:
-        assessments.append(assessment)
-        return assessment
-
-    return _change_assessments(trace_id, add)
 
 
 def override_feedback(
