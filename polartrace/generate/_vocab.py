@@ -1,8 +1,8 @@
 """The generator's vocabulary: questions, answers, documents, names and weights.
 
-Kept apart from ``generate.py`` so that the generator's logic reads on its own. Blocks
-are parsed at import: entries are separated by blank lines, each unindented line is a
-field, and an indented line continues the field above it.
+Kept apart from the stages of `polartrace.generate` so that their logic reads on its
+own. Blocks are parsed at import: entries are separated by blank lines, each
+unindented line is a field, and an indented line continues the field above it.
 """
 
 from __future__ import annotations
