@@ -6,36 +6,36 @@ literal is checked against the field, literals are converted once (ISO dates to 
 ms, numeric strings to numbers, dynamic literals to their canonical text), RLIKE
 patterns are compiled, and span predicates of one AND-chain are grouped so that they
 must hold on the same span. Everything the engines receive is already valid; they
-never raise on a filter.
+never raise on a filter. ``order_by`` entries are bound in `polartrace._bind_order_by`,
+re-exported here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TypeAlias
 
 import attrs
 
 from polartrace import ast
+from polartrace._bind_order_by import OrderKey, bind_order_by
 from polartrace._json import canonical_text
 from polartrace._regex import regex_problem
 from polartrace.ast import Op
 from polartrace.errors import (
     FilterError,
     FilterTypeError,
-    OrderByError,
     SearchArgumentError,
     UnknownFieldError,
     UnsupportedOperatorError,
+    closest_match,
 )
 from polartrace.fields import (
     ATTRIBUTE_FIELDS,
     FIELDS,
-    ORDER_KEYS,
     PREFIXES,
     RESERVED_KEYS,
     SPAN_ATTRIBUTES,
@@ -157,22 +157,6 @@ class BoundFilter:
     root: Node | None
 
 
-@attrs.frozen
-class OrderKey:
-    """One ``order_by`` entry resolved against the catalogue."""
-
-    field: FieldSpec
-    key: str | None
-    descending: bool
-
-    @property
-    def identity(self) -> tuple[Source, str | None]:
-        """What the key reads; two entries with the same identity are duplicates."""
-        if self.field.source in (Source.TAG, Source.METADATA):
-            return (self.field.source, self.key)
-        return (self.field.source, self.field.column)
-
-
 # --- entry points ------------------------------------------------------------------
 
 
@@ -231,14 +215,6 @@ _ISO_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
     r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?\Z"
 )
-
-
-def _suggest(word: str, candidates: Sequence[str]) -> str | None:
-    lowered = {c.lower(): c for c in candidates}
-    if word.lower() in lowered:
-        return lowered[word.lower()]
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 class _Binder:
@@ -353,7 +329,7 @@ class _Binder:
         spec = SPAN_FIELDS.get(key)
         if spec is None:
             names = [*SPAN_FIELDS, "attributes.<key>"]
-            guess = _suggest(key, list(SPAN_FIELDS))
+            guess = closest_match(key, list(SPAN_FIELDS))
             if key == "attribute" or key.startswith("attribute."):
                 guess = "attributes." + key.partition(".")[2]
             raise self._fail(
@@ -372,7 +348,7 @@ class _Binder:
             "attr": "attributes", "feedbacks": "feedback", "expectations":
             "expectation", "meta": "metadata", "run": "attributes",
         }  # fmt: skip
-        guess = extra.get(written.lower()) or _suggest(written, known)
+        guess = extra.get(written.lower()) or closest_match(written, known)
         return self._fail(
             UnknownFieldError,
             f"unknown prefix '{written}' in '{written}.{field.key}'; prefixes are "
@@ -387,7 +363,7 @@ class _Binder:
         lead = f"{field.prefix}." if field.prefix else ""
         if not key:
             return self._fail(UnknownFieldError, "empty field name", field.loc)
-        guess = _HINT_NAMES.get(key) or _suggest(key, list(ATTRIBUTE_FIELDS))
+        guess = _HINT_NAMES.get(key) or closest_match(key, list(ATTRIBUTE_FIELDS))
         if "." in key and field.prefix is None:
             head = key.split(".", 1)[0]
             rest = key[len(head) + 1 :]
@@ -501,7 +477,7 @@ class _Binder:
     def _member(self, spec: FieldSpec, lit: ast.String, values: dict[str, str]) -> str:
         stored = values.get(lit.value)
         if stored is None:
-            guess = _suggest(lit.value, list(values))
+            guess = closest_match(lit.value, list(values))
             raise self._fail(
                 FilterTypeError,
                 f"unknown {spec.name} value {lit.value!r}; it is one of "
@@ -601,114 +577,3 @@ def _flatten_and(expr: ast.Expr) -> list[ast.Expr]:
 
 def _is_placeholder(node: Node) -> bool:
     return isinstance(node, SpanGroup) and not node.conds
-
-
-# --- order_by ----------------------------------------------------------------------
-
-_ORDER_RE = re.compile(
-    r"\s*(?P<field>(?:(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]*`)\.)?"
-    r"(?:[A-Za-z0-9_.\-]+|`[^`]*`|\"[^\"]*\"|'[^']*')+)"
-    r"(?:\s+(?P<direction>\S+))?\s*\Z"
-)
-_ORDERABLE_PREFIXES = {Prefix.ATTRIBUTE, Prefix.TAG, Prefix.METADATA}
-
-
-def _split_field(text: str) -> ast.Field:
-    # The same "split on the first dot, then unquote" rule as the filter parser.
-    head, dot, rest = text.partition(".")
-    if (
-        dot
-        and (head.startswith("`") or re.fullmatch(r"[A-Za-z_]\w*", head))
-        and not (head.startswith("`") and not head.endswith("`"))
-    ):
-        prefix = head.strip("`")
-        key_text = rest
-    else:
-        prefix, key_text = None, text
-    key = "".join(
-        part[1:-1] if part[:1] in "`\"'" else part
-        for part in re.findall(r"`[^`]*`|\"[^\"]*\"|'[^']*'|[^`\"']+", key_text)
-    )
-    return ast.Field(prefix, key)
-
-
-def bind_order_by(order_by: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
-    """Resolve ``order_by`` entries (``"key [ASC|DESC]"``) against the catalogue.
-
-    Args:
-        order_by: A list of entries, one key each; a single string is one entry.
-
-    Returns:
-        The keys in priority order (tie-breakers are added by the search).
-
-    Raises:
-        OrderByError: For an unparsable entry, an unknown or unorderable key, a bad
-            direction, or a key named twice (also through an alias).
-
-    Example:
-        >>> [k.field.name for k in bind_order_by(["latency DESC", "tags.team"])]
-        ['execution_time_ms', 'tags.<key>']
-    """
-    if order_by is None:
-        return ()
-    entries = [order_by] if isinstance(order_by, str) else list(order_by)
-    keys: list[OrderKey] = []
-    seen: dict[tuple[Source, str | None], str] = {}
-    for entry in entries:
-        if not isinstance(entry, str):
-            msg = f"order_by entries must be strings, not {type(entry).__name__}"
-            raise SearchArgumentError(msg)
-        key = _order_key(entry)
-        if key.identity in seen:
-            msg = "order_by names the same key twice"
-            raise OrderByError(
-                msg,
-                entry,
-                hint=f"{seen[key.identity]!r} already orders by it",
-            )
-        seen[key.identity] = entry
-        keys.append(key)
-    return tuple(keys)
-
-
-def _order_key(entry: str) -> OrderKey:
-    match = _ORDER_RE.match(entry)
-    if match is None or not entry.strip():
-        msg = "cannot parse order_by entry"
-        raise OrderByError(
-            msg,
-            entry,
-            hint="one key per entry, e.g. ['timestamp_ms DESC', 'tags.env']",
-        )
-    direction = (match["direction"] or "ASC").upper()
-    if direction not in ("ASC", "DESC"):
-        msg = f"unknown direction {match['direction']!r}; use ASC or DESC"
-        raise OrderByError(msg, entry)
-    field = _split_field(match["field"])
-    prefix = PREFIXES.get(field.prefix)
-    if prefix is None or prefix not in _ORDERABLE_PREFIXES:
-        msg = (
-            f"cannot order by {match['field']!r}: only trace attributes, tags and "
-            "metadata are orderable"
-        )
-        raise OrderByError(msg, entry)
-    if not field.key:
-        msg = "empty key"
-        raise OrderByError(msg, entry)
-    if prefix is Prefix.ATTRIBUTE:
-        spec = ORDER_KEYS.get(field.key)
-        if spec is None:
-            guess = _suggest(field.key, list(ORDER_KEYS))
-            msg = f"cannot order by {field.key!r}"
-            raise OrderByError(
-                msg,
-                entry,
-                hint=f"did you mean {guess!r}?" if guess else None,
-            )
-        key = spec.column if spec.source in (Source.TAG, Source.METADATA) else None
-        return OrderKey(spec, key, direction == "DESC")
-    reserved = RESERVED_KEYS.get((prefix, field.key))
-    if reserved is not None and reserved.orderable:
-        return OrderKey(reserved, reserved.column, direction == "DESC")
-    spec = next(s for s in FIELDS if s.keyed and s.prefix is prefix)
-    return OrderKey(spec, field.key, direction == "DESC")

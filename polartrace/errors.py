@@ -9,6 +9,9 @@ classes with fields, not formatted strings: tests and callers read ``position`` 
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
 __all__ = [
     "FilterError",
     "FilterSyntaxError",
@@ -25,6 +28,23 @@ __all__ = [
 
 class PolartraceError(ValueError):
     """Root of every error polartrace raises on bad input."""
+
+
+def closest_match(word: str, candidates: Sequence[str]) -> str | None:
+    """Return the candidate a ``did you mean ...?`` hint should name, or ``None``.
+
+    A case-insensitive exact match wins (``Status`` for ``status``); otherwise the
+    closest spelling by `difflib`, if any is close enough.
+
+    Example:
+        >>> closest_match("stauts", ["status", "name"]), closest_match("x", ["name"])
+        ('status', None)
+    """
+    lowered = {c.lower(): c for c in candidates}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def caret_line(text: str, position: int, end: int | None = None) -> str:
