@@ -291,6 +291,19 @@ def format_timestamp_ms(ms: int) -> str:
     return f"{text}Z" if millis == 0 else f"{text}.{millis:03d}Z"
 
 
+def timestamp_text(ms: int, path: str) -> str:
+    """Format ``ms`` as `format_timestamp_ms` does, for the time at JSON ``path``.
+
+    Raises:
+        TraceFormatError: If ``ms`` lies outside the years 1 to 9999.
+    """
+    try:
+        return format_timestamp_ms(ms)
+    except OverflowError:
+        msg = f"timestamp {ms} ms is outside the years 1-9999"
+        raise TraceFormatError(msg, location=path) from None
+
+
 # --- OpenTelemetry ids -----------------------------------------------------------
 
 
