@@ -13,7 +13,7 @@ Every query answers the same question four ways:
 no equivalent (``OR``, ``NOT``).
 
 The values (user, trace name, week) come from the generator's documented
-distribution (``polartrace/generate.py``), so selectivities match its docstring.
+distribution (``polartrace/generate/``), so selectivities match its docstring.
 """
 
 from __future__ import annotations
