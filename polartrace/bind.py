@@ -23,7 +23,7 @@ import attrs
 from polartrace import ast
 from polartrace._bind_order_by import OrderKey, bind_order_by
 from polartrace._json import canonical_text
-from polartrace._regex import regex_problem
+from polartrace._regex import from_python, regex_problem
 from polartrace.ast import Op
 from polartrace.errors import (
     FilterError,
@@ -429,9 +429,11 @@ class _Binder:
                     hint=f"quote it: '{value.value}'",
                 )
             if op_spec.base.value == "RLIKE":
-                problem = regex_problem(value.value)
+                pattern, origin = from_python(value.value)
+                problem = regex_problem(pattern)
                 if problem is not None:
-                    start = value.loc.start + 1 + problem.offset
+                    at = origin[problem.offset] if problem.offset < len(origin) else 0
+                    start = value.loc.start + 1 + at
                     message = (
                         f"invalid regular expression {value.value!r}: {problem.message}"
                     )
@@ -442,6 +444,7 @@ class _Binder:
                         hint="RLIKE uses Rust regex syntax (no look-around or "
                         "back-references)",
                     )
+                return pattern
             return value.value
         return self.scalar(spec, comp.op, value)
 
