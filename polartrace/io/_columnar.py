@@ -30,7 +30,6 @@ functions the line parser uses, from the exact text of just those parts.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import zlib
 from collections.abc import Callable
@@ -65,38 +64,22 @@ _STRUCT: Final = pa.struct([])  # an object of any keys: only its shape is check
 _OBJECTS: Final = pa.list_(_STRUCT)
 _INFO: Final = pa.schema(
     [
+        ("trace_id", pa.string()),
+        ("client_request_id", pa.string()),
         (
-            "info",
+            "trace_location",
             pa.struct(
-                [
-                    ("trace_id", pa.string()),
-                    ("client_request_id", pa.string()),
-                    (
-                        "trace_location",
-                        pa.struct(
-                            [
-                                (
-                                    "mlflow_experiment",
-                                    pa.struct([("experiment_id", pa.string())]),
-                                )
-                            ]
-                        ),
-                    ),
-                    ("request_time", pa.string()),
-                    ("state", pa.string()),
-                    ("trace_metadata", _STRUCT),
-                    ("assessments", _OBJECTS),
-                    ("tags", _STRUCT),
-                    ("request_preview", pa.string()),
-                    ("response_preview", pa.string()),
-                    ("execution_duration_ms", pa.int64()),
-                ]
+                [("mlflow_experiment", pa.struct([("experiment_id", pa.string())]))]
             ),
         ),
-        (
-            "data",
-            pa.struct([("spans", pa.list_(pa.struct([("span_id", pa.string())])))]),
-        ),
+        ("request_time", pa.string()),
+        ("state", pa.string()),
+        ("trace_metadata", _STRUCT),
+        ("assessments", _OBJECTS),
+        ("tags", _STRUCT),
+        ("request_preview", pa.string()),
+        ("response_preview", pa.string()),
+        ("execution_duration_ms", pa.int64()),
     ]
 )
 _SPAN: Final = pa.struct(
@@ -123,13 +106,10 @@ _STATUS_CODES: Final = {
     **{f"STATUS_CODE_{code}": code for code in SPAN_STATUS_ENUM.categories},
     **{code: code for code in SPAN_STATUS_ENUM.categories},
 }
-# A compact JSON object whose values are all strings (serde_json's spelling).
 _STRING: Final = r'"(?:[^"\\]|\\.)*"'
-_PAIR: Final = f"{_STRING}:{_STRING}"
-_STRING_OBJECT: Final = rf"\{{(?:{_PAIR}(?:,{_PAIR})*)?\}}"
 _INFO_MARK: Final = '{"info": '
 _SPANS_MARK: Final = '"data": {"spans": '
-# The same in any JSON spelling (whitespace around the punctuation).
+# A JSON object whose values are all strings, in any spelling.
 _LOOSE_PAIR: Final = rf"\s*{_STRING}\s*:\s*{_STRING}\s*"
 _LOOSE_OBJECT: Final = rf"\{{(?:{_LOOSE_PAIR}(?:,{_LOOSE_PAIR})*|\s*)\}}"
 _BASE64_8: Final = r"^[A-Za-z0-9+/]{11}=$"
@@ -199,26 +179,11 @@ def _build(data: bytes) -> TraceFrame:
     n = len(lines)
     if n == 0:
         return TraceFrame.from_traces([])
-    read = pj.ReadOptions(block_size=_block_size(lines))
-    info = pj.read_json(
-        io.BytesIO(data),
-        read_options=read,
-        parse_options=pj.ParseOptions(
-            explicit_schema=_INFO, unexpected_field_behavior="ignore"
-        ),
-    )
-    _check(info.num_rows == n)
-    head = pl.from_arrow(info)
-    assert isinstance(head, pl.DataFrame)
-    head = head.select(
-        pl.col("info").is_null().alias("no_info"),
-        pl.col("info").struct.unnest(),
-        pl.col("data")
-        .struct.field("spans")
-        .list.eval(pl.element().struct.field("span_id"))
-        .alias("span_ids"),
-    )
     texts = _texts(lines)
+    # The info objects alone: unknown keys and assessment values are skipped.
+    head = _read_json(texts["i"].fill_null("null"), _INFO, "ignore")
+    _check(head.height == n)
+    # Tags, metadata and spans, whose keys Arrow infers (in an order of its own).
     synthesised = texts.select(
         pl.concat_str(
             pl.lit('{"t":'),
@@ -230,19 +195,9 @@ def _build(data: bytes) -> TraceFrame:
             pl.lit("}"),
         )
     ).to_series()
-    parts_table = pj.read_json(
-        io.BytesIO(synthesised.str.join("\n").item().encode("utf-8")),
-        read_options=pj.ReadOptions(block_size=_block_size(synthesised)),
-        parse_options=pj.ParseOptions(
-            explicit_schema=_PARTS, unexpected_field_behavior="infer"
-        ),
-    )
-    _check(parts_table.num_rows == n)
-    parts = pl.from_arrow(parts_table)
-    assert isinstance(parts, pl.DataFrame)
-    # Both reads must see the same spans (the cut in `_texts` took the real array).
-    ids = pl.element().struct.field("span_id")
-    _check(head["span_ids"].equals(parts["s"].list.eval(ids).alias("span_ids")))
+    parts = _read_json(synthesised, _PARTS, "infer")
+    # A cut that went wrong would show up as a key beside t, m and s.
+    _check(parts.height == n and parts.columns == ["t", "m", "s"])
     _check_text(texts)
     # A null text where Arrow found a value means the text was not cut cleanly.
     _reject(
@@ -250,32 +205,58 @@ def _build(data: bytes) -> TraceFrame:
             [
                 head["tags"],
                 head["trace_metadata"],
-                head["assessments"],
                 texts["t"],
                 texts["m"],
-                texts["a"],
             ],
-            schema=["tags", "meta", "assessments", "t", "m", "a"],
+            schema=["tags", "meta", "t", "m"],
         ),
         pl.col("tags").is_not_null() != pl.col("t").is_not_null(),
         pl.col("meta").is_not_null() != pl.col("m").is_not_null(),
-        pl.col("assessments").is_not_null() != pl.col("a").is_not_null(),
     )
     traces, sessions = _traces(head, parts["t"], parts["m"], texts)
     spans = _spans(parts["s"], texts["s"])
-    assessments = _assessments(head, texts["a"], sessions)
+    assessments = _assessments(head, texts["i"], sessions)
     prompts = _prompts(traces)
     return TraceFrame(traces, spans, assessments, prompts, raw_json=lines)
 
 
+def _read_json(lines: pl.Series, schema: pa.Schema, unexpected: str) -> pl.DataFrame:
+    """Read one JSON object per item of ``lines`` with PyArrow's strict reader."""
+    table = pj.read_json(
+        pa.BufferReader(_ndjson(lines)),
+        read_options=pj.ReadOptions(block_size=_block_size(lines)),
+        parse_options=pj.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior=unexpected
+        ),
+    )
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _ndjson(lines: pl.Series) -> pa.Buffer:
+    """``lines`` as NDJSON bytes, handed to Arrow without a copy through Python."""
+    array = (lines + "\n").rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
+    if not isinstance(array, pa.LargeStringArray):  # not expected; but be sure
+        return pa.py_buffer(lines.str.join("\n").item().encode("utf-8"))
+    offsets, values = array.buffers()[1:]
+
+    def offset(i: int) -> int:
+        raw = offsets.slice(8 * (array.offset + i), 8).to_pybytes()
+        return int.from_bytes(raw, "little", signed=True)
+
+    start, end = offset(0), offset(len(array))
+    return values.slice(start, end - start)
+
+
 def _texts(lines: pl.Series) -> pl.DataFrame:
-    """The exact JSON text of each trace's tags, metadata, assessments and spans.
+    """The exact JSON text of each trace's info, tags, metadata, assessments, spans.
 
     ``json_path_match`` parses a whole line (slowly), so lines in MLflow's layout,
     ``{"info": {...}, "data": {"spans": [...]}}``, are cut at the one place the
-    data marker occurs (it cannot occur inside a string) and only the info part is
-    parsed. A cut that went wrong gives text that does not parse, hence a null
-    here, and `_build` compares nulls and span ids with the Arrow reads.
+    data marker occurs (it cannot occur inside a string): the line is then exactly
+    ``{"info": I, "data": {"spans": S}}``, and when I and S parse (checked by the
+    Arrow reads) they are the info and the spans. Other lines are parsed whole.
     """
     json = pl.col("json")
     halves = json.str.splitn(_SPANS_MARK, 2)
@@ -300,14 +281,16 @@ def _texts(lines: pl.Series) -> pl.DataFrame:
     rest = texts["cut"].not_().arg_true()
     if not rest.is_empty():
         uncut = lines.gather(rest)
+        data = uncut.str.json_path_match("$.data")
+        _check(bool((data.is_null() | data.str.starts_with("{")).all()))
         texts = texts.with_columns(
             texts["i"].scatter(rest, uncut.str.json_path_match("$.info")),
             texts["s"].scatter(rest, uncut.str.json_path_match("$.data.spans")),
         )
     return texts.select(
+        "i",
         pl.col("i").str.json_path_match("$.tags").alias("t"),
         pl.col("i").str.json_path_match("$.trace_metadata").alias("m"),
-        pl.col("i").str.json_path_match("$.assessments").alias("a"),
         "s",
     )
 
@@ -320,7 +303,7 @@ def _block_size(lines: pl.Series) -> int:
 
 def _check_text(texts: pl.DataFrame) -> None:
     """Reject nulls the Arrow read cannot tell from missing keys (see module doc)."""
-    objects = f"^{_STRING_OBJECT}$"
+    objects = f"^{_LOOSE_OBJECT}$"
     _reject(
         texts,
         pl.col("t").is_not_null() & ~pl.col("t").str.contains(objects),
@@ -388,7 +371,7 @@ def _traces(
     n = head.height
     _reject(
         head,
-        pl.col("no_info") | pl.col("trace_id").is_null(),
+        pl.col("trace_id").is_null(),
         pl.col("request_time").is_null(),
         ~pl.col("state").fill_null("").is_in(list(_STATES)),
     )
@@ -553,7 +536,7 @@ def _events(
 
 
 def _assessments(
-    head: pl.DataFrame, all_texts: pl.Series, sessions: dict[str, list[int]]
+    head: pl.DataFrame, info: pl.Series, sessions: dict[str, list[int]]
 ) -> pl.DataFrame:
     """Valid assessments, session-scoped ones expanded, as ``TraceFrame`` has them.
 
@@ -563,7 +546,7 @@ def _assessments(
     owners = head.select(
         (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
     ).to_series()
-    texts = all_texts.gather(owners)
+    texts = info.gather(owners).str.json_path_match("$.assessments")
     valid: list[tuple[int, Any]] = []
     for key, text in zip(owners.to_list(), texts.to_list(), strict=True):
         for i, item in enumerate(json.loads(text)):
