@@ -230,6 +230,17 @@ def test_unescaped_unicode_builds_the_same_frame(tmp_path: Path) -> None:
     assert_same_frame(_write(tmp_path / "t.jsonl", traces, ensure_ascii=False))
 
 
+def test_lone_carriage_returns_end_lines_as_for_the_line_parser(
+    tmp_path: Path,
+) -> None:
+    # Python reads text with universal newlines; Arrow would end a row there too.
+    path = tmp_path / "t.jsonl"
+    lines = [json.dumps(_trace(number)) for number in range(3)]
+    path.write_bytes(("\r".join(lines) + "\r\n").encode())
+    frame = assert_same_frame(path, columnar=False)
+    assert len(frame) == 3
+
+
 def test_compact_lines_build_the_same_frame(tmp_path: Path) -> None:
     traces = [_trace(1), _trace(2)]
     assert_same_frame(_write(tmp_path / "t.jsonl", traces, separators=(",", ":")))
@@ -438,6 +449,15 @@ def test_a_bad_record_names_the_file_and_line(
         pytest.param('{"info": ', "invalid JSON", id="truncated"),
         pytest.param("[1, 2]", "expected a trace object", id="array"),
         pytest.param("null", "expected a trace object", id="null"),
+        pytest.param(
+            '{"info": null, "data": {"spans": []}}', "required", id="null-info"
+        ),
+        pytest.param('{"data": {"spans": []}, "info": null}', "required", id="no-info"),
+        pytest.param(
+            '{"info": 5, "data": {"spans": []}}',
+            "expected an object",
+            id="number-info",
+        ),
     ],
 )
 def test_a_line_that_is_no_trace_names_the_line(
