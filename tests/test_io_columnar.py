@@ -156,6 +156,12 @@ def _states(t: dict[str, Any]) -> None:
     ][number % 4]
 
 
+def _span_types(t: dict[str, Any]) -> None:
+    number = int(t["info"]["trace_id"][3:])
+    attributes = t["data"]["spans"][1]["attributes"]
+    attributes["mlflow.spanType"] = ["null", "3", "LLM", '"TOOL"', "[1]"][number % 5]
+
+
 def _big_numbers(t: dict[str, Any]) -> None:
     t["data"]["spans"][0]["attributes"] |= {
         "big": "1e16",
@@ -208,6 +214,7 @@ def _late_keys(t: dict[str, Any]) -> None:
         pytest.param(_otlp_parent, id="empty-and-missing-parent-ids"),
         pytest.param(_unicode, id="unicode"),
         pytest.param(_states, id="states-and-status-codes"),
+        pytest.param(_span_types, id="span-types-of-any-json"),
         pytest.param(_big_numbers, id="numbers-from-1e16"),
         pytest.param(_times, id="time-zones-and-fractions"),
         pytest.param(_string_events, id="span-events"),
@@ -298,6 +305,10 @@ def _integer_time(t: dict[str, Any]) -> None:
     t["info"]["request_time"] = 1_700_000_000_500
 
 
+def _extreme_times(t: dict[str, Any]) -> None:
+    t["data"]["spans"][0]["start_time_unix_nano"] = -(2**63) + 1
+
+
 def _typed_event_attributes(t: dict[str, Any]) -> None:
     event = {"name": "e", "time_unix_nano": 1, "attributes": {"n": 5.0, "x": None}}
     t["data"]["spans"][0]["events"] = [event]
@@ -307,6 +318,7 @@ def _typed_event_attributes(t: dict[str, Any]) -> None:
     "change",
     [
         pytest.param(_integer_time, id="integer-request-time"),
+        pytest.param(_extreme_times, id="times-near-the-int64-limits"),
         pytest.param(_typed_event_attributes, id="typed-event-attributes"),
     ],
 )

@@ -112,6 +112,7 @@ _SPANS_MARK: Final = '"data": {"spans": '
 # A JSON object whose values are all strings, in any spelling.
 _LOOSE_PAIR: Final = rf"\s*{_STRING}\s*:\s*{_STRING}\s*"
 _LOOSE_OBJECT: Final = rf"\{{(?:{_LOOSE_PAIR}(?:,{_LOOSE_PAIR})*|\s*)\}}"
+_TIME_LIMIT: Final = 1 << 62
 _BASE64_8: Final = r"^[A-Za-z0-9+/]{11}=$"
 _BASE64_16: Final = r"^[A-Za-z0-9+/]{22}==$"
 _SESSION_KEY: Final = "mlflow.trace.session"
@@ -447,6 +448,9 @@ def _spans(spans: pl.Series, texts: pl.Series) -> pl.DataFrame:
         ~pl.col("trace_id").str.contains(_BASE64_16),
         ~pl.col("span_id").str.contains(_BASE64_8),
         (parent != "") & ~parent.str.contains(_BASE64_8),
+        # Python subtracts exactly; Int64 would wrap (times near the type's limits).
+        pl.col("start_time_unix_nano").abs() > _TIME_LIMIT,
+        pl.col("end_time_unix_nano").abs() > _TIME_LIMIT,
         ~pl.col("status")
         .struct.field("code")
         .fill_null("STATUS_CODE_UNSET")
@@ -496,7 +500,8 @@ def _span_types(raw: pl.Series | None, n: int) -> pl.Series:
     if raw is None:
         return pl.Series("type", ["UNKNOWN"] * n, dtype=pl.String)
     distinct = raw.drop_nulls().unique()
-    names = [str(decode_attribute(v)) for v in distinct.to_list()]
+    decoded = (decode_attribute(v) for v in distinct.to_list())
+    names = ["UNKNOWN" if v is None else str(v) for v in decoded]
     return raw.replace_strict(
         distinct, pl.Series(names, dtype=pl.String), default="UNKNOWN"
     ).alias("type")
