@@ -8,20 +8,23 @@ a corrupt file). Nothing here raises on bad input.
 
 Two strict PyArrow reads do the parsing. PyArrow, unlike ``pl.read_ndjson``, never
 coerces: a number where a string belongs, a duplicate key or a lone surrogate is an
-error, which sends the file to the exact path.
+error, which sends the file to the exact path. (``pl.read_ndjson`` reads a number
+declared String as its text and re-serialises nested objects lossily.) Lines are
+cut textually into their info object and their spans (`_texts`), then:
 
-1. The whole file, with an explicit schema of the fixed ``info`` fields and
-   unknown keys ignored: typed trace columns, and checks that ``tags``,
-   ``trace_metadata``, ``data`` and ``assessments`` have the right JSON shape.
-2. One synthesised line per trace, ``{"t": tags, "m": metadata, "s": spans}``, from
-   Polars' ``json_path_match`` (which re-serialises with exact numbers and
-   escapes), with the fixed span fields declared and every other key inferred: the
-   union of tag, metadata and span attribute keys.
+1. The info objects, with an explicit schema of the fixed fields and unknown keys
+   ignored: typed trace columns, and checks that ``tags``, ``trace_metadata`` and
+   ``assessments`` have the right JSON shape.
+2. One synthesised line per trace, ``{"t": tags, "m": metadata, "s": spans}`` (the
+   tags and metadata from Polars' ``json_path_match``, which re-serialises with
+   exact escapes), with the fixed span fields declared and every other key
+   inferred: the union of tag, metadata and span attribute keys, whose
+   first-appearance order `_key_order` restores.
 
 What Arrow cannot tell apart, a null value from a missing key, matters where the
 line parser rejects a null (tag, metadata and attribute values, a status code):
-those are checked on the compact JSON text with regular expressions that may
-reject too much (and fall back) but never too little. Assessments and span events
+those are checked on the JSON text with regular expressions that may reject too
+much (and fall back) but never too little. Assessments and span events
 hold values of any JSON type that must keep their exact spelling (``1e16`` is not
 ``10000000000000000``); they are few, so they are decoded in Python, with the very
 functions the line parser uses, from the exact text of just those parts.
