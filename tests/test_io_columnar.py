@@ -14,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas.testing as pd_testing
 import pytest
 from polars.testing import assert_frame_equal
 
-from polartrace import TraceFormatError, TraceFrame
+from polartrace import TraceFormatError, TraceFrame, search_traces
 from polartrace.generate import generate_jsonl_lines
 from polartrace.io import iter_jsonl, read_traces
 from polartrace.io._columnar import read_jsonl_columnar
@@ -502,3 +503,26 @@ def test_lone_surrogates_are_left_to_the_line_parser(
     assert old in line
     path.write_text(line.replace(old, new, 1) + "\n", encoding="utf-8")
     assert read_jsonl_columnar(path) is None
+
+
+@pytest.mark.parametrize("return_type", ["pandas", "polars"])
+def test_search_output_matches_a_frame_of_objects(
+    tmp_path: Path, return_type: str
+) -> None:
+    # Output rows are built from the kept line text instead of Trace objects.
+    lines = list(generate_jsonl_lines(80, seed=11))
+    path = _write(tmp_path / "t.jsonl", [json.loads(line) for line in lines])
+    columnar = read_traces(path)
+    objects = TraceFrame.from_traces(list(iter_jsonl(path)))
+    for text in (None, "status = 'ERROR'", "span.type = 'LLM'"):
+        got = search_traces(columnar, text, return_type=return_type, max_results=30)
+        want = search_traces(objects, text, return_type=return_type, max_results=30)
+        if return_type == "pandas":
+            pd_testing.assert_frame_equal(got, want)
+            continue
+        # The text output of any frame kept as JSON (Parquet too) writes metadata
+        # keys in column order, a frame of objects in each trace's own order.
+        assert_frame_equal(got.drop("trace_metadata"), want.drop("trace_metadata"))
+        assert [json.loads(t) for t in got["trace_metadata"]] == [
+            json.loads(t) for t in want["trace_metadata"]
+        ]
