@@ -137,8 +137,7 @@ def read_jsonl_columnar(path: Path) -> TraceFrame | None:
         valid but unusual shape. The caller then reads it line by line.
     """
     try:
-        data = _read_bytes(path)
-        return _build(data)
+        return _build(_read_bytes(path))
     except (
         _Unsure,
         TraceFormatError,
@@ -178,8 +177,16 @@ def _reject(table: pl.DataFrame, *conditions: pl.Expr) -> None:
 
 
 def _build(data: bytes) -> TraceFrame:
-    lines = pl.Series("json", data.decode("utf-8").split("\n"), dtype=pl.String)
-    lines = lines.filter(~lines.str.contains(r"^[ \t\r]*$")).str.strip_chars(" \t\r")
+    # The file's bytes, text and lines are each as big as the file: keep one.
+    text = data.decode("utf-8")
+    del data
+    lines = pl.Series("json", text.split("\n"), dtype=pl.String)
+    del text
+    blank = lines.str.contains(r"^[ \t\r]*$")
+    if blank.any():
+        lines = lines.filter(~blank)
+    if lines.str.contains(r"^[ \t\r]|[ \t\r]$").any():
+        lines = lines.str.strip_chars(" \t\r")
     n = len(lines)
     if n == 0:
         return TraceFrame.from_traces([])
@@ -189,21 +196,10 @@ def _build(data: bytes) -> TraceFrame:
     texts = _texts(lines)
     _check(bool(texts["i"].str.starts_with("{").fill_null(value=False).all()))
     # The info objects alone: unknown keys and assessment values are skipped.
-    head = _read_json(texts["i"], _INFO, "ignore")
+    head = _read_json(texts["i"] + "\n", _INFO, "ignore")
     _check(head.height == n)
     # Tags, metadata and spans, whose keys Arrow infers (in an order of its own).
-    synthesised = texts.select(
-        pl.concat_str(
-            pl.lit('{"t":'),
-            pl.col("t").fill_null("null"),
-            pl.lit(',"m":'),
-            pl.col("m").fill_null("null"),
-            pl.lit(',"s":'),
-            pl.col("s").fill_null("null"),
-            pl.lit("}"),
-        )
-    ).to_series()
-    parts = _read_json(synthesised, _PARTS, "infer")
+    parts = _read_json(_synthesise(texts), _PARTS, "infer")
     # A cut that went wrong would show up as a key beside t, m and s.
     _check(parts.height == n and parts.columns == ["t", "m", "s"])
     _check_text(texts)
@@ -229,10 +225,17 @@ def _build(data: bytes) -> TraceFrame:
 
 
 def _read_json(lines: pl.Series, schema: pa.Schema, unexpected: str) -> pl.DataFrame:
-    """Read one JSON object per item of ``lines`` with PyArrow's strict reader."""
+    """Read newline-ended JSON objects, one per item, with PyArrow's strict reader.
+
+    The caller passes a temporary: it is dropped once Arrow has its own copy, so
+    that the text is not held twice (three times the file size, at its peak).
+    """
+    block = _block_size(lines)
+    source = pa.BufferReader(_ndjson(lines))
+    del lines
     table = pj.read_json(
-        pa.BufferReader(_ndjson(lines)),
-        read_options=pj.ReadOptions(block_size=_block_size(lines)),
+        source,
+        read_options=pj.ReadOptions(block_size=block),
         parse_options=pj.ParseOptions(
             explicit_schema=schema, unexpected_field_behavior=unexpected
         ),
@@ -242,11 +245,26 @@ def _read_json(lines: pl.Series, schema: pa.Schema, unexpected: str) -> pl.DataF
     return frame
 
 
+def _synthesise(texts: pl.DataFrame) -> pl.Series:
+    """One NDJSON line per trace: ``{"t": tags, "m": metadata, "s": spans}``."""
+    return texts.select(
+        pl.concat_str(
+            pl.lit('{"t":'),
+            pl.col("t").fill_null("null"),
+            pl.lit(',"m":'),
+            pl.col("m").fill_null("null"),
+            pl.lit(',"s":'),
+            pl.col("s").fill_null("null"),
+            pl.lit("}\n"),
+        )
+    ).to_series()
+
+
 def _ndjson(lines: pl.Series) -> pa.Buffer:
-    """``lines`` as NDJSON bytes, handed to Arrow without a copy through Python."""
-    array = (lines + "\n").rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
+    """Newline-ended ``lines`` as NDJSON bytes, given to Arrow not through Python."""
+    array = lines.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
     if not isinstance(array, pa.LargeStringArray):  # not expected; but be sure
-        return pa.py_buffer(lines.str.join("\n").item().encode("utf-8"))
+        return pa.py_buffer(lines.str.join("").item().encode("utf-8"))
     offsets, values = array.buffers()[1:]
 
     def offset(i: int) -> int:
