@@ -5,6 +5,13 @@ Writes the same generated traces in every format polartrace reads, then times
 
     python benchmarks/io_formats.py --traces 20000
 
+It then compares the JSONL reader with Polars' own ``pl.read_ndjson`` (a plain
+inference read) and with the line-by-line path on the same file, in one run so that
+the ratio holds on a busy machine (issue #8: within 1.5x of ``read_ndjson``). Pass
+``--jsonl FILE`` to compare on an existing file only:
+
+    python benchmarks/io_formats.py --jsonl benchmarks/data/traces-100k-seed0.jsonl
+
 The MLflow database is written with plain SQL into a copy of the MLflow-made fixture
 database (same schema, MLflow's own rows removed); the MLflow file store and OTLP
 exports are written by small converters here. Files go to ``benchmarks/data/``.
@@ -20,11 +27,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 
 from polartrace import Trace, TraceFrame, read_traces
 from polartrace.generate import generate_jsonl_lines
-from polartrace.io import write_jsonl, write_parquet
+from polartrace.io import iter_jsonl, write_jsonl, write_parquet
 
 ROOT = Path(__file__).resolve().parent
 FIXTURE_DB = ROOT.parent / "tests" / "fixtures" / "mlflow" / "mlflow.db"
@@ -177,11 +185,51 @@ def write_otlp(traces: list[Trace], path: Path) -> None:
     path.write_text(json.dumps(doc), encoding="utf-8")
 
 
+def compare_jsonl(path: Path, repeat: int, *, line_path: bool = True) -> None:
+    """Time read_traces, the line-by-line path and pl.read_ndjson on one file.
+
+    The three are interleaved round by round and the best of each is kept, so a
+    burst of load on a shared machine hits all of them alike.
+    """
+    readers: dict[str, Any] = {
+        "read_traces (columnar)": lambda: read_traces(path),
+        "pl.read_ndjson": lambda: pl.read_ndjson(path),
+    }
+    if line_path:
+        readers["line by line (before)"] = lambda: TraceFrame.from_traces(
+            list(iter_jsonl(path))
+        )
+    best = dict.fromkeys(readers, float("inf"))
+    for _ in range(repeat):
+        for name, read in readers.items():
+            start = time.perf_counter()
+            read()
+            best[name] = min(best[name], time.perf_counter() - start)
+    size = path.stat().st_size / 1e6
+    print(f"JSONL {path.name} ({size:,.0f} MB), best of {repeat}:")
+    for name, seconds in best.items():
+        print(f"  {name:24s} {seconds:7.2f} s")
+    ndjson = best["pl.read_ndjson"]
+    print(
+        f"  ratio read_traces / pl.read_ndjson: {best[next(iter(best))] / ndjson:.2f}"
+    )
+    if line_path:
+        before = best["line by line (before)"]
+        print(f"  ratio line by line / pl.read_ndjson: {before / ndjson:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--jsonl", type=Path, help="only compare JSONL readers on FILE")
+    parser.add_argument(
+        "--no-line-path", action="store_true", help="skip the line-by-line reader"
+    )
     args = parser.parse_args()
+    if args.jsonl is not None:
+        compare_jsonl(args.jsonl, args.repeat, line_path=not args.no_line_path)
+        return
     out = ROOT / "data" / f"io-formats-{args.traces}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -230,6 +278,7 @@ def main() -> None:
             f"  {name:20s} {best:7.2f} s  {args.traces / best:9,.0f} traces/s  "
             f"{size:7.1f} MB"
         )
+    compare_jsonl(sources["jsonl"], args.repeat, line_path=not args.no_line_path)
 
 
 if __name__ == "__main__":

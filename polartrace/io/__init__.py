@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final
 
 from polartrace.errors import TraceFormatError
 from polartrace.frame import TraceFrame
-from polartrace.io.jsonl import iter_jsonl, read_json, write_jsonl
+from polartrace.io.jsonl import iter_jsonl, read_json, read_jsonl, write_jsonl
 from polartrace.io.mlflow_db import is_database_url
 from polartrace.io.parquet import DatasetWriter, is_dataset, write_parquet
 
@@ -150,7 +150,7 @@ def read_traces(
     kind = format or detect_format(source)
     text = os.fspath(source)
     if kind == "jsonl":
-        return TraceFrame.from_traces(list(iter_jsonl(text)))
+        return read_jsonl(text)
     if kind == "json":
         return TraceFrame.from_traces(read_json(text))
     if kind == "otlp":
