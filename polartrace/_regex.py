@@ -132,11 +132,8 @@ def from_python(pattern: str) -> tuple[str, list[int]]:
                 i += 1
                 continue
             low, high = found.group(1), found.group(2)
-            if not low:  # {,n} and {,} start at zero in Python
-                text = "{0," + (high or "") + "}"
-            else:
-                text = found.group(0)
-            emit(text, i)
+            # {,n} and {,} start at zero in Python; the crate needs the zero.
+            emit(found.group(0) if low else "{0," + (high or "") + "}", i)
             i = found.end()
             continue
         emit(c, i)

@@ -43,6 +43,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.json as pj
 
+from polartrace._assessment_model import read_assessment
 from polartrace._json import decode_attribute, parse_timestamp_ms
 from polartrace._spans import _read_event
 from polartrace._text import linked_prompts
@@ -59,7 +60,6 @@ from polartrace.frame import (
     _assessment_rows,
     _compact,
 )
-from polartrace.model import _assessment_from_dict
 
 __all__ = ["read_jsonl_columnar"]
 
@@ -580,7 +580,7 @@ def _assessments(
     valid: list[tuple[int, Any]] = []
     for key, text in zip(owners.to_list(), texts.to_list(), strict=True):
         for i, item in enumerate(json.loads(text)):
-            assessment = _assessment_from_dict(item, f"info.assessments[{i}]")
+            assessment = read_assessment(item, f"info.assessments[{i}]")
             if assessment.is_valid:
                 valid.append((key, assessment))
     table = pl.DataFrame(
