@@ -179,6 +179,39 @@ def test_generated_polars_rows_match_trace_objects(include_spans: bool) -> None:
     _check_polars(traces, include_spans)
 
 
+def test_polars_tags_and_metadata_are_json_dumps_of_the_dicts() -> None:
+    traces = [
+        _trace("tr-odd", tags={"emoji": "🚀", "q": 'say "hi"\n', "é": ""}),
+        _trace("tr-same", tags={"emoji": "🚀", "q": 'say "hi"\n', "é": ""}),
+        _trace("tr-other", metadata={"k": "\u0000\\"}),
+    ]
+    got = out.build(_text_frame(traces), [0, 1, 2], "polars", True, None)
+    assert got["tags"][0] == json.dumps(traces[0].info.tags)
+    assert got["tags"][1] == got["tags"][0]
+    assert got["trace_metadata"][2] == json.dumps(traces[2].info.trace_metadata)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[1, [2, 3]], 'ends with ], "tags": {', {"a": ["x"], "b": "]"}, math.nan, None],
+    ids=["nested-lists", "bracket-text", "object-with-list", "nan", "null"],
+)
+def test_polars_assessments_cut_from_text(value: Any) -> None:
+    # The assessments array is cut out of the text at the first '], "' that
+    # parses; values holding such text or arrays must not end it early.
+    traces = [
+        _trace("tr-cut", assessments=[_feedback("tr-cut", value)]),
+        _trace(
+            "tr-two", assessments=[_feedback("tr-two", 1), _feedback("tr-two", value)]
+        ),
+    ]
+    _check_polars(traces, include_spans=True)
+    got = out.build(_text_frame(traces), [0], "polars", True, None)
+    assert got["assessments"][0] == json.dumps(
+        traces[0].to_dict()["info"]["assessments"]
+    )
+
+
 def test_rows_in_requested_order(oracle_traces: list[Trace]) -> None:
     frame = _text_frame(oracle_traces)
     keys = [3, 0, 3]
