@@ -401,27 +401,36 @@ def _polars(traces: Sequence[Trace]) -> pl.DataFrame:
 def _object_texts(table: pl.DataFrame, prefix: str) -> pl.Series:
     """``json.dumps`` of the dict of non-null ``prefix`` columns, for each row.
 
-    Each distinct value of a column is written once as its ``"key": value`` piece
-    (tag and metadata values repeat) and rows join their pieces: half the time of
-    ``json.dumps`` per row for tags. Per row in Python: for a page this is cheaper
-    than planning one vectorised expression per key, and for many rows it costs
-    about the same.
+    Column by column, each distinct value is written once as its ``"key": value``
+    piece (tag and metadata values repeat); then each row joins its pieces. Per
+    row in Python: for a page this is cheaper than planning one vectorised
+    expression per key, and for many rows it costs about the same.
     """
-    columns = [c for c in table.columns if c.startswith(prefix)]
-    pieces: list[tuple[str, dict[str, str]]] = [
-        (_encode_string(c[len(prefix) :]) + ": ", {}) for c in columns
+    pieces = [
+        _pieces(table[column], column[len(prefix) :])
+        for column in table.columns
+        if column.startswith(prefix)
     ]
-    texts = []
-    for row in table.select(columns).iter_rows():
-        parts = []
-        for (head, written), value in zip(pieces, row, strict=True):
-            if value is not None:
-                piece = written.get(value)
-                if piece is None:
-                    piece = written[value] = head + _encode_string(value)
-                parts.append(piece)
-        texts.append("{" + ", ".join(parts) + "}")
-    return pl.Series(texts, dtype=pl.String)
+    if not pieces:
+        return pl.Series(["{}"] * table.height, dtype=pl.String)
+    join = ", ".join
+    return pl.Series(
+        ["{" + join(filter(None, row)) + "}" for row in zip(*pieces, strict=True)],
+        dtype=pl.String,
+    )
+
+
+def _pieces(values: pl.Series, key: str) -> list[str | None]:
+    """``json.dumps`` of ``{key: value}`` without its braces, for each value."""
+    head = _encode_string(key) + ": "
+    written: dict[str, str] = {}
+    return [
+        None
+        if value is None
+        else written.get(value)
+        or written.setdefault(value, head + _encode_string(value))
+        for value in values.to_list()
+    ]
 
 
 def _spans_of(spans: pl.DataFrame, keys: pl.Series) -> pl.LazyFrame:
@@ -559,6 +568,8 @@ def _polars_from_json(
     flat = _info_times(frame, keys)
     if flat is None:  # a frame of JSON text only (a lazy scan's page)
         return _polars_columns(_json_rows(frame, keys, include_spans, flat=flat))
+    raw = frame._raw_json
+    assert raw is not None  # `_info_times` found the texts
     key_series = pl.Series("_key", keys, dtype=pl.UInt32)
     selected = frame.traces[key_series]
     texts = frame.json_at(keys)
@@ -582,7 +593,8 @@ def _polars_from_json(
             spans = ["[]"] * len(keys)
             request = response = [None] * len(keys)
         columns: dict[str, Sequence[Any] | pl.Series] = {
-            "trace": texts,
+            # The kept texts themselves, not the Python copies made for cutting.
+            "trace": raw.gather(key_series) if include_spans else texts,
             "request": request,
             "response": response,
             "trace_metadata": _object_texts(selected, META_PREFIX),
