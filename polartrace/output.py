@@ -20,10 +20,10 @@ read from files) build their rows from that text without making a ``Trace``:
   itself; ``spans`` is cut out of it (``Trace.to_json`` ends the text with
   ``"data": {"spans": [...]}}``) and so is the assessments array (its end found
   by orjson, `_array_at`); ids and times come from the trace table, ``tags`` and
-  ``trace_metadata`` are written from its columns (column by column for large
-  results), ``request``/``response`` from the root span's stored attribute,
-  each distinct text decoded and written once. A text of another shape is
-  decoded whole.
+  ``trace_metadata`` are written from its columns (each distinct value once),
+  ``request``/``response`` from the root span's stored attribute (each
+  distinct text decoded and written once). A text of another shape is decoded
+  whole.
 
 Polars/arrow JSON text equals, as JSON, ``json.dumps`` of the value; tags and
 metadata list their keys in the frame's column order.
@@ -198,7 +198,7 @@ def _narrow_trace(trace: Any, locations: list[Any]) -> bool:
 def _loads(text: str | memoryview, locations: list[Any]) -> Any:
     """``json.loads(text)`` of a trace, decoded by orjson when it agrees.
 
-    orjson is about three times faster. It rejects what json accepts beyond the
+    orjson is about twice as fast here. It rejects what json accepts beyond the
     standard (``NaN``, ``Infinity``, lone surrogates, ``1e400``), and reads
     integers wider than 64 bits as floats; json reads those texts.
     """

@@ -230,6 +230,18 @@ def test_empty_result_from_text_keeps_object_columns(
     assert df.attrs["next_page_token"] == "tok"
 
 
+def test_empty_polars_and_arrow_results_from_text_keep_the_schema(
+    oracle_traces: list[Trace],
+) -> None:
+    frame, expected = _text_frame(oracle_traces), out._polars([])
+    table = out.build(frame, [], "polars", True, None)
+    assert table.schema == expected.schema
+    assert table.height == 0
+    arrow = out.build(frame, [], "arrow", True, None)
+    assert arrow.schema == expected.to_arrow().schema
+    assert arrow.num_rows == 0
+
+
 def test_traces_without_spans_or_root_span() -> None:
     traces = [
         _trace("tr-nospans"),
