@@ -258,26 +258,38 @@ def memory(frame: TraceFrame) -> dict[str, Any]:
 
 
 def output(frame: TraceFrame, opts: Options) -> dict[str, Any]:
-    """Result building time for 1k and 100k rows, pandas and polars."""
+    """Result building time for a 100-row page, 1k and 100k rows, pandas and polars.
+
+    The previous sample's result is dropped before each sample, untimed: kept, two
+    100k-row results (gigabytes of Python objects for pandas) would be alive
+    during a sample, and freeing one is not part of building the next.
+    """
     from polartrace import output as out_mod
 
     n = len(frame)
     res: dict[str, Any] = {}
-    for rows in (1_000, 100_000):
+    held: list[Any] = []
+
+    def build(keys: list[int], kind: str) -> None:
+        held.append(out_mod.build(frame, keys, kind, True, None))
+
+    for rows in (100, 1_000, 100_000):
         if rows > n:
             continue
         keys = list(range(0, n, n // rows))[:rows]
         for kind in ("pandas", "polars"):
             reps = opts.repeat if rows <= 1_000 else min(opts.repeat, 3)
             t, _ = measure(
-                lambda k=keys, kind=kind: out_mod.build(frame, k, kind, True, None),
-                reps, warmup=0 if rows > 1_000 else 1,
+                lambda k=keys, kind=kind: build(k, kind), reps, setup=held.clear,
+                warmup=0 if rows > 1_000 else 1,
             )  # fmt: skip
+            held.clear()
             res[f"{kind}_{rows}"] = _t(t)
         t, _ = measure(
-            lambda r=rows: polartrace.search_traces(frame, max_results=r),
-            min(opts.repeat, 3), warmup=0,
+            lambda r=rows: held.append(polartrace.search_traces(frame, max_results=r)),
+            min(opts.repeat, 3), setup=held.clear, warmup=0,
         )  # fmt: skip
+        held.clear()
         res[f"search_pandas_{rows}"] = _t(t)
     return res
 

@@ -8,15 +8,22 @@ columns, and the nested columns (metadata, tags, spans, assessments) are JSON te
 Frames that keep each trace's MLflow JSON text instead of ``Trace`` objects (frames
 read from files) build their rows from that text without making a ``Trace``:
 
-* pandas: one ``json.loads`` per row gives every nested cell (the collector is
-  paused meanwhile: the cells are thousands of fresh containers, none of them
-  cyclic, and generational collections over them cost as much as the decoding);
+* pandas: one orjson decode per row gives every nested cell, read straight from
+  the Arrow buffer of the texts (the collector is paused meanwhile: the cells are
+  thousands of fresh containers, none of them cyclic, and generational
+  collections over them cost as much as the decoding). The ``trace`` column and
+  the flat columns go from Arrow to pandas without a Python object per row.
+  Where orjson would read a text differently from ``json`` (integers beyond 64
+  bits, ``NaN``, lone surrogates), ``json`` reads it, so the cells are exactly
+  those of the ``Trace`` path;
 * polars / arrow: no decoding at all for the usual text. ``trace`` is the text
   itself; ``spans`` is cut out of it (``Trace.to_json`` ends the text with
-  ``"data": {"spans": [...]}}``) and the assessments array is decoded alone;
-  ids and times come from the trace table, ``tags`` and ``trace_metadata`` are
-  written from its columns, ``request``/``response`` from the root span's stored
-  attribute. A text of another shape is decoded whole.
+  ``"data": {"spans": [...]}}``) and so is the assessments array (its end found
+  by orjson, `_array_at`); ids and times come from the trace table, ``tags`` and
+  ``trace_metadata`` are written from its columns (each distinct value once),
+  ``request``/``response`` from the root span's stored attribute (each
+  distinct text decoded and written once). A text of another shape is decoded
+  whole.
 
 Polars/arrow JSON text equals, as JSON, ``json.dumps`` of the value; tags and
 metadata list their keys in the frame's column order.
@@ -25,13 +32,17 @@ metadata list their keys in the frame's column order.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
-from collections.abc import Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
+import orjson
 import polars as pl
+import pyarrow as pa
 
 from polartrace._json import decode_attribute
 from polartrace.frame import META_PREFIX, RAW_PREFIX, TAG_PREFIX, TraceFrame
@@ -113,6 +124,106 @@ def _rows(traces: Sequence[Trace]) -> dict[str, list[Any]]:
 
 # --- rows from MLflow JSON text ----------------------------------------------------
 
+# orjson reads an integer literal beyond 64 bits as a float, where json reads an int;
+# every other text it accepts it reads as json does. Such a float is at least 2**63
+# in magnitude, so a value without one is exactly what json.loads gives.
+_WIDE = float(2**63)
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _wide(value: Any) -> bool:
+    """Whether ``value`` holds a float of magnitude ``2**63`` or more, at any depth."""
+    kind = type(value)
+    if kind is float:
+        return not -_WIDE < value < _WIDE
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return False
+    if _SCALARS.issuperset(map(type, value)):  # the usual leaf: strings and ints
+        return False
+    return any(map(_wide, value))
+
+
+_events = operator.methodcaller("get", "events")
+_links = operator.methodcaller("get", "links")
+_VALUE_KINDS = ("feedback", "expectation")
+
+
+def _narrow_assessment(assessment: Any) -> bool:
+    """Whether an assessment dict holds no wide float.
+
+    In MLflow's shape only ``feedback.value`` and ``expectation.value`` hold
+    numbers; any other shape is walked whole.
+    """
+    if type(assessment) is not dict:
+        return not _wide(assessment)
+    for kind in _VALUE_KINDS:
+        part = assessment.get(kind)
+        if part is not None:
+            if type(part) is not dict:
+                return not _wide(part)
+            if _wide(part.get("value")):
+                return False
+    return True
+
+
+def _narrow_trace(trace: Any, locations: list[Any]) -> bool:
+    """Whether a decoded ``Trace.to_json`` text holds no wide float (see `_wide`).
+
+    Frames keep the text ``Trace.to_json`` writes, where span attributes, status,
+    metadata and tags are strings, and span times and the execution duration
+    are the frame's Int64 values. Bare numbers of any width can only be in span
+    events and links, the trace location and assessment values: only those are
+    looked at (walking every value would cost as much as the decoding).
+    ``locations`` holds trace locations already found narrow: they repeat.
+    """
+    try:
+        info, spans = trace["info"], trace["data"]["spans"]
+        location = info.get("trace_location")
+        if location is not None and location not in locations:
+            if _wide(location):
+                return False
+            locations.append(location)
+        assessments = info.get("assessments") or ()
+        if not all(map(_narrow_assessment, assessments)):
+            return False
+        if any(map(_events, spans)) and any(map(_wide, map(_events, spans))):
+            return False
+        return not (any(map(_links, spans)) and any(map(_wide, map(_links, spans))))
+    except (TypeError, KeyError, AttributeError):  # not the shape of Trace.to_json
+        return not _wide(trace)
+
+
+def _loads(text: str | memoryview, locations: list[Any]) -> Any:
+    """``json.loads(text)`` of a trace, decoded by orjson when it agrees.
+
+    orjson is about twice as fast here. It rejects what json accepts beyond the
+    standard (``NaN``, ``Infinity``, lone surrogates, ``1e400``), and reads
+    integers wider than 64 bits as floats; json reads those texts.
+    """
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if _narrow_trace(value, locations):
+            return value
+    return json.loads(bytes(text) if isinstance(text, memoryview) else text)
+
+
+def _attribute(text: Any) -> Any:
+    """`decode_attribute`, through orjson when it reads ``text`` as json does."""
+    if type(text) is str:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if not _wide(value):
+                return value
+    return decode_attribute(text)
+
 
 def _root_io(spans: list[Any]) -> tuple[Any, Any]:
     """The root span's decoded inputs and outputs (as ``TraceData.request``)."""
@@ -121,8 +232,8 @@ def _root_io(spans: list[Any]) -> tuple[Any, Any]:
             attributes = span.get("attributes") or {}
             inputs, outputs = attributes.get(_INPUTS), attributes.get(_OUTPUTS)
             return (
-                None if inputs is None else decode_attribute(inputs),
-                None if outputs is None else decode_attribute(outputs),
+                None if inputs is None else _attribute(inputs),
+                None if outputs is None else _attribute(outputs),
             )
     return None, None
 
@@ -141,56 +252,138 @@ def _info_times(frame: TraceFrame, keys: Sequence[int]) -> pl.DataFrame | None:
     )
 
 
+def _texts(frame: TraceFrame, keys: Sequence[int]) -> pa.LargeStringArray:
+    """The JSON text of ``keys`` as one Arrow array (no Python string per row)."""
+    assert frame._raw_json is not None
+    rows = pl.Series(keys, dtype=pl.Int64)
+    gathered = frame._raw_json.gather(rows).to_arrow(
+        compat_level=pl.CompatLevel.oldest()
+    )
+    if isinstance(gathered, pa.ChunkedArray):
+        gathered = gathered.combine_chunks()
+    return gathered.cast(pa.large_string())
+
+
+def _views(texts: pa.LargeStringArray) -> list[memoryview]:
+    """A UTF-8 view of each text, without copying (orjson reads them directly)."""
+    _, offsets, data = texts.buffers()
+    assert offsets is not None
+    assert data is not None
+    bounds = memoryview(offsets).cast("q")[texts.offset : texts.offset + len(texts) + 1]
+    view = memoryview(data)
+    return [view[a:b] for a, b in itertools.pairwise(bounds)]
+
+
 def _json_rows(
-    frame: TraceFrame, keys: Sequence[int], include_spans: bool
+    frame: TraceFrame,
+    keys: Sequence[int],
+    include_spans: bool,
+    texts: pa.LargeStringArray | None = None,
+    flat: pl.DataFrame | None = None,
 ) -> dict[str, list[Any]]:
-    """Twelve Python columns from the JSON text of ``keys`` (one decode per row)."""
+    """Python columns from the JSON text of ``keys`` (one decode per row).
+
+    With ``texts`` (the rows' text as Arrow) and spans included, ``trace`` is left
+    out: it is the texts. With ``flat`` (`_info_times`) the flat columns are left
+    out: they are in ``flat``.
+    """
     from polartrace._json import parse_timestamp_ms
 
-    texts = frame.json_at(keys)
-    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-    flat = _info_times(frame, keys)
-    loads, dumps = json.loads, json.dumps
+    rows: Sequence[str | memoryview] = (
+        frame.json_at(keys) if texts is None else _views(texts)
+    )
+    names = [
+        name
+        for name in COLUMNS
+        if not (name == "trace" and include_spans and texts is not None)
+        and not (name in _FLAT and flat is not None)
+    ]
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    trace, request, response = [], columns["request"], columns["response"]
+    metadata, tags = columns["trace_metadata"], columns["tags"]
+    spans_column, assessments = columns["spans"], columns["assessments"]
+    dumps = json.dumps
+    locations: list[Any] = []
     with _collector_paused():
-        for text in texts:
-            d = loads(text)
+        for text in rows:
+            d = _loads(text, locations)
             info, spans = d["info"], d["data"]["spans"]
             if include_spans:
-                request, response = _root_io(spans)
-                columns["trace"].append(text)
+                req, resp = _root_io(spans)
+                trace.append(text)
             else:
-                spans, request, response = [], None, None
-                columns["trace"].append(dumps({"info": info, "data": {"spans": []}}))
+                spans, req, resp = [], None, None
+                trace.append(dumps({"info": info, "data": {"spans": []}}))
             if flat is None:
                 columns["trace_id"].append(info["trace_id"])
                 columns["client_request_id"].append(info.get("client_request_id"))
                 columns["state"].append(info["state"])
                 columns["request_time"].append(parse_timestamp_ms(info["request_time"]))
                 columns["execution_duration"].append(info.get("execution_duration_ms"))
-            columns["request"].append(request)
-            columns["response"].append(response)
-            columns["trace_metadata"].append(info.get("trace_metadata", {}))
-            columns["tags"].append(info.get("tags", {}))
-            columns["spans"].append(spans)
-            columns["assessments"].append(info.get("assessments", []))
-    if flat is not None:
-        for name in _FLAT:
-            columns[name] = flat[name].to_list()
+            request.append(req)
+            response.append(resp)
+            metadata.append(info.get("trace_metadata", {}))
+            tags.append(info.get("tags", {}))
+            spans_column.append(spans)
+            assessments.append(info.get("assessments", []))
+    if "trace" in columns:
+        columns["trace"] = trace
     return columns
 
 
 # --- pandas ------------------------------------------------------------------------
 
 
-def _pandas(columns: dict[str, list[Any]], n: int, token: str | None) -> Any:
+def _pandas(columns: dict[str, Any], n: int, token: str | None) -> Any:
     import pandas as pd
 
     if not n:
         frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in COLUMNS})
     else:
-        frame = pd.DataFrame(columns, columns=list(COLUMNS))
+        frame = pd.DataFrame(columns, columns=list(COLUMNS), copy=False)
     frame.attrs["next_page_token"] = token
     return frame
+
+
+def _pandas_column(values: pl.Series | pa.Array) -> Any:
+    """``values`` as pandas infers the column from their Python list, without the list.
+
+    Arrow strings become pandas' Arrow-backed ``str`` column as they are (no Python
+    string per row); all-null columns stay ``object`` as inference leaves them.
+    """
+    import pandas as pd
+
+    nulls = values.null_count if isinstance(values, pa.Array) else values.null_count()
+    if nulls == len(values):
+        return pd.Series([None] * len(values), dtype=object)
+    return values.to_pandas()
+
+
+def _pandas_from_json(
+    frame: TraceFrame, keys: Sequence[int], include_spans: bool, token: str | None
+) -> Any:
+    """MLflow's twelve pandas columns from the JSON text of ``keys``.
+
+    One orjson decode per row gives the nested cells; the texts themselves (the
+    ``trace`` column) and the flat columns go from Arrow to pandas without a
+    Python object per row.
+    """
+    import numpy as np
+    import pandas as pd
+
+    flat = _info_times(frame, keys)
+    texts = _texts(frame, keys)
+    columns: dict[str, Any] = _json_rows(frame, keys, include_spans, texts, flat)
+    if include_spans:
+        columns["trace"] = _pandas_column(texts)
+    if flat is not None:
+        for name in _FLAT:
+            columns[name] = _pandas_column(flat[name])
+    for name in ("trace_metadata", "tags", "spans", "assessments"):
+        # Always dicts or lists: pandas would infer object after a pass over them.
+        values = np.fromiter(columns[name], dtype=object, count=len(keys))
+        columns[name] = pd.Series(values, dtype=object, copy=False)
+    return _pandas(columns, len(keys), token)
 
 
 # --- polars ------------------------------------------------------------------------
@@ -206,19 +399,38 @@ def _polars(traces: Sequence[Trace]) -> pl.DataFrame:
 
 
 def _object_texts(table: pl.DataFrame, prefix: str) -> pl.Series:
-    """A JSON object of the non-null ``prefix`` columns of each row of ``table``.
+    """``json.dumps`` of the dict of non-null ``prefix`` columns, for each row.
 
-    Per row in Python: for a page this is cheaper than planning one vectorised
+    Column by column, each distinct value is written once as its ``"key": value``
+    piece (tag and metadata values repeat); then each row joins its pieces. Per
+    row in Python: for a page this is cheaper than planning one vectorised
     expression per key, and for many rows it costs about the same.
     """
-    columns = [c for c in table.columns if c.startswith(prefix)]
-    names = [c[len(prefix) :] for c in columns]
-    dumps = json.dumps
-    texts = [
-        dumps({k: v for k, v in zip(names, row, strict=True) if v is not None})
-        for row in table.select(columns).iter_rows()
+    pieces = [
+        _pieces(table[column], column[len(prefix) :])
+        for column in table.columns
+        if column.startswith(prefix)
     ]
-    return pl.Series(texts, dtype=pl.String)
+    if not pieces:
+        return pl.Series(["{}"] * table.height, dtype=pl.String)
+    join = ", ".join
+    return pl.Series(
+        ["{" + join(filter(None, row)) + "}" for row in zip(*pieces, strict=True)],
+        dtype=pl.String,
+    )
+
+
+def _pieces(values: pl.Series, key: str) -> list[str | None]:
+    """``json.dumps`` of ``{key: value}`` without its braces, for each value."""
+    head = _encode_string(key) + ": "
+    written: dict[str, str] = {}
+    return [
+        None
+        if value is None
+        else written.get(value)
+        or written.setdefault(value, head + _encode_string(value))
+        for value in values.to_list()
+    ]
 
 
 def _spans_of(spans: pl.DataFrame, keys: pl.Series) -> pl.LazyFrame:
@@ -246,7 +458,9 @@ def _spans_of(spans: pl.DataFrame, keys: pl.Series) -> pl.LazyFrame:
 def _root_texts(frame: TraceFrame, keys: pl.Series) -> tuple[list[Any], list[Any]]:
     """Each key's root-span inputs and outputs as JSON text (``None`` if absent).
 
-    The text is ``json.dumps`` of the decoded value, as for ``Trace`` objects.
+    The text is ``json.dumps`` of the decoded value, as for ``Trace`` objects;
+    each distinct stored text is decoded (by orjson where it agrees with json)
+    and written once.
     """
     spans = frame.spans
     names = [RAW_PREFIX + _INPUTS, RAW_PREFIX + _OUTPUTS]
@@ -259,17 +473,32 @@ def _root_texts(frame: TraceFrame, keys: pl.Series) -> tuple[list[Any], list[Any
         .filter(pl.col("parent_id").is_null())
         .group_by("_key", maintain_order=True)
         .agg(present[0].first().alias("request"), present[1].first().alias("response"))
+    )
+    aligned = (
+        keys.to_frame("_key")
+        .lazy()
+        .join(roots, on="_key", how="left", maintain_order="left")
         .collect()
     )
-    found = {key: (request, response) for key, request, response in roots.iter_rows()}
-    out: tuple[list[Any], list[Any]] = ([], [])
-    for key in keys.to_list():
-        for values, raw in zip(out, found.get(key, (None, None)), strict=True):
-            value = None if raw is None else decode_attribute(raw)
-            values.append(None if value is None else json.dumps(value))
-    return out
+    written: dict[str, str | None] = {}
+    dumps = json.dumps
+
+    def write(raw: str | None) -> str | None:
+        if raw is None:
+            return None
+        if raw not in written:
+            value = _attribute(raw)
+            written[raw] = None if value is None else dumps(value)
+        return written[raw]
+
+    return (
+        [write(raw) for raw in aligned["request"].to_list()],
+        [write(raw) for raw in aligned["response"].to_list()],
+    )
 
 
+# ``json.dumps`` of a str (ensure_ascii), without the encoder's dispatch.
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 _INFO_MARK = '{"info": '
 # In ``Trace.to_json`` text the assessments array follows the metadata, inside info.
 _ASSESSMENTS_MARK = '"assessments": ['
@@ -295,13 +524,42 @@ def _cut(text: str) -> tuple[str, str] | None:
     if start < 0:
         return spans, "[]"
     start += len(_ASSESSMENTS_MARK) - 1
-    try:
-        value, end = _DECODER.raw_decode(text, start)
-    except ValueError:
+    found = _array_at(text, start, at)
+    if found is None:
         return None
+    value, end = found
     if not all(isinstance(a, dict) and "assessment_name" in a for a in value):
         return None  # not the info's own list (a value that happens to look alike)
     return spans, text[start:end]
+
+
+def _array_at(text: str, start: int, stop: int) -> tuple[Any, int] | None:
+    """The JSON array at ``text[start]`` and where it ends, or ``None`` if invalid.
+
+    In ``Trace.to_json`` text another key follows the array, so it ends at some
+    ``], "`` before ``stop``. The first such cut that orjson reads whole is the
+    array's end: a cut inside the array leaves it unclosed or a string
+    unterminated. The value read only tells the array's shape (its text is what
+    is kept), so orjson's reading of wide integers does not matter here.
+    Otherwise json's scanner finds the end.
+    """
+    end = text.find(_ARRAY_END, start, stop)
+    for _ in range(_ARRAY_TRIES):
+        if end < 0:
+            break
+        try:
+            return orjson.loads(text[start : end + 1]), end + 1
+        except orjson.JSONDecodeError:
+            end = text.find(_ARRAY_END, end + 1, stop)
+    try:
+        value, stop = _DECODER.raw_decode(text, start)
+    except ValueError:
+        return None
+    return value, stop
+
+
+_ARRAY_END = '], "'
+_ARRAY_TRIES = 4
 
 
 def _polars_from_json(
@@ -309,7 +567,9 @@ def _polars_from_json(
 ) -> pl.DataFrame:
     flat = _info_times(frame, keys)
     if flat is None:  # a frame of JSON text only (a lazy scan's page)
-        return _polars_columns(_json_rows(frame, keys, include_spans))
+        return _polars_columns(_json_rows(frame, keys, include_spans, flat=flat))
+    raw = frame._raw_json
+    assert raw is not None  # `_info_times` found the texts
     key_series = pl.Series("_key", keys, dtype=pl.UInt32)
     selected = frame.traces[key_series]
     texts = frame.json_at(keys)
@@ -333,7 +593,8 @@ def _polars_from_json(
             spans = ["[]"] * len(keys)
             request = response = [None] * len(keys)
         columns: dict[str, Sequence[Any] | pl.Series] = {
-            "trace": texts,
+            # The kept texts themselves, not the Python copies made for cutting.
+            "trace": raw.gather(key_series) if include_spans else texts,
             "request": request,
             "response": response,
             "trace_metadata": _object_texts(selected, META_PREFIX),
@@ -381,7 +642,9 @@ def build(
             return _pandas(_rows(traces), len(traces), token)
         table = _polars(traces)
     elif return_type == "pandas":
-        return _pandas(_json_rows(frame, keys, include_spans), len(keys), token)
+        if not keys:
+            return _pandas({}, 0, token)
+        return _pandas_from_json(frame, keys, include_spans, token)
     else:
         table = _polars_from_json(frame, keys, include_spans)
     if return_type == "polars":
