@@ -125,6 +125,43 @@ _SQL = {
     "name, type, status, start_time_unix_nano, end_time_unix_nano, content) "
     "VALUES (?,?,?,?,?,?,?,?,?,?)",
 }
+# MLflow answers ``prompt = 'name/version'`` from this table, not from the
+# ``mlflow.linkedPrompts`` tag; its ``link_prompts_to_trace`` writes these rows.
+_LINK_SQL = (
+    "INSERT OR IGNORE INTO entity_associations (association_id, source_type, "
+    "source_id, destination_type, destination_id, created_time) "
+    "VALUES (?, 'trace', ?, 'prompt_version', ?, 0)"
+)
+
+
+def _prompt_links(trace: Trace) -> list[tuple[str, str, str]]:
+    from polartrace._text import linked_prompts
+
+    tid = trace.info.trace_id
+    return [
+        (f"{tid}:{prompt}"[:36], tid, prompt)
+        for prompt in linked_prompts(trace.info.tags)
+    ]
+
+
+def link_prompts(path: Path, jsonl: Path) -> None:
+    """Add the trace-to-prompt-version associations a store built earlier lacks."""
+    con = sqlite3.connect(path)
+    try:
+        (have,) = con.execute(
+            "SELECT count(*) FROM entity_associations "
+            "WHERE destination_type = 'prompt_version'"
+        ).fetchone()
+        if have:
+            return
+        log(f"linking prompt versions to traces in {path.name}")
+        rows = [row for line in _lines(jsonl) for row in _prompt_links(
+            Trace.from_json(line)
+        )]  # fmt: skip
+        con.executemany(_LINK_SQL, rows)
+        con.commit()
+    finally:
+        con.close()
 
 
 def _lines(path: Path) -> Iterator[str]:
@@ -143,6 +180,7 @@ def build_store(jsonl: Path, n: int, seed: int = 0) -> tuple[Path, str]:
     path = store_path(n, seed)
     marker = path.with_suffix(".ready")
     if path.exists() and marker.exists():
+        link_prompts(path, jsonl)
         return path, marker.read_text().strip()
     path.unlink(missing_ok=True)
     from mlflow.tracking import MlflowClient
@@ -176,6 +214,9 @@ def build_store(jsonl: Path, n: int, seed: int = 0) -> tuple[Path, str]:
         if i % 50_000 == 0:
             log(f"  {i:,} traces")
     flush()
+    con.close()
+    link_prompts(path, jsonl)
+    con = sqlite3.connect(path)
     con.execute("ANALYZE")
     con.commit()
     con.close()
