@@ -29,6 +29,7 @@ from polartrace.errors import TraceFormatError
 _T = TypeVar("_T")
 
 __all__ = [
+    "append_leaves",
     "canonical_text",
     "decode_attribute",
     "format_timestamp_ms",
@@ -165,20 +166,50 @@ def text_leaves(value: Any) -> Iterator[str]:
         >>> list(text_leaves(None))
         []
     """
-    if value is None:
+    leaves: list[str] = []
+    append_leaves(value, leaves)
+    yield from leaves
+
+
+def append_leaves(value: Any, out: list[str]) -> None:
+    """Append the leaves `text_leaves` yields for ``value`` to ``out``.
+
+    The definition of `text_leaves`, written for speed: the units table runs it
+    on every distinct attribute value of a frame. Exact types are tested first
+    (what JSON decoding returns); subclasses take the ``isinstance`` branches.
+
+    Raises:
+        TypeError: If ``value`` holds something JSON cannot represent.
+    """
+    kind = type(value)
+    if kind is str:
+        out.append(value)
+    elif kind is dict:
+        for item in value.values():
+            if type(item) is str:
+                out.append(item)
+            else:
+                append_leaves(item, out)
+    elif kind is list:
+        for item in value:
+            if type(item) is str:
+                out.append(item)
+            else:
+                append_leaves(item, out)
+    elif value is None:
         return
-    if isinstance(value, str):
-        yield value
+    elif isinstance(value, str):
+        out.append(value)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from text_leaves(item)
+            append_leaves(item, out)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from text_leaves(item)
+            append_leaves(item, out)
     else:
         text = canonical_text(value)
         if text is not None:
-            yield text
+            out.append(text)
 
 
 def decode_attribute(text: str) -> Any:

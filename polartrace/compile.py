@@ -2,9 +2,10 @@
 
 Trace fields become column expressions. Span groups, assessment clauses, full-text
 clauses and prompt clauses are evaluated as vectorised sub-queries on their own
-tables (``spans``, ``assessments``, ``units``, ``prompts``) that yield the set of
-matching trace keys; the trace expression tests ``_key`` membership, which is a
-semi-join. There is no Python loop over rows and no ``map_elements``.
+tables (``spans``, ``assessments``, ``units``, ``prompts``) that yield the trace
+keys of their matching rows; those keys become a boolean column over the traces by
+one scatter (``_key`` is the trace's row number), which is a semi-join without a
+hash. There is no Python loop over rows and no ``map_elements``.
 
 Every base test is null on a missing value; ``_finish`` applies the operator table's
 negation and then fills nulls with ``False`` per predicate, which is exactly the
@@ -203,18 +204,24 @@ def _nullable(column: pl.Series) -> bool:
     return column.is_empty() or column.null_count() > 0
 
 
-def _unique(table: pl.DataFrame, predicate: pl.Expr, column: str = "_key") -> pl.Series:
-    """The distinct ``column`` values of the rows of ``table`` that ``predicate`` keeps.
+def _hits(table: pl.DataFrame, predicate: pl.Expr, column: str = "_key") -> pl.Series:
+    """The ``column`` values of the rows of ``table`` that ``predicate`` keeps.
 
-    One lazy query, so only ``column`` and the predicate's columns are read, and the
-    set handed to ``is_in`` holds each key once.
+    One lazy query, so only ``column`` and the predicate's columns are read. The
+    values are not made distinct: `_row_mask` sets a row once or many times alike,
+    and hashing every matching key (``unique``) cost more than the rest of a span
+    query (at 1M traces, ``span.name = 'retriever'``: 16.5 ms with it, 3.6 ms
+    without).
     """
-    query = table.lazy().filter(predicate).select(pl.col(column).unique())
+    query = table.lazy().filter(predicate).select(pl.col(column))
     return query.collect().to_series()
 
 
 def _row_mask(height: int, rows: pl.Series) -> pl.Series:
-    """A boolean column of ``height`` rows, true at the row numbers ``rows``."""
+    """A boolean column of ``height`` rows, true at the row numbers ``rows``.
+
+    ``rows`` may repeat a row number and come in any order.
+    """
     return pl.zeros(height, pl.Boolean, eager=True).scatter(rows, values=True)
 
 
@@ -242,8 +249,8 @@ class _Compiler:
         raise TypeError(msg)
 
     def _keys_in(self, keys: pl.Series) -> pl.Expr:
-        # A semi-join on the trace key. ``_key`` is the row number, so the key set
-        # becomes a boolean column by one scatter: cheaper than hashing the set and
+        # A semi-join on the trace key. ``_key`` is the row number, so the keys
+        # become a boolean column by one scatter: cheaper than hashing them and
         # probing every row with ``is_in``.
         return pl.lit(_row_mask(self.frame.traces.height, keys))
 
@@ -270,7 +277,7 @@ class _Compiler:
                 values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
                 wanted = pl.Series(values, dtype=pl.String).implode()
                 return self._keys_in(
-                    _unique(self.frame.prompts, pl.col("prompt").is_in(wanted))
+                    _hits(self.frame.prompts, pl.col("prompt").is_in(wanted))
                 )
             case Source.TEXT:
                 units = self.frame.units
@@ -280,7 +287,7 @@ class _Compiler:
                     op.negated,
                     op.base,
                 )
-                return self._keys_in(_unique(units, match_expr))
+                return self._keys_in(_hits(units, match_expr))
             case Source.ASSESSMENT:
                 return self._assessment(cond)
             case Source.SPAN:
@@ -332,23 +339,23 @@ class _Compiler:
         table = self.frame.assessments
         named = (pl.col("kind") == cond.field.column) & (pl.col("name") == name)
         if cond.field.value_type is not ValueType.DYNAMIC:  # issue.id = '<id>'
-            return self._keys_in(_unique(table, named))
+            return self._keys_in(_hits(table, named))
         if op.base is Base.IS_NULL:
             # IS NULL: no valid assessment of that name at all; an error-only
             # feedback (null value) still counts as one.
-            exists = self._keys_in(_unique(table, named))
+            exists = self._keys_in(_hits(table, named))
             return exists if op.negated else ~exists
         text, number, quoted = pl.col("text"), pl.col("number"), pl.col("quoted")
         base_expr = _dynamic_base(text, number, quoted, op.base, cond.value)
         match_expr = _finish(text.is_not_null(), base_expr, op.negated, op.base)
-        return self._keys_in(_unique(table, named & match_expr))
+        return self._keys_in(_hits(table, named & match_expr))
 
     def _span_keys(self, conds: Sequence[Cond]) -> pl.Series:
-        """Trace keys having one span that satisfies every condition."""
+        """The trace key of every span that satisfies all conditions (keys repeat)."""
         # Conditions first: they may derive attribute columns onto frame.spans.
         exprs = [self._span_cond(cond) for cond in conds]
         spans = self.frame.spans
-        return _unique(spans, pl.all_horizontal(exprs))
+        return _hits(spans, pl.all_horizontal(exprs))
 
     def _span_cond(self, cond: Cond) -> pl.Expr:
         spec = cond.field
@@ -362,7 +369,7 @@ class _Compiler:
                 op.negated,
                 op.base,
             )
-            rows = _unique(units, match_expr & pl.col("_span").is_not_null(), "_span")
+            rows = _hits(units, match_expr & pl.col("_span").is_not_null(), "_span")
             return pl.lit(_row_mask(self.frame.spans.height, rows))  # _span: row number
         if spec.column == "attributes":
             names = self.frame.span_attribute(str(cond.key))

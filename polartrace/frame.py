@@ -15,9 +15,9 @@ Five tables share a dense ``UInt32`` trace key ``_key`` (the row number in
     distinct raw values only, and kept.
 ``units``
     Full-text units (design.md section 4), one row each: ``_key``, ``_span`` (null for
-    the trace's request/response previews) and ``unit``. Built on the first full-text
-    search and kept: decoding every input and output is the one costly step, and most
-    searches never need it.
+    the trace's request/response previews) and ``unit``. Built by ``_units`` on the
+    first full-text search and kept: decoding the distinct inputs and outputs is the
+    one costly step (about 13 s for 1M traces), and most searches never need it.
 ``assessments``
     One row per (valid assessment, trace it applies to): session-scoped assessments
     are expanded to every trace of their session here, once, so both filters and
@@ -33,18 +33,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
 
-from polartrace._json import (
-    canonical_text,
-    decode_attribute,
-    numeric_value,
-    text_leaves,
-)
+from polartrace._json import canonical_text, decode_attribute, numeric_value
 from polartrace._text import linked_prompts
+from polartrace._units import build_units
 from polartrace.model import Trace
 
 __all__ = ["SPAN_STATUS_ENUM", "STATE_ENUM", "TraceFrame"]
@@ -56,7 +52,6 @@ META_PREFIX = "meta:"
 ATTR_PREFIX = "attr:"
 NUM_PREFIX = "num:"
 RAW_PREFIX = "raw:"
-_TEXT_KEYS = ("mlflow.spanInputs", "mlflow.spanOutputs")
 # A column is dictionary-encoded when it has at most max(MIN, rows / RATIO) values.
 _DICTIONARY_MIN = 64
 _DICTIONARY_RATIO = 20
@@ -85,11 +80,6 @@ _SPAN_SCHEMA: dict[str, pl.DataType] = {
     "end_ns": pl.Int64(),
     "duration_ms": pl.Float64(),
     "events": pl.String(),
-}
-_UNIT_SCHEMA: dict[str, pl.DataType] = {
-    "_key": pl.UInt32(),
-    "_span": pl.UInt32(),
-    "unit": pl.String(),
 }
 _ASSESSMENT_SCHEMA: dict[str, pl.DataType] = {
     "_key": pl.UInt32(),
@@ -148,7 +138,7 @@ class TraceFrame:
         """The full-text units table, built on first use."""
         with self._lock:
             if self._units is None:
-                self._units = _build_units(self.traces, self.spans)
+                self._units = build_units(self.traces, self.spans)
             return self._units
 
     @property
@@ -441,61 +431,3 @@ def _derive_attribute(
             distinct, pl.Series(numbers, dtype=pl.Float64), default=None
         ).alias(number_name),
     ]
-
-
-def _leaves(
-    raw_values: list[str | None], cache: dict[str, list[str]]
-) -> Iterator[tuple[int, list[str]]]:
-    for row, raw in enumerate(raw_values):
-        if raw is None:
-            continue
-        leaves = cache.get(raw)
-        if leaves is None:
-            leaves = cache[raw] = list(text_leaves(decode_attribute(raw)))
-        if leaves:
-            yield row, leaves
-
-
-def _build_units(traces: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
-    """Build the full-text units table (design.md section 4, "Full text").
-
-    Works column by column over the raw span data so that each distinct raw value is
-    decoded once; ``_text.span_units`` is the per-span definition the reference
-    evaluator uses, and the property tests hold the two together.
-    """
-    keys: list[int] = []
-    rows: list[int | None] = []
-    units: list[str] = []
-    span_keys = spans["_key"].to_list()
-
-    def add(key: int, row: int | None, texts: Iterable[str]) -> None:
-        for text in texts:
-            keys.append(key)
-            rows.append(row)
-            units.append(text)
-
-    for column in ("request_preview", "response_preview"):
-        for key, preview in enumerate(traces[column].to_list()):
-            if preview:
-                add(key, None, (preview,))
-    for row, name in enumerate(spans["name"].to_list()):
-        if name:
-            add(span_keys[row], row, (name,))
-    cache: dict[str, list[str]] = {}
-    for column in spans.columns:
-        if not column.startswith(RAW_PREFIX):
-            continue
-        key_name = column[len(RAW_PREFIX) :]
-        if key_name.startswith("mlflow.") and key_name not in _TEXT_KEYS:
-            continue
-        for row, leaves in _leaves(spans[column].to_list(), cache):
-            add(span_keys[row], row, leaves)
-    for row, raw_events in enumerate(spans["events"].to_list()):
-        if raw_events is None:
-            continue
-        for event in json.loads(raw_events):
-            add(span_keys[row], row, [event["name"]] if event.get("name") else [])
-            add(span_keys[row], row, text_leaves(event.get("attributes") or {}))
-    return pl.DataFrame(
-        {"_key": keys, "_span": rows, "unit": units}, schema=_UNIT_SCHEMA
-    )

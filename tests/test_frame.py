@@ -11,6 +11,7 @@ import pytest
 
 from polartrace import Trace, TraceFormatError, TraceFrame, read_traces
 from polartrace._text import preview_units, span_units
+from polartrace.model import Span, SpanEvent, TraceData, TraceInfo, TraceState
 from tests.conftest import LABELS, ORACLE
 
 T1, T2, T3, T4, T5, T6 = (LABELS[f"T{i}"] for i in range(1, 7))
@@ -216,3 +217,97 @@ def test_wrong_type_is_reported(tmp_path: Path) -> None:
     _write_jsonl(path, [json.dumps(bad)])
     with pytest.raises(TraceFormatError, match="tags"):
         read_traces(path)
+
+
+def _span_with(raw_attributes: dict[str, str], events: list[SpanEvent]) -> Span:
+    return Span(
+        name="step",
+        span_id="00000000000000a1",
+        otel_trace_id="ab" * 16,
+        start_time_ns=0,
+        end_time_ns=1,
+        raw_attributes=raw_attributes,
+        events=events,
+    )
+
+
+def _frame_of(spans: list[Span]) -> TraceFrame:
+    info = TraceInfo(trace_id="tr-units", request_time=0, state=TraceState.OK)
+    return TraceFrame.from_traces([Trace(info=info, data=TraceData(spans=spans))])
+
+
+# The units table decodes attribute text with orjson where it can; these values are
+# the ones orjson reads differently from json.loads or not at all.
+@pytest.mark.parametrize(
+    ("raw", "units"),
+    [
+        ("123456789012345678901234567890", ["123456789012345678901234567890"]),
+        ("[-9223372036854775809]", ["-9223372036854775809"]),
+        ("18446744073709551615", ["18446744073709551615"]),
+        ("NaN", ["NaN"]),
+        ('{"x": [Infinity, -Infinity]}', ["Infinity", "-Infinity"]),
+        ("1e400", ["Infinity"]),
+        ('"\\ud83d\\ude00 \\u00e9"', ["\U0001f600 \u00e9"]),
+        ('{"a": 1, "a": 2, "b": 3.0}', ["2", "3"]),
+        ("[1.5e-7, -0.0, 1e16]", ["1.5e-07", "0", "1e+16"]),
+        ('{"a": 1,}', ['{"a": 1,}']),
+        ("LLM", ["LLM"]),
+        ("", [""]),
+        ("[" * 5000 + "]" * 5000, ["[" * 5000 + "]" * 5000]),
+    ],
+    ids=[
+        "integer-beyond-64-bits",
+        "negative-integer-beyond-64-bits",
+        "largest-unsigned-64-bit",
+        "nan",
+        "infinities",
+        "float-overflow",
+        "escaped-surrogate-pair",
+        "duplicate-keys",
+        "float-forms",
+        "trailing-comma-not-json",
+        "bare-word-not-json",
+        "empty-text",
+        "nested-beyond-the-stack",
+    ],
+)
+def test_units_decode_attribute_text_as_json_loads_does(
+    raw: str, units: list[str]
+) -> None:
+    frame = _frame_of([_span_with({"value": raw}, [])])
+    assert frame.units["unit"].to_list() == ["step", *units]
+    span = frame.traces_at([0])[0].data.spans[0]
+    assert list(span_units(span)) == ["step", *units]
+
+
+def test_units_of_spans_sharing_values_follow_each_span() -> None:
+    shared = '{"q": "refund", "n": [2.0, true]}'
+    event = SpanEvent(name="exception", timestamp_ns=1, attributes={"k": ["v", 1.0]})
+    spans = [
+        _span_with({"mlflow.spanInputs": shared, "model": '"gpt"'}, []),
+        _span_with({"mlflow.spanInputs": shared, "mlflow.spanType": '"LLM"'}, [event]),
+        _span_with({"model": '"gpt"', "mlflow.spanOutputs": "null"}, [event, event]),
+    ]
+    units = _frame_of(spans).units
+    assert units.rows() == [
+        (0, 0, "step"),
+        (0, 1, "step"),
+        (0, 2, "step"),
+        (0, 0, "refund"),
+        (0, 0, "2"),
+        (0, 0, "true"),
+        (0, 1, "refund"),
+        (0, 1, "2"),
+        (0, 1, "true"),
+        (0, 0, "gpt"),
+        (0, 2, "gpt"),
+        (0, 1, "exception"),
+        (0, 1, "v"),
+        (0, 1, "1"),
+        (0, 2, "exception"),
+        (0, 2, "v"),
+        (0, 2, "1"),
+        (0, 2, "exception"),
+        (0, 2, "v"),
+        (0, 2, "1"),
+    ]

@@ -205,3 +205,54 @@ def test_a_scan_compiled_on_its_schema_still_fills_missing_values(
     write_parquet(oracle_frame, tmp_path / "ds")
     lazy = scan_traces(tmp_path / "ds")
     assert lazy.count(filter_string) == count(oracle_frame, filter_string)
+
+
+def _reversed_rows(frame: TraceFrame) -> TraceFrame:
+    """The same frame with its span and assessment rows in reverse order."""
+    spans = frame.spans.reverse().with_columns(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_span")
+    )
+    return TraceFrame(
+        frame.traces,
+        spans,
+        frame.assessments.reverse(),
+        frame.prompts.reverse(),
+        frame.traces_at(range(len(frame))),
+    )
+
+
+@pytest.mark.parametrize("case", VALID_FILTERS, ids=[c["id"] for c in VALID_FILTERS])
+def test_semi_joins_do_not_depend_on_row_order(
+    case: dict[str, Any], oracle_frame: TraceFrame
+) -> None:
+    # Span, assessment, text and prompt clauses scatter the keys of every matching
+    # row (repeated, in table order) into a trace mask, without making them
+    # distinct or sorted first.
+    shuffled = _reversed_rows(oracle_frame)
+    got = search_traces(shuffled, case["filter"], return_type="list")
+    assert _ids(got) == _ids(
+        search_traces(oracle_frame, case["filter"], return_type="list")
+    )
+
+
+@pytest.mark.parametrize(
+    "filter_string",
+    [
+        "span.type = 'LLM' AND span.status = 'ERROR'",
+        "span.name = 'retriever'",
+        "span.content LIKE '%refund%' AND span.type = 'LLM'",
+        "feedback.relevance > 0.5",
+        "text LIKE '%refund%'",
+        "NOT span.name = 'retriever' OR feedback.relevance IS NULL",
+    ],
+    ids=lambda f: f,
+)
+def test_semi_joins_agree_on_reordered_generated_traces(
+    generated: TraceFrame, filter_string: str
+) -> None:
+    shuffled = _reversed_rows(generated)
+    fast = search_traces(generated, filter_string, return_type="polars")
+    other = search_traces(shuffled, filter_string, return_type="polars")
+    assert fast["trace_id"].to_list() == other["trace_id"].to_list()
+    assert count(generated, filter_string) == count(shuffled, filter_string)
+    assert 0 < fast.height < len(generated)
