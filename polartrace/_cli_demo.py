@@ -144,8 +144,8 @@ def explain(filter_string: str, frame: TraceFrame | None = None) -> str:
             "Resolved fields (aliases resolved, literals converted):",
             *resolved,
             "",
-            f"Polars plan (on {on}; span, assessment and text clauses are key-set",
-            "semi-joins computed on their own tables):",
+            f"Polars plan (on {on}; span, assessment and text clauses are",
+            "masks scattered from their own tables):",
             *("  " + line for line in plan.splitlines()),
             "",
         ]
