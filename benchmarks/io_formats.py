@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from benchmarks import mlflow_store
 from polartrace import Trace, TraceFrame, read_traces
 from polartrace.generate import generate_jsonl_lines
 from polartrace.io import iter_jsonl, write_jsonl, write_parquet
@@ -102,25 +103,7 @@ def write_mlflow_db(traces: list[Trace], path: Path) -> None:
                     a.is_valid,
                 ),
             )
-        con.executemany(
-            "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, "
-            "name, type, status, start_time_unix_nano, end_time_unix_nano, content) "
-            "VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    i.trace_id,
-                    s.span_id,
-                    s.parent_id,
-                    s.name,
-                    s.span_type,
-                    s.status.code.value,
-                    s.start_time_ns,
-                    s.end_time_ns,
-                    json.dumps(s.to_dict()),
-                )
-                for s in t.data.spans
-            ],
-        )
+        con.executemany(mlflow_store.SPANS_SQL, mlflow_store.span_rows_of(t, 1))
     con.commit()
     con.close()
 

@@ -90,9 +90,18 @@ def _rows(
             json.dumps(a.metadata) if a.metadata else None,
             experiment_id, info.request_time, aggregate, numeric,
         ))  # fmt: skip
-    span_rows = [
+    span_rows = span_rows_of(trace, experiment_id)
+    return trace_row, tag_rows, meta_rows, assessment_rows, span_rows
+
+
+def span_rows_of(trace: Trace, experiment_id: int) -> list[tuple[Any, ...]]:
+    """The rows of MLflow's ``spans`` table for ``trace`` (``_SQL["spans"]`` order).
+
+    ``content`` is the span JSON as MLflow writes it (non-ASCII kept).
+    """
+    return [
         (
-            tid,
+            trace.info.trace_id,
             experiment_id,
             s.span_id,
             s.parent_id,
@@ -105,9 +114,13 @@ def _rows(
         )
         for s in trace.data.spans
     ]
-    return trace_row, tag_rows, meta_rows, assessment_rows, span_rows
 
 
+SPANS_SQL = (
+    "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, "
+    "name, type, status, start_time_unix_nano, end_time_unix_nano, content) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
 _SQL = {
     "trace_info": "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, "
     "execution_time_ms, status, client_request_id, request_preview, response_preview, "
@@ -121,9 +134,7 @@ _SQL = {
     "source_type, source_id, run_id, span_id, rationale, overrides, valid, "
     "assessment_metadata, experiment_id, trace_timestamp_ms, aggregate_value, "
     "is_numeric_value) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "spans": "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, "
-    "name, type, status, start_time_unix_nano, end_time_unix_nano, content) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?)",
+    "spans": SPANS_SQL,
 }
 # MLflow answers ``prompt = 'name/version'`` from this table, not from the
 # ``mlflow.linkedPrompts`` tag; its ``link_prompts_to_trace`` writes these rows.

@@ -24,6 +24,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn, TypeVar
 
+import orjson
+
 from polartrace.errors import TraceFormatError
 
 _T = TypeVar("_T")
@@ -232,6 +234,41 @@ def decode_attribute(text: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):  # not JSON, or nested beyond the C stack
         return text
+
+
+#: An integer literal orjson reads as a float where ``json.loads`` keeps it exact
+#: (beyond 64 bits: 20 digits, or a minus and 19). May match inside a string too,
+#: which only costs the slower exact path.
+LONG_INTEGER = r"-[0-9]{19}|[0-9]{20}"
+_long_integer = re.compile(LONG_INTEGER).search
+
+
+def decode_attribute_fast(text: str, may_be_long: bool | None = None) -> Any:
+    """`decode_attribute`, read by orjson (about twice as fast) where it agrees.
+
+    Every text orjson accepts it reads as ``json.loads`` does (floats included),
+    except integers beyond 64 bits, which it reads as floats: a text that may hold
+    one goes to `decode_attribute`, as does what orjson rejects (``NaN``, ``1e400``,
+    lone surrogates, text that is not JSON).
+
+    Args:
+        text: The stored attribute text.
+        may_be_long: Whether ``text`` matches `LONG_INTEGER`, when the caller has
+            already checked many texts at once; ``None`` checks here.
+
+    >>> decode_attribute_fast("[1, 2.5]"), decode_attribute_fast("12345678901234567890")
+    ([1, 2.5], 12345678901234567890)
+    """
+    if not isinstance(text, str):
+        return decode_attribute(text)
+    if may_be_long is None:
+        may_be_long = _long_integer(text) is not None
+    if not may_be_long:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return decode_attribute(text)
 
 
 # --- RFC 3339 timestamps (the protobuf JSON form of google.protobuf.Timestamp) ---

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
 import polars as pl
 
-from polartrace._json import append_leaves, decode_attribute
+from polartrace._json import LONG_INTEGER, append_leaves, decode_attribute_fast
 
 __all__ = ["UNIT_SCHEMA", "build_units"]
 
@@ -63,7 +62,7 @@ def build_units(traces: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
         key = column[len(_RAW_PREFIX) :]
         if key.startswith("mlflow.") and key not in _TEXT_KEYS:
             continue
-        parts.append(_leaf_rows(spans, column, _value_leaves))
+        parts.append(_leaf_rows(spans, column, append_leaves))
     parts.append(_leaf_rows(spans, "events", _event_leaves))
     units = pl.concat(
         [
@@ -89,30 +88,14 @@ def _non_empty(part: pl.LazyFrame) -> pl.LazyFrame:
     return part.with_columns(unit).filter(unit.is_not_null() & (unit != ""))
 
 
-# orjson reads an integer beyond 64 bits as a float where json.loads keeps it
-# exact, so a value whose text may hold one (20 digits, or a minus and 19) is
-# left to `decode_attribute`. Every other value orjson reads equals json.loads'
-# (floats included: both round correctly); what orjson rejects (NaN, 1e400, lone
-# surrogates, text that is not JSON), `decode_attribute` decides.
-_LONG_INTEGER = r"-[0-9]{19}|[0-9]{20}"
-
-
 def _decoded(texts: pl.Series) -> Iterator[Any]:
-    """Yield ``decode_attribute(text)`` for each text, reading most with orjson."""
-    loads, failure = orjson.loads, orjson.JSONDecodeError
-    exact = texts.str.contains(_LONG_INTEGER).to_list()
-    for text, long_integer in zip(texts.to_list(), exact, strict=True):
-        if not long_integer:
-            try:
-                yield loads(text)
-                continue
-            except failure:
-                pass
-        yield decode_attribute(text)
+    """Yield ``decode_attribute(text)`` for each text (orjson where it agrees).
 
-
-def _value_leaves(value: Any, out: list[str]) -> None:
-    append_leaves(value, out)
+    The long-integer check runs once over all texts, in Polars.
+    """
+    may_be_long = texts.str.contains(LONG_INTEGER).to_list()
+    for text, flag in zip(texts.to_list(), may_be_long, strict=True):
+        yield decode_attribute_fast(text, flag)
 
 
 def _event_leaves(events: Any, out: list[str]) -> None:

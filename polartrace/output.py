@@ -44,7 +44,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from polartrace._json import decode_attribute
+from polartrace._json import decode_attribute_fast
 from polartrace.frame import META_PREFIX, RAW_PREFIX, TAG_PREFIX, TraceFrame
 from polartrace.model import Trace, TraceData
 
@@ -212,19 +212,6 @@ def _loads(text: str | memoryview, locations: list[Any]) -> Any:
     return json.loads(bytes(text) if isinstance(text, memoryview) else text)
 
 
-def _attribute(text: Any) -> Any:
-    """`decode_attribute`, through orjson when it reads ``text`` as json does."""
-    if type(text) is str:
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            if not _wide(value):
-                return value
-    return decode_attribute(text)
-
-
 def _root_io(spans: list[Any]) -> tuple[Any, Any]:
     """The root span's decoded inputs and outputs (as ``TraceData.request``)."""
     for span in spans:
@@ -232,8 +219,8 @@ def _root_io(spans: list[Any]) -> tuple[Any, Any]:
             attributes = span.get("attributes") or {}
             inputs, outputs = attributes.get(_INPUTS), attributes.get(_OUTPUTS)
             return (
-                None if inputs is None else _attribute(inputs),
-                None if outputs is None else _attribute(outputs),
+                None if inputs is None else decode_attribute_fast(inputs),
+                None if outputs is None else decode_attribute_fast(outputs),
             )
     return None, None
 
@@ -487,7 +474,7 @@ def _root_texts(frame: TraceFrame, keys: pl.Series) -> tuple[list[Any], list[Any
         if raw is None:
             return None
         if raw not in written:
-            value = _attribute(raw)
+            value = decode_attribute_fast(raw)
             written[raw] = None if value is None else dumps(value)
         return written[raw]
 
