@@ -18,8 +18,10 @@ import polartrace._json
 import polartrace._spans
 import polartrace.model
 from polartrace._json import (
+    LONG_INTEGER,
     canonical_text,
     decode_attribute,
+    decode_attribute_fast,
     format_timestamp_ms,
     numeric_value,
     parse_timestamp_ms,
@@ -330,6 +332,47 @@ def test_attribute_text_that_is_not_json_is_returned_raw() -> None:
         raw_attributes={"mlflow.spanType": "LLM", "mlflow.spanInputs": "{oops"},
     )
     assert (raw.span_type, raw.inputs) == ("LLM", "{oops")
+
+
+_FAST_TEXTS = [
+    "123456789012345678901234567890",  # wider than 64 bits: orjson reads a float
+    "-9223372036854775809",
+    "18446744073709551616",
+    "18446744073709551615",  # uint64 max: orjson's int, exact
+    "9223372036854775808",
+    '{"n": [1, {"deep": 123456789012345678901234567890}]}',
+    '["123456789012345678901234567890"]',  # digits inside a string only
+    "1e19",  # a wide float literal: a float either way
+    "NaN",
+    "Infinity",
+    "1e400",
+    '"\\ud800"',  # a lone surrogate: orjson rejects it, json reads it
+    "-0",
+    "-0.0",
+    '{"a": 1, "a": 2}',
+    "{oops",
+    "",
+    '"LLM"',
+    '{"q": "caf\\u00e9", "k": [true, null, 2.5]}',
+]
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with each leaf's type beside it (``1 == 1.0``, but not as cells)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, repr(value))
+
+
+@pytest.mark.parametrize("text", _FAST_TEXTS)
+def test_fast_attribute_decoding_is_exactly_json(text: str) -> None:
+    expected = _typed(decode_attribute(text))
+    assert _typed(decode_attribute_fast(text)) == expected
+    # A caller that checked many texts at once passes the LONG_INTEGER flag.
+    flag = re.search(LONG_INTEGER, text) is not None
+    assert _typed(decode_attribute_fast(text, flag)) == expected
 
 
 def test_span_without_type_attribute_is_unknown() -> None:

@@ -8,6 +8,7 @@ types, values and dict key order for pandas, and the same JSON for polars.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from collections.abc import Sequence
@@ -376,3 +377,26 @@ def test_json_only_page_matches_trace_objects(
     keys = list(range(len(oracle_traces)))
     got = out.build(page, keys, "pandas", include_spans, None)
     _assert_same_cells(got, _expected(oracle_traces, include_spans))
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars"])
+def test_building_leaves_the_cycle_collector_as_it_was(kind: str) -> None:
+    frame = _text_frame([Trace.from_dict(d) for d in generate_trace_dicts(5, seed=5)])
+    assert gc.isenabled()
+    out.build(frame, [0, 1, 2], kind, True, None)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        out.build(frame, [0, 1, 2], kind, True, None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    # Objects the program froze itself stay frozen (``unfreeze`` would release them).
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        out.build(frame, [0, 1, 2], kind, True, None)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
