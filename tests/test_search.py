@@ -61,7 +61,18 @@ def test_quick_reference_search(
 
 
 @pytest.mark.parametrize(
-    "text", ["", "status = 'OK'", "span.type = 'LLM'", "NOT tags.environment = 'dev'"]
+    "text",
+    [
+        "",
+        "status = 'OK'",
+        "span.type = 'LLM'",
+        "NOT tags.environment = 'dev'",
+        # Masks that read no column (keys no trace has): one scalar, not a row each.
+        "tags.`no.such.tag` = 'x'",
+        "NOT tags.`no.such.tag` = 'x'",
+        "tags.`no.such.tag` != 'x' OR metadata.`nope` = 'y'",
+        "NOT (tags.`no.such.tag` = 'x' AND metadata.`nope` = 'y')",
+    ],
 )
 def test_count_equals_number_of_results(
     text: str, oracle_frame: TraceFrame, engine: str
