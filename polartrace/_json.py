@@ -426,6 +426,36 @@ def hex_to_id(hex_id: str) -> str:
     return binascii.b2a_base64(bytes.fromhex(hex_id), newline=False).decode("ascii")
 
 
+def check_encodable(value: Any, path: str = "") -> None:
+    r"""Raise `TraceFormatError` at the first string UTF-8 cannot encode in ``value``.
+
+    ``json`` reads an escaped lone surrogate (``"\ud800"``) into a ``str`` that no
+    UTF-8 column can hold: Arrow and Polars would fail with an encoding error
+    naming neither the trace nor the field. Keys and values are both checked;
+    the path is a JSON path (``info.tags['my key']``, ``data.spans[2].name``).
+
+    >>> try:
+    ...     check_encodable({"info": {"tags": {"k": "x\ud800"}}})
+    ... except TraceFormatError as exc:
+    ...     print(exc.location)
+    info.tags.k
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            where = f"a lone surrogate {value[exc.start]!r} at character {exc.start}"
+            fail(f"text holds {where}, which UTF-8 cannot encode", path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = _join(path, key) if key.isidentifier() else f"{path}[{key!r}]"
+            check_encodable(key, inner)
+            check_encodable(item, inner)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_encodable(item, f"{path}[{index}]")
+
+
 # --- shape checks: every failure is a TraceFormatError naming the JSON path -------
 
 

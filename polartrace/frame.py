@@ -38,9 +38,15 @@ from typing import Any
 
 import polars as pl
 
-from polartrace._json import canonical_text, decode_attribute, numeric_value
+from polartrace._json import (
+    canonical_text,
+    check_encodable,
+    decode_attribute,
+    numeric_value,
+)
 from polartrace._text import linked_prompts
 from polartrace._units import build_units
+from polartrace.errors import TraceFormatError
 from polartrace.model import Trace
 
 __all__ = ["SPAN_STATUS_ENUM", "STATE_ENUM", "TraceFrame"]
@@ -236,6 +242,8 @@ class TraceFrame:
 
         Raises:
             TypeError: If an item is not a ``Trace``.
+            TraceFormatError: If a text holds a lone surrogate, which no UTF-8
+                column can store (naming the trace and the JSON path).
         """
         objects = list(traces)
         for index, item in enumerate(objects):
@@ -243,9 +251,19 @@ class TraceFrame:
                 msg = f"item {index} is a {type(item).__name__}, not a polartrace Trace"
                 raise TypeError(msg)
         builder = _Builder()
-        for key, trace in enumerate(objects):
-            builder.add(key, trace)
-        return builder.finish(objects)
+        try:
+            for key, trace in enumerate(objects):
+                builder.add(key, trace)
+            return builder.finish(objects)
+        except UnicodeEncodeError:
+            # Rare: find the culprit only now, rather than check every string.
+            for index, trace in enumerate(objects):
+                try:
+                    check_encodable(trace.to_dict())
+                except TraceFormatError as exc:
+                    where = f"trace {index} ({trace.info.trace_id!r}), {exc.location}"
+                    raise TraceFormatError(exc.message, location=where) from None
+            raise
 
     def search(self, filter_string: str | None = None, **kwargs: Any) -> Any:
         """Search this frame; see :func:`polartrace.search_traces` for arguments."""

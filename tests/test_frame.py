@@ -311,3 +311,30 @@ def test_units_of_spans_sharing_values_follow_each_span() -> None:
         (0, 2, "v"),
         (0, 2, "1"),
     ]
+
+
+def test_lone_surrogate_is_an_error_naming_trace_and_field() -> None:
+    good = ORACLE[0]["trace"]
+    bad = json.loads(json.dumps(ORACLE[1]["trace"]))
+    bad["info"]["tags"]["note"] = "caf\udce9"  # what a cp1252 byte decoded as UTF-8
+    traces = [Trace.from_dict(good), Trace.from_dict(bad)]
+    with pytest.raises(TraceFormatError) as info:
+        TraceFrame.from_traces(traces)
+    trace_id = bad["info"]["trace_id"]
+    assert info.value.location == f"trace 1 ({trace_id!r}), info.tags.note"
+    assert info.value.message == (
+        "text holds a lone surrogate '\\udce9' at character 3, "
+        "which UTF-8 cannot encode"
+    )
+
+
+def test_lone_surrogate_in_a_json_file_names_the_file(tmp_path: Path) -> None:
+    bad = json.loads(json.dumps(ORACLE[1]["trace"]))
+    bad["data"]["spans"][0]["name"] = "\ud800"
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([bad]))
+    with pytest.raises(TraceFormatError) as info:
+        read_traces(path)
+    assert info.value.source == str(path)
+    assert info.value.location is not None
+    assert info.value.location.endswith("data.spans[0].name")

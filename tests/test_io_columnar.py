@@ -505,6 +505,38 @@ def test_lone_surrogates_are_left_to_the_line_parser(
     assert read_jsonl_columnar(path) is None
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        pytest.param('"env": "prod"', '"env": "a\\ud800b"', "info.tags.env", id="tag"),
+        pytest.param(
+            '"{\\"q\\": 1}"',
+            '"\\udc00"',
+            "data.spans[0].attributes['mlflow.spanInputs']",
+            id="attribute",
+        ),
+        pytest.param(
+            '"name": "child"',
+            '"name": "\\ud83d\\ude00 \\ud800"',
+            "data.spans[1].name",
+            id="name",
+        ),
+    ],
+)
+def test_lone_surrogates_are_an_error_naming_file_line_and_field(
+    tmp_path: Path, old: str, new: str, where: str
+) -> None:
+    # No UTF-8 column can hold them; the line parser says where they are.
+    path = tmp_path / "t.jsonl"
+    good = json.dumps(_trace(0))
+    path.write_text(good + "\n" + json.dumps(_trace(1)).replace(old, new, 1) + "\n")
+    with pytest.raises(TraceFormatError) as info:
+        read_traces(path)
+    assert info.value.source == str(path)
+    assert info.value.location == f"line 2, {where}"
+    assert "lone surrogate" in info.value.message
+
+
 @pytest.mark.parametrize("return_type", ["pandas", "polars"])
 def test_search_output_matches_a_frame_of_objects(
     tmp_path: Path, return_type: str

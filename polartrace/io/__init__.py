@@ -149,6 +149,16 @@ def read_traces(
     """
     kind = format or detect_format(source)
     text = os.fspath(source)
+    try:
+        return _read(kind, text)
+    except TraceFormatError as exc:
+        if exc.source is not None:
+            raise
+        # A record every reader accepted but the frame cannot hold: name the file.
+        raise TraceFormatError(exc.message, source=text, location=exc.location) from exc
+
+
+def _read(kind: str, text: str) -> TraceFrame:
     if kind == "jsonl":
         return read_jsonl(text)
     if kind == "json":

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from polartrace._json import check_encodable
 from polartrace.errors import TraceFormatError
 from polartrace.frame import TraceFrame
 from polartrace.io._columnar import read_jsonl_columnar
@@ -101,6 +102,8 @@ def _trace_from_line(line: str, source: str, number: int) -> Trace:
         msg = f"invalid JSON at column {exc.colno}: {exc.msg}"
         raise TraceFormatError(msg, source=source, location=f"line {number}") from exc
     try:
+        if "\\ud" in line or "\\uD" in line:  # maybe an escaped lone surrogate
+            check_encodable(data)
         return Trace.from_dict(data)
     except TraceFormatError as exc:
         where = f"line {number}" + (f", {exc.location}" if exc.location else "")
