@@ -19,7 +19,7 @@ import polars as pl
 import polartrace
 from benchmarks import data, engines
 from benchmarks.queries import Query
-from benchmarks.timing import Timing, in_subprocess, measure
+from benchmarks.timing import Contender, Timing, in_subprocess, interleaved, measure
 from polartrace.frame import TraceFrame
 
 
@@ -105,6 +105,13 @@ def _query_rows(
     frame: TraceFrame, n: int, opts: Options, traces: list[Any] | None,
     duck: engines.Duck | None, mlf: Any,
 ) -> list[dict[str, Any]]:  # fmt: skip
+    """Every contender on every query.
+
+    For each kind (count, page, all) polartrace with a cold compile, the two
+    hand-written layouts and DuckDB are timed in alternating rounds
+    (`interleaved`), so the ratios between them are measured under the same
+    load; polartrace warm, the reference evaluator and MLflow are timed alone.
+    """
     own = engines.frame_tables(frame)
     best = engines.best_tables(frame)
     texts = frame._raw_json
@@ -116,30 +123,40 @@ def _query_rows(
         row: dict[str, Any] = {"query": query.id, "filter": query.filter}
         r = opts.repeat
         pt: dict[str, Any] = {}
+        row["polartrace"] = pt
+        row["polars_frame"], row["polars_best"] = {}, {}
+        if duck is not None:
+            row["duckdb"] = {}
         expected: dict[str, Any] = {}
         for kind in kinds:
-            fn = lambda q=query, k=kind: _polartrace(frame, q, k)  # noqa: E731
-            cold_t, result = measure(fn, r, setup=clear)
-            expected[kind] = _ids(result)
-            del result  # not alive while the warm samples build theirs
-            warm_t, _ = measure(fn, r)
-            pt[f"{kind}_cold"], pt[f"{kind}_warm"] = _t(cold_t), _t(warm_t)
-        row["polartrace"] = pt
+            contenders = {
+                "polartrace": Contender(
+                    lambda q=query, k=kind: _polartrace(frame, q, k), setup=clear
+                ),
+                "polars_frame": Contender(
+                    lambda q=query, k=kind: engines.hand(own, q, k, texts)
+                ),
+                "polars_best": Contender(
+                    lambda q=query, k=kind: engines.hand(best, q, k, texts)
+                ),
+            }
+            if duck is not None:
+                contenders["duckdb"] = Contender(lambda q=query, k=kind: duck.run(q, k))
+            timings, results = interleaved(contenders, r)
+            expected[kind] = _ids(results.pop("polartrace"))
+            for name, got in results.items():
+                if _ids(got) != expected[kind]:
+                    msg = f"{name} {kind} differs from polartrace for {query.id!r}"
+                    raise AssertionError(msg)
+            del results
+            pt[f"{kind}_cold"] = _t(timings.pop("polartrace"))
+            for name, timing in timings.items():
+                row[name][kind] = _t(timing)
+            warm_t, _ = measure(lambda q=query, k=kind: _polartrace(frame, q, k), r)
+            pt[f"{kind}_warm"] = _t(warm_t)
         matches = expected["count"]
         row["matches"] = matches
         row["selectivity"] = matches / max(n, 1)
-        for name, tables in (("polars_frame", own), ("polars_best", best)):
-            row[name] = {}
-            for kind in kinds:
-                t, got = measure(
-                    lambda q=query, t=tables, k=kind: engines.hand(t, q, k, texts), r
-                )
-                same = _ids(got) == expected[kind]
-                del got
-                if not same:
-                    msg = f"{name} {kind} differs from polartrace for {query.id!r}"
-                    raise AssertionError(msg)
-                row[name][kind] = _t(t)
         if traces is not None:
             ref, got = measure(
                 lambda q=query: engines.reference_count(traces, q),
@@ -147,16 +164,6 @@ def _query_rows(
             )  # fmt: skip
             _same("reference", matches, got, query, n)
             row["reference"] = {"count": _t(ref)}
-        if duck is not None:
-            row["duckdb"] = {}
-            for kind in kinds:
-                t, got = measure(lambda q=query, k=kind: duck.run(q, k), r)
-                same = _ids(got) == expected[kind]
-                del got
-                if not same:
-                    msg = f"duckdb {kind} differs from polartrace for {query.id!r}"
-                    raise AssertionError(msg)
-                row["duckdb"][kind] = _t(t)
         if mlf is not None and query.mlflow is not None:
             row["mlflow"] = {}
             ml_kinds = ["page"] + (["all"] if n <= opts.mlflow_all_max else [])

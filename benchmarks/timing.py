@@ -82,6 +82,52 @@ def measure(
     return timing, result
 
 
+@dataclass(frozen=True)
+class Contender:
+    """One of the calls `interleaved` times against each other."""
+
+    fn: Callable[[], Any]
+    setup: Callable[[], Any] | None = None
+
+
+def interleaved(
+    contenders: dict[str, Contender], repeat: int, *, warmup: int = 1
+) -> tuple[dict[str, Timing], dict[str, Any]]:
+    """Time several calls in alternating rounds: one sample of each per round.
+
+    Timing one call ``repeat`` times and then the next lets the load of a shared
+    machine fall on one more than the other; a ratio of two such medians can be
+    off by half. Alternating puts every contender under the same conditions, so
+    the ratios are measured, not just the times (the rule for every ratio this
+    suite prints). Each sample is taken as `measure` takes it: the previous
+    result dropped and garbage collected untimed, then ``setup`` untimed.
+
+    Returns:
+        The timing of each contender, and the value of its last call.
+    """
+    results: dict[str, Any] = {}
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    rounds = warmup + repeat
+    for round_ in range(rounds):
+        for name, contender in contenders.items():
+            gc.collect()
+            if contender.setup is not None:
+                contender.setup()
+            start = time.perf_counter()
+            value = contender.fn()
+            elapsed = time.perf_counter() - start
+            if round_ >= warmup:
+                samples[name].append(elapsed)
+            if round_ == rounds - 1:  # only the last values are kept, for checking
+                results[name] = value
+            del value
+    timings = {
+        name: Timing(statistics.median(s), min(s), max(s), len(s))
+        for name, s in samples.items()
+    }
+    return timings, results
+
+
 def in_subprocess(code: str, timeout: float = 3600) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter and return what it reported.
 
