@@ -140,6 +140,19 @@ def _query_rows(
                     msg = f"{name} {kind} differs from polartrace for {query.id!r}"
                     raise AssertionError(msg)
                 row[name][kind] = _t(t)
+            if "page" in kinds and texts is not None:
+                t, got = measure(
+                    lambda q=query, t=tables: engines.hand_page_columns(t, q, texts), r
+                )
+                same = _ids(got) == expected["page"]
+                del got
+                if not same:
+                    msg = (
+                        f"{name} page_columns differs from polartrace for {query.id!r}"
+                    )
+                    raise AssertionError(msg)
+                row[name]["page_columns"] = _t(t)
+        row["page_ratios"] = page_ratios(row)
         if traces is not None:
             ref, got = measure(
                 lambda q=query: engines.reference_count(traces, q),
@@ -170,6 +183,29 @@ def _query_rows(
                 row["mlflow"][f"{kind}_rows"] = got
         rows.append(row)
     return rows
+
+
+def page_ratios(row: dict[str, Any]) -> dict[str, float | None]:
+    """polartrace's cold page over the faster hand-written page of each kind.
+
+    ``flat``: the hand-written page returns the five flat columns and the trace
+    JSON; ``columns``: it returns MLflow's twelve columns as polartrace does.
+    """
+
+    def best(kind: str) -> float | None:
+        found = [
+            row[name][kind]["median"]
+            for name in ("polars_frame", "polars_best")
+            if kind in row.get(name, {})
+        ]
+        return min(found) if found else None
+
+    cold = (row["polartrace"].get("page_cold") or {}).get("median")
+    out: dict[str, float | None] = {}
+    for label, kind in (("flat", "page"), ("columns", "page_columns")):
+        hand = best(kind)
+        out[label] = None if cold is None or not hand else cold / hand
+    return out
 
 
 def parse_bind(opts: Options) -> dict[str, Any]:
