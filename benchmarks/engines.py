@@ -108,10 +108,18 @@ def cold(frame: TraceFrame) -> Callable[[], None]:
 
 
 def hand_search(
-    tables: Tables, query: Query, limit: int | None, texts: pl.Series | None
+    tables: Tables,
+    query: Query,
+    limit: int | None,
+    texts: pl.Series | None,
+    keys: pl.Series | None = None,
 ) -> pl.DataFrame:
-    """Matches in the default order: the flat output columns and the trace JSON."""
-    keys = hand_keys(query, tables, limit)
+    """Matches in the default order: the flat output columns and the trace JSON.
+
+    ``keys``: the matches' ``_key`` in order, when already found.
+    """
+    if keys is None:
+        keys = hand_keys(query, tables, limit)
     # _key is the row number in the frame layout; the best layout is re-sorted.
     if tables.layout == "frame":
         rows = tables.traces[keys]
@@ -129,6 +137,78 @@ def hand_search(
     if texts is not None:
         out = out.with_columns(trace=texts.gather(keys))
     return out
+
+
+_SPANS_MARK = '"data": {"spans": '
+_INPUTS, _OUTPUTS = "raw:mlflow.spanInputs", "raw:mlflow.spanOutputs"
+
+
+def _root_attributes(spans: pl.DataFrame, keys: pl.Series) -> pl.LazyFrame:
+    """``_key``, ``request`` and ``response``: each key's root-span attribute text.
+
+    The frame stores spans grouped by trace in key order, so an expert takes each
+    trace's run of spans by binary search rather than a pass over every span; the
+    root is the first span of the run without a parent.
+    """
+    span_keys = spans["_key"]
+    runs = pl.DataFrame(
+        {
+            "lo": span_keys.search_sorted(keys, side="left"),
+            "hi": span_keys.search_sorted(keys, side="right"),
+        }
+    )
+    rows = runs.select(pl.int_ranges("lo", "hi", dtype=pl.UInt32).explode())
+    present = [
+        pl.col(name).first() if name in spans.columns else pl.lit(None, pl.String)
+        for name in (_INPUTS, _OUTPUTS)
+    ]
+    return (
+        spans[rows.to_series().drop_nulls()]
+        .lazy()
+        .filter(pl.col("parent_id").is_null())
+        .group_by("_key")
+        .agg(present[0].alias("request"), present[1].alias("response"))
+    )
+
+
+def hand_page_columns(tables: Tables, query: Query, texts: pl.Series) -> pl.DataFrame:
+    """The first ``PAGE`` matches with MLflow's twelve columns, as polartrace's page.
+
+    Written in Polars on the frame's own tables and kept JSON texts: the flat
+    columns gathered; ``trace`` the kept text; ``spans`` cut out of it by
+    position (the text ends with ``"data": {"spans": [...]}}``); metadata, tags
+    and assessments read by a JSON path from the info part alone (half the text
+    to parse); ``request``/``response`` the root span's stored attribute text.
+    Nested cells are JSON text equal, as JSON, to polartrace's (Polars writes
+    compact JSON and its own key order; absent metadata, tags and assessments
+    are ``{}``/``[]`` as in polartrace).
+    """
+    keys = hand_keys(query, tables, PAGE)
+    page = hand_search(tables, query, PAGE, texts, keys=keys)
+    text = pl.col("trace")
+    at = text.str.find(_SPANS_MARK, literal=True)
+    start = at + len(_SPANS_MARK)
+    info = pl.concat_str(text.str.slice(0, at - 2), pl.lit("}"))
+
+    def part(name: str, empty: str) -> pl.Expr:
+        found = pl.col("_info").str.json_path_match(f"$.info.{name}")
+        return found.fill_null(empty).alias(name)
+
+    return (
+        page.with_columns(_key=keys)
+        .lazy()
+        .join(_root_attributes(tables.spans, keys), on="_key", how="left",
+              maintain_order="left")
+        .with_columns(_info=info)
+        .select(
+            "trace_id", "trace", "client_request_id", "state", "request_time",
+            "execution_duration", "request", "response",
+            part("trace_metadata", "{}"), part("tags", "{}"),
+            text.str.slice(start, text.str.len_chars() - start - 2).alias("spans"),
+            part("assessments", "[]"),
+        )
+        .collect()
+    )  # fmt: skip
 
 
 def hand(

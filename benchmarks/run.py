@@ -142,6 +142,11 @@ def _query_rows(
             }
             if duck is not None:
                 contenders["duckdb"] = Contender(lambda q=query, k=kind: duck.run(q, k))
+            if kind == "page" and texts is not None:  # MLflow's twelve columns too
+                for name, tables in (("polars_frame", own), ("polars_best", best)):
+                    contenders[f"{name}:page_columns"] = Contender(
+                        lambda q=query, t=tables: engines.hand_page_columns(t, q, texts)
+                    )
             timings, results = interleaved(contenders, r)
             expected[kind] = _ids(results.pop("polartrace"))
             for name, got in results.items():
@@ -151,12 +156,14 @@ def _query_rows(
             del results
             pt[f"{kind}_cold"] = _t(timings.pop("polartrace"))
             for name, timing in timings.items():
-                row[name][kind] = _t(timing)
+                engine, _, variant = name.partition(":")
+                row[engine][variant or kind] = _t(timing)
             warm_t, _ = measure(lambda q=query, k=kind: _polartrace(frame, q, k), r)
             pt[f"{kind}_warm"] = _t(warm_t)
         matches = expected["count"]
         row["matches"] = matches
         row["selectivity"] = matches / max(n, 1)
+        row["page_ratios"] = page_ratios(row)
         if traces is not None:
             ref, got = measure(
                 lambda q=query: engines.reference_count(traces, q),
@@ -177,6 +184,29 @@ def _query_rows(
                 row["mlflow"][f"{kind}_rows"] = got
         rows.append(row)
     return rows
+
+
+def page_ratios(row: dict[str, Any]) -> dict[str, float | None]:
+    """polartrace's cold page over the faster hand-written page of each kind.
+
+    ``flat``: the hand-written page returns the five flat columns and the trace
+    JSON; ``columns``: it returns MLflow's twelve columns as polartrace does.
+    """
+
+    def best(kind: str) -> float | None:
+        found = [
+            row[name][kind]["median"]
+            for name in ("polars_frame", "polars_best")
+            if kind in row.get(name, {})
+        ]
+        return min(found) if found else None
+
+    cold = (row["polartrace"].get("page_cold") or {}).get("median")
+    out: dict[str, float | None] = {}
+    for label, kind in (("flat", "page"), ("columns", "page_columns")):
+        hand = best(kind)
+        out[label] = None if cold is None or not hand else cold / hand
+    return out
 
 
 def parse_bind(opts: Options) -> dict[str, Any]:

@@ -16,17 +16,19 @@ read from files) build their rows from that text without making a ``Trace``:
   Where orjson would read a text differently from ``json`` (integers beyond 64
   bits, ``NaN``, lone surrogates), ``json`` reads it, so the cells are exactly
   those of the ``Trace`` path;
-* polars / arrow: no decoding at all for the usual text. ``trace`` is the text
-  itself; ``spans`` is cut out of it (``Trace.to_json`` ends the text with
-  ``"data": {"spans": [...]}}``) and so is the assessments array (its end found
-  by orjson, `_array_at`); ids and times come from the trace table, ``tags`` and
-  ``trace_metadata`` are written from its columns (each distinct value once),
-  ``request``/``response`` from the root span's stored attribute (each
-  distinct text decoded and written once). A text of another shape is decoded
-  whole.
+* polars / arrow: no decoding of the trace for the usual text. ``trace`` is the
+  text itself; ``trace_metadata``, ``tags``, ``assessments`` and ``spans`` are
+  cut out of it (`polartrace._cut`), so their keys keep each trace's own order
+  as in MLflow's cells; ids and times are gathered from the trace table;
+  ``request``/``response`` are written from the root span's stored attribute
+  (`polartrace._root_spans`; each distinct text decoded and written once). A
+  text of another shape is decoded whole. A page is about a hundred rows, for
+  which plain Python over the rows and a handful of Polars calls cost less than
+  vectorised plans (each Polars call costs tens of microseconds whatever its
+  size).
 
-Polars/arrow JSON text equals, as JSON, ``json.dumps`` of the value; tags and
-metadata list their keys in the frame's column order.
+Polars/arrow JSON text equals, as JSON, ``json.dumps`` of the pandas cell, and
+equals it as text for traces written by ``Trace.to_json``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import gc
 import itertools
 import json
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,8 +46,10 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
+from polartrace._cut import cut
 from polartrace._json import decode_attribute_fast, holds_wide_float
-from polartrace.frame import META_PREFIX, RAW_PREFIX, TAG_PREFIX, TraceFrame
+from polartrace._root_spans import root_texts
+from polartrace.frame import TraceFrame
 from polartrace.model import Trace, TraceData
 
 __all__ = ["COLUMNS", "build"]
@@ -81,7 +85,6 @@ _POLARS_SCHEMA: dict[str, pl.DataType] = {
     "assessments": pl.String(),
 }
 _FLAT = ("trace_id", "client_request_id", "state", "request_time", "execution_duration")
-_SPANS_MARK = '"data": {"spans": '
 _INPUTS, _OUTPUTS = "mlflow.spanInputs", "mlflow.spanOutputs"
 
 
@@ -381,214 +384,65 @@ def _polars(traces: Sequence[Trace]) -> pl.DataFrame:
     return pl.DataFrame(columns, schema=_POLARS_SCHEMA)
 
 
-def _object_texts(table: pl.DataFrame, prefix: str) -> pl.Series:
-    """``json.dumps`` of the dict of non-null ``prefix`` columns, for each row.
-
-    Column by column, each distinct value is written once as its ``"key": value``
-    piece (tag and metadata values repeat); then each row joins its pieces. Per
-    row in Python: for a page this is cheaper than planning one vectorised
-    expression per key, and for many rows it costs about the same.
-    """
-    pieces = [
-        _pieces(table[column], column[len(prefix) :])
-        for column in table.columns
-        if column.startswith(prefix)
-    ]
-    if not pieces:
-        return pl.Series(["{}"] * table.height, dtype=pl.String)
-    join = ", ".join
-    return pl.Series(
-        ["{" + join(filter(None, row)) + "}" for row in zip(*pieces, strict=True)],
-        dtype=pl.String,
-    )
-
-
-def _pieces(values: pl.Series, key: str) -> list[str | None]:
-    """``json.dumps`` of ``{key: value}`` without its braces, for each value."""
-    head = _encode_string(key) + ": "
-    written: dict[str, str] = {}
-    return [
-        None
-        if value is None
-        else written.get(value)
-        or written.setdefault(value, head + _encode_string(value))
-        for value in values.to_list()
-    ]
-
-
-def _spans_of(spans: pl.DataFrame, keys: pl.Series) -> pl.LazyFrame:
-    """The span rows of ``keys``, in span order.
-
-    Spans are stored grouped by trace in key order, so each trace's spans are one
-    run of rows, found by binary search instead of a pass over every span.
-    """
-    span_keys = spans["_key"]
-    if not (span_keys.flags["SORTED_ASC"] or span_keys.is_sorted()):
-        return spans.lazy().filter(pl.col("_key").is_in(keys.implode()))
-    unique = keys.unique().sort()
-    runs = pl.DataFrame(
-        {
-            "lo": span_keys.search_sorted(unique, side="left"),
-            "hi": span_keys.search_sorted(unique, side="right"),
-        }
-    )
-    rows = runs.select(
-        pl.int_ranges("lo", "hi", dtype=pl.UInt32).explode().drop_nulls()
-    )
-    return spans[rows.to_series()].lazy()
-
-
-def _root_texts(frame: TraceFrame, keys: pl.Series) -> tuple[list[Any], list[Any]]:
-    """Each key's root-span inputs and outputs as JSON text (``None`` if absent).
-
-    The text is ``json.dumps`` of the decoded value, as for ``Trace`` objects;
-    each distinct stored text is decoded (by orjson where it agrees with json)
-    and written once.
-    """
-    spans = frame.spans
-    names = [RAW_PREFIX + _INPUTS, RAW_PREFIX + _OUTPUTS]
-    present = [
-        pl.col(n) if n in spans.columns else pl.lit(None, dtype=pl.String)
-        for n in names
-    ]
-    roots = (
-        _spans_of(spans, keys)
-        .filter(pl.col("parent_id").is_null())
-        .group_by("_key", maintain_order=True)
-        .agg(present[0].first().alias("request"), present[1].first().alias("response"))
-    )
-    aligned = (
-        keys.to_frame("_key")
-        .lazy()
-        .join(roots, on="_key", how="left", maintain_order="left")
-        .collect()
-    )
-    written: dict[str, str | None] = {}
-    dumps = json.dumps
-
-    def write(raw: str | None) -> str | None:
-        if raw is None:
-            return None
-        if raw not in written:
-            value = decode_attribute_fast(raw)
-            written[raw] = None if value is None else dumps(value)
-        return written[raw]
-
+def _decoded_parts(text: str) -> tuple[str, str, str, str]:
+    """`cut` of a text of another shape: decoded, and the parts written back."""
+    d = json.loads(text)
+    info = d["info"]
     return (
-        [write(raw) for raw in aligned["request"].to_list()],
-        [write(raw) for raw in aligned["response"].to_list()],
+        json.dumps(info.get("trace_metadata", {})),
+        json.dumps(info.get("tags", {})),
+        json.dumps(info.get("assessments", [])),
+        json.dumps(d["data"]["spans"]),
     )
-
-
-# ``json.dumps`` of a str (ensure_ascii), without the encoder's dispatch.
-_encode_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
-_INFO_MARK = '{"info": '
-# In ``Trace.to_json`` text the assessments array follows the metadata, inside info.
-_ASSESSMENTS_MARK = '"assessments": ['
-_DECODER = json.JSONDecoder()
-
-
-def _cut(text: str) -> tuple[str, str] | None:
-    """The spans and assessments JSON of a ``Trace.to_json`` text, without decoding it.
-
-    The text ends with ``"data": {"spans": [...]}}``: the spans are cut out where
-    that marker starts, when it occurs once. The assessments array is decoded
-    alone. ``None`` for a text of another shape.
-    """
-    if not (
-        text.startswith(_INFO_MARK)
-        and text.endswith("]}}")
-        and text.count(_SPANS_MARK) == 1
-    ):
-        return None
-    at = text.find(_SPANS_MARK)
-    spans = text[at + len(_SPANS_MARK) : -2]
-    start = text.find(_ASSESSMENTS_MARK, 0, at)
-    if start < 0:
-        return spans, "[]"
-    start += len(_ASSESSMENTS_MARK) - 1
-    found = _array_at(text, start, at)
-    if found is None:
-        return None
-    value, end = found
-    if not all(isinstance(a, dict) and "assessment_name" in a for a in value):
-        return None  # not the info's own list (a value that happens to look alike)
-    return spans, text[start:end]
-
-
-def _array_at(text: str, start: int, stop: int) -> tuple[Any, int] | None:
-    """The JSON array at ``text[start]`` and where it ends, or ``None`` if invalid.
-
-    In ``Trace.to_json`` text another key follows the array, so it ends at some
-    ``], "`` before ``stop``. The first such cut that orjson reads whole is the
-    array's end: a cut inside the array leaves it unclosed or a string
-    unterminated. The value read only tells the array's shape (its text is what
-    is kept), so orjson's reading of wide integers does not matter here.
-    Otherwise json's scanner finds the end.
-    """
-    end = text.find(_ARRAY_END, start, stop)
-    for _ in range(_ARRAY_TRIES):
-        if end < 0:
-            break
-        try:
-            return orjson.loads(text[start : end + 1]), end + 1
-        except orjson.JSONDecodeError:
-            end = text.find(_ARRAY_END, end + 1, stop)
-    try:
-        value, stop = _DECODER.raw_decode(text, start)
-    except ValueError:
-        return None
-    return value, stop
-
-
-_ARRAY_END = '], "'
-_ARRAY_TRIES = 4
 
 
 def _polars_from_json(
     frame: TraceFrame, keys: Sequence[int], include_spans: bool
 ) -> pl.DataFrame:
-    flat = _info_times(frame, keys)
-    if flat is None:  # a frame of JSON text only (a lazy scan's page)
-        return _polars_columns(_json_rows(frame, keys, include_spans, flat=flat))
+    """MLflow's twelve columns from the JSON text of ``keys``, typed for Polars.
+
+    The nested parts are cut out of each text (`cut`), the flat columns gathered
+    from the trace table, the request and response written from the root spans'
+    stored attributes (`root_texts`).
+    """
     raw = frame._raw_json
-    assert raw is not None  # `_info_times` found the texts
-    key_series = pl.Series("_key", keys, dtype=pl.UInt32)
-    selected = frame.traces[key_series]
-    texts = frame.json_at(keys)
-    spans: list[str] = []
-    assessments: list[str] = []
+    assert raw is not None
+    if not keys or frame.traces.height != len(raw):  # JSON text only (a lazy page)
+        return _polars_columns(_json_rows(frame, keys, include_spans))
+    rows = pl.Series("_key", keys, dtype=pl.UInt32)
+    flat = frame.traces[rows, list(_FLAT)]
+    gathered = raw.gather(rows)
+    texts = gathered.to_list()
     with _collector_paused():
-        for text in texts:
-            parts = _cut(text)
-            if parts is None:
-                d = json.loads(text)
-                parts = (
-                    json.dumps(d["data"]["spans"]),
-                    json.dumps(d["info"].get("assessments", [])),
-                )
-            spans.append(parts[0])
-            assessments.append(parts[1])
+        parts = [cut(text) or _decoded_parts(text) for text in texts]
+        metadata, tags, assessments, spans = (
+            list(part) for part in zip(*parts, strict=True)
+        )
         if include_spans:
-            request, response = _root_texts(frame, key_series)
+            request, response = root_texts(frame.spans, rows)
+            trace: pl.Series | list[str] = gathered  # the kept texts themselves
         else:
-            texts = [_strip_spans(t) for t in texts]
+            trace = [_strip_spans(text) for text in texts]
             spans = ["[]"] * len(keys)
             request = response = [None] * len(keys)
-        columns: dict[str, Sequence[Any] | pl.Series] = {
-            # The kept texts themselves, not the Python copies made for cutting.
-            "trace": raw.gather(key_series) if include_spans else texts,
-            "request": request,
-            "response": response,
-            "trace_metadata": _object_texts(selected, META_PREFIX),
-            "tags": _object_texts(selected, TAG_PREFIX),
-            "spans": spans,
-            "assessments": assessments,
-        }
-    table = flat.with_columns(
-        pl.Series(name, values, dtype=pl.String) for name, values in columns.items()
-    )
-    return table.select(COLUMNS)
+    nested = {
+        "request": request,
+        "response": response,
+        "trace_metadata": metadata,
+        "tags": tags,
+        "spans": spans,
+        "assessments": assessments,
+    }
+    # One frame of named Series: cheaper than a dict of lists cast to a schema.
+    columns = {
+        "trace": trace
+        if isinstance(trace, pl.Series)
+        else pl.Series(trace, dtype=pl.String),
+        "state": flat["state"].cast(pl.String),
+        **{name: flat[name] for name in _FLAT if name != "state"},
+        **{name: pl.Series(values, dtype=pl.String) for name, values in nested.items()},
+    }
+    return pl.DataFrame([columns[name].alias(name) for name in COLUMNS])
 
 
 def _strip_spans(text: str) -> str:

@@ -268,9 +268,17 @@ def _newest_first(
     Sorting on the integer time alone is several times faster than on (time, id),
     and ties on the time are rare: sort by time, then re-sort only the rows that
     tie. A page needs only its first ``offset + limit`` rows: those are the rows at
-    or above the time of the ``offset + limit``-th newest match.
+    or above the time of the ``offset + limit``-th newest match (`_page_rows`).
     """
     traces = frame.traces
+    wanted = None if limit is None else offset + limit
+    if (
+        wanted is not None
+        and 0 < wanted <= _PAGE_ROWS
+        and not traces["request_time"].null_count()
+    ):
+        page_keys, page_times = _page_rows(frame, mask, wanted)
+        return _in_order(frame, page_keys, page_times)[offset:wanted]
     if isinstance(mask, tuple):  # a time window: its rows come in time order
         times, keys = frame.time_order
         lo, hi = mask
@@ -301,11 +309,57 @@ def _newest_first(
     if tied.any():
         at = tied.arg_true()
         ties = rows[at].with_columns(traces["trace_id"].gather(rows["_key"][at]))
+        # Then the key: a window's rows come reversed, others in key order.
         ties = ties.sort(
-            ["request_time", "trace_id"], descending=[True, False], maintain_order=True
+            ["request_time", "trace_id", "_key"], descending=[True, False, False]
         )
         rows = rows.with_columns(rows["_key"].scatter(at, ties["_key"]))
     return rows["_key"].slice(offset, limit)
+
+
+#: Pages of at most this many rows (offset included) are ordered in Python.
+_PAGE_ROWS = 10_000
+
+
+def _page_rows(
+    frame: TraceFrame, mask: pl.Expr | tuple[int, int], wanted: int
+) -> tuple[list[int], list[int]]:
+    """Keys and times of the matches at or above the ``wanted``-th newest time.
+
+    A time window's rows are a run of the frame's time order: the newest are its
+    last ``wanted`` rows, widened to every row that shares the oldest of their
+    times, one binary search instead of a pass over the window.
+    """
+    if isinstance(mask, tuple):
+        times, keys = frame.time_order
+        lo, hi = mask
+        if hi - lo > wanted:
+            cutoff = times[hi - wanted]
+            lo = max(lo, times.search_sorted(cutoff, side="left"))
+        return keys[lo:hi].to_list(), times[lo:hi].to_list()
+    rows = frame.traces.lazy().filter(mask).select("_key", "request_time").collect()
+    if rows.height > wanted:
+        cutoff = rows["request_time"].top_k(wanted).min()
+        rows = rows.filter(pl.col("request_time") >= cutoff)
+    return rows["_key"].to_list(), rows["request_time"].to_list()
+
+
+def _in_order(frame: TraceFrame, keys: list[int], times: list[int]) -> pl.Series:
+    """``keys`` newest first, ties on the time by trace id, then in key order.
+
+    A page is a hundred rows or so: a Python sort costs less than the Polars
+    calls that sort and re-sort ties, and the ids are read only when times tie.
+    Python's sort is stable, and it compares strings by code point, which is
+    Polars' byte order for UTF-8.
+    """
+    rows = sorted(range(len(keys)), key=keys.__getitem__)  # key order first
+    if len(set(times)) == len(times):
+        rows.sort(key=times.__getitem__, reverse=True)
+    else:
+        at = pl.Series(keys, dtype=pl.UInt32)
+        ids = frame.traces["trace_id"].gather(at).to_list()
+        rows.sort(key=lambda i: (-times[i], ids[i]))
+    return pl.Series("_key", [keys[i] for i in rows], dtype=pl.UInt32)
 
 
 def _order(

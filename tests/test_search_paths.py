@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame, count, search_traces
+from polartrace import search as search_module
 from polartrace.generate import DEFAULT_START_MS, generate_trace_dicts
 from polartrace.io import scan_traces, write_parquet
 from tests.conftest import load_jsonl
@@ -256,3 +257,73 @@ def test_semi_joins_agree_on_reordered_generated_traces(
     assert fast["trace_id"].to_list() == other["trace_id"].to_list()
     assert count(generated, filter_string) == count(shuffled, filter_string)
     assert 0 < fast.height < len(generated)
+
+
+def _day_times(generated: TraceFrame) -> TraceFrame:
+    """``generated`` with every request time rounded to the day: many ties."""
+    traces = generated.traces.with_columns(pl.col("request_time") // DAY * DAY)
+    return TraceFrame(
+        traces,
+        generated.spans,
+        generated.assessments,
+        generated.prompts,
+        generated.traces_at(range(len(generated))),
+    )
+
+
+def _pages(frame: TraceFrame, filter_string: str, size: int) -> list[str]:
+    ids: list[str] = []
+    token = None
+    while True:
+        page = search_traces(
+            frame, filter_string, max_results=size, page_token=token,
+            return_type="list",
+        )  # fmt: skip
+        ids += _ids(page)
+        token = page.token
+        if token is None:
+            return ids
+
+
+@pytest.mark.parametrize(
+    "filter_string",
+    ["status = 'OK'", _window(0, 40), _window(3, 9, (">", "<="))],
+    ids=["mask", "window", "window-exclusive"],
+)
+def test_pages_across_time_ties_follow_the_whole_order(
+    generated: TraceFrame, filter_string: str
+) -> None:
+    tied = _day_times(generated)
+    whole = _ids(search_traces(tied, filter_string, return_type="list"))
+    assert _pages(tied, filter_string, 7) == whole
+    assert len(whole) > 7
+
+
+def test_long_pages_take_the_general_sort(
+    generated: TraceFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages up to _PAGE_ROWS rows are ordered in Python; longer ones by Polars.
+    tied = _day_times(generated)
+    short = search_traces(tied, _window(0, 40), max_results=20, return_type="list")
+    monkeypatch.setattr(search_module, "_PAGE_ROWS", 5)
+    long = search_traces(tied, _window(0, 40), max_results=20, return_type="list")
+    assert _ids(long) == _ids(short)
+
+
+@pytest.mark.parametrize(
+    "filter_string",
+    [_window(0, 1), _window(0, 1) + _ALWAYS],
+    ids=["window", "mask"],
+)
+def test_same_id_and_time_keep_the_frame_order(filter_string: str) -> None:
+    # Two traces alike but for their client request id: the frame's order decides.
+    info = {"trace_id": "tr-same", "request_time": DEFAULT_START_MS, "state": "OK"}
+    traces = [
+        Trace.from_dict({"info": info | {"client_request_id": name}})
+        for name in ("first", "second")
+    ]
+    frame = TraceFrame.from_traces(traces)
+    page = search_traces(frame, filter_string, max_results=2, return_type="list")
+    every = search_traces(frame, filter_string, return_type="list")
+    assert [t.info.client_request_id for t in page] == ["first", "second"]
+    assert [t.info.client_request_id for t in every] == ["first", "second"]

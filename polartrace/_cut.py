@@ -1,0 +1,190 @@
+"""Cut the nested parts of a trace's MLflow JSON text out of it, without decoding it.
+
+A page of polars output needs, per trace, the JSON text of its metadata, tags,
+assessments and spans. Decoding each trace (about 5 KB) and writing those parts
+back costs far more than slicing them out of the kept text, which
+``Trace.to_json`` writes in a fixed shape::
+
+    {"info": {"trace_id": "...", ...trace location, request time...,
+              "state": "...", ["trace_metadata": {...}, ]["assessments": [...], ]
+              ["tags": {...}, ]...previews and duration...},
+     "data": {"spans": [...]}}
+
+`cut` finds the state, checks that no part's key comes before it, then takes
+the parts that follow it in that order, each anchored where the one before
+ended, so a part is the info's own value, never a nested value that looks
+alike. Tags and metadata hold only strings, so their end is found by text
+search (`_object_end`); assessments hold any JSON, so orjson finds their end
+(`_array_end`); orjson reads the rest of the info object too (`_plain_tail`),
+which proves the spans follow the info. Whatever does not have this shape
+answers ``None``, and the caller decodes that text.
+
+The parts are slices of the text: equal, as JSON, to ``json.dumps`` of the
+values (equal as text for ``Trace.to_json`` output), keys in the trace's own
+order. `cut` relies on what every frame's texts satisfy: they are JSON without
+duplicate keys, whose tag and metadata values are strings (``Trace.to_json``
+writes nothing else, and the JSONL reader rejects anything else).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+import orjson
+
+__all__ = ["cut"]
+
+_HEAD: Final = '{"info": {'
+_SPANS: Final = '"data": {"spans": '
+_STATE: Final = ', "state": '
+#: The parts, in ``Trace.to_json`` order: key and what starts it.
+_HEADS: Final = {
+    "trace_metadata": ', "trace_metadata": {',
+    "assessments": ', "assessments": [',
+    "tags": ', "tags": {',
+}
+#: What a part's key looks like anywhere in the text before the state.
+_PART_KEYS: Final = tuple(f'"{key}"' for key in _HEADS)
+_EMPTY: Final = {"trace_metadata": "{}", "assessments": "[]", "tags": "{}"}
+#: Keys ``Trace.to_json`` writes after the tags.
+_TAIL_KEYS: Final = frozenset(
+    {"request_preview", "response_preview", "execution_duration_ms"}
+)
+#: What may follow a tags or metadata object: the next key.
+_FOLLOWERS: Final = tuple(
+    f', "{key}": ' for key in ("assessments", "tags", *sorted(_TAIL_KEYS))
+)
+_TRIES: Final = 4
+_DECODER: Final = json.JSONDecoder()
+
+
+def cut(text: str) -> tuple[str, str, str, str] | None:
+    """The metadata, tags, assessments and spans JSON of a ``Trace.to_json`` text.
+
+    Args:
+        text: One trace's MLflow JSON text.
+
+    Returns:
+        ``(trace_metadata, tags, assessments, spans)`` as slices of ``text``
+        (``"{}"``/``"[]"`` for an absent part), or ``None`` for a text of another
+        shape.
+
+    >>> cut('{"info": {"trace_id": "tr-1", "request_time": "2024-01-01T00:00:00Z", '
+    ...     '"state": "OK", "tags": {"b": "1", "a": "2"}}, "data": {"spans": []}}')
+    ('{}', '{"b": "1", "a": "2"}', '[]', '[]')
+    """
+    if not (text.startswith(_HEAD) and text.endswith("]}}")):
+        return None
+    # The first such mark: if it were nested in the info object, the tail read in
+    # `_plain_tail` would be unbalanced.
+    at = text.find(_SPANS)
+    info_end = at - 3  # the info object's closing brace
+    if at < 0 or text[info_end:at] != "}, ":
+        return None
+    state = text.find(_STATE, 0, info_end)
+    if state < 0 or any(text.find(key, 0, state) >= 0 for key in _PART_KEYS):
+        return None  # a part may come before the state: another order
+    pos = _string_end(text, state + len(_STATE))
+    if pos < 0:
+        return None
+    parts = dict(_EMPTY)
+    for key, head in _HEADS.items():
+        if not text.startswith(head, pos):
+            continue
+        start = pos + len(head) - 1
+        if head.endswith("{"):
+            end = _object_end(text, start, info_end)
+        else:
+            end = _array_end(text, start, info_end)
+        if end is None:
+            return None
+        parts[key] = text[start:end]
+        pos = end
+    if not _plain_tail(text, pos, info_end):
+        return None
+    return (
+        parts["trace_metadata"],
+        parts["tags"],
+        parts["assessments"],
+        text[at + len(_SPANS) : -2],
+    )
+
+
+def _string_end(text: str, start: int) -> int:
+    """Where the JSON string at ``text[start]`` ends, or -1 if not plainly found.
+
+    A quote preceded by a backslash may be escaped: such a string answers -1 (the
+    caller decodes the text) rather than being scanned.
+    """
+    if not text.startswith('"', start):
+        return -1
+    end = text.find('"', start + 1)
+    if end < 0 or text[end - 1] == "\\":
+        return -1
+    return end + 1
+
+
+def _object_end(text: str, start: int, stop: int) -> int | None:
+    """Where the tags or metadata object at ``text[start]`` ends, or ``None``.
+
+    Its values are strings (frames hold no other), so it ends at the first ``}``
+    followed by the key ``Trace.to_json`` writes next: a ``}`` inside a string
+    followed by ``, "`` ends that string, and a string is followed by ``,``,
+    ``:`` or ``}``, never by a key's name. The info's last key ends where the
+    info does; orjson checks that one whole.
+    """
+    end = text.find('}, "', start, stop)
+    while end >= 0:
+        if text.startswith(_FOLLOWERS, end + 1):
+            return end + 1
+        end = text.find('}, "', end + 1, stop)
+    try:
+        value = orjson.loads(text[start:stop])
+    except orjson.JSONDecodeError:
+        return None
+    return stop if type(value) is dict else None
+
+
+def _array_end(text: str, start: int, stop: int) -> int | None:
+    """Where the assessments array at ``text[start]`` ends, or ``None``.
+
+    Assessment values are any JSON, so the end is read: another key follows the
+    array, so it ends at some ``], "`` before ``stop``, and the first such cut
+    that orjson reads whole is the array's end (a cut inside it leaves it
+    unclosed or a string unterminated). Otherwise json's scanner finds the end.
+    """
+    end = text.find('], "', start, stop)
+    for _ in range(_TRIES):
+        if end < 0:
+            break
+        try:
+            orjson.loads(text[start : end + 1])
+        except orjson.JSONDecodeError:
+            end = text.find('], "', end + 1, stop)
+        else:
+            return end + 1
+    try:
+        _, end = _DECODER.raw_decode(text, start)
+    except ValueError:
+        return None
+    return end if end <= stop else None
+
+
+def _plain_tail(text: str, start: int, stop: int) -> bool:
+    """Whether ``text[start:stop]``, the rest of the info object, is what it seems.
+
+    In ``Trace.to_json`` text only previews and the duration follow the parts.
+    Any other key there (a part written in another order, say) means the walk
+    in `cut` did not see the info's own parts. Read whole, it also proves that
+    ``stop`` closes the info object (a text nested deeper reads unbalanced).
+    """
+    if start == stop:
+        return True
+    if not text.startswith(", ", start):
+        return False
+    try:
+        rest = orjson.loads("{" + text[start + 2 : stop + 1])
+    except orjson.JSONDecodeError:
+        return False  # NaN, a lone surrogate...: rare enough to decode the trace
+    return type(rest) is dict and _TAIL_KEYS.issuperset(rest)

@@ -1,0 +1,61 @@
+"""The hand-written 12-column page of the benchmarks returns polartrace's page.
+
+``benchmarks/engines.py`` times polartrace's first page against the same query
+written by hand in Polars with MLflow's twelve columns. That comparison only
+means something if both return the same cells: the same flat values and, for the
+nested columns, the same JSON (Polars writes its own spelling and key order).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from benchmarks import engines, queries
+from polartrace import TraceFrame, read_traces, search_traces
+from polartrace.generate import write_jsonl
+
+JSON_COLUMNS = ("trace", "request", "response", "trace_metadata", "tags", "spans",
+                "assessments")  # fmt: skip
+QUERIES = ("status", "week", "user", "span_name", "feedback", "not")
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory: pytest.TempPathFactory) -> TraceFrame:
+    """400 generated traces read from JSONL: tables plus each trace's JSON text."""
+    path = Path(tmp_path_factory.mktemp("bench")) / "traces.jsonl"
+    write_jsonl(path, 400, seed=0)
+    frame = read_traces(path)
+    assert frame._raw_json is not None
+    return frame
+
+
+def _cells(table: pl.DataFrame) -> list[dict[str, object]]:
+    rows = table.to_dicts()
+    for row in rows:
+        for name in JSON_COLUMNS:
+            text = row[name]
+            row[name] = None if text is None else json.loads(str(text))
+    return rows
+
+
+@pytest.mark.parametrize("layout", ["frame", "best"])
+@pytest.mark.parametrize("query_id", QUERIES)
+def test_hand_written_page_has_polartrace_cells(
+    frame: TraceFrame, query_id: str, layout: str
+) -> None:
+    query = queries.by_id([query_id])[0]
+    tables = (
+        engines.frame_tables(frame) if layout == "frame" else engines.best_tables(frame)
+    )
+    assert frame._raw_json is not None
+    hand = engines.hand_page_columns(tables, query, frame._raw_json)
+    ours = search_traces(frame, query.filter, max_results=engines.PAGE,
+                         return_type="polars")  # fmt: skip
+    assert hand.columns == ours.columns
+    assert hand.schema == ours.schema
+    assert hand.height == ours.height > 0
+    assert _cells(hand) == _cells(ours)

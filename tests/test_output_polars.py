@@ -1,0 +1,175 @@
+"""Polars output built from kept JSON text: key order, root spans, exact numbers.
+
+tests/test_output.py checks that these rows equal, as JSON, the rows built from
+``Trace`` objects; here each behaviour of the text path is pinned on its own
+with the expected cells written out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+import pytest
+
+from polartrace import Trace, TraceFrame
+from polartrace import output as out
+from polartrace._root_spans import dumps
+
+TIME = "2024-01-01T00:00:00Z"
+ROOT, CHILD = "AAAAAAAAAAE=", "AAAAAAAAAAI="
+
+
+def _span(
+    span_id: str, parent: str | None, inputs: str | None = None
+) -> dict[str, Any]:
+    attributes = {} if inputs is None else {"mlflow.spanInputs": inputs}
+    return {
+        "trace_id": "AAAAAAAAAAAAAAAAAAAAAA==",
+        "span_id": span_id,
+        "parent_span_id": parent,
+        "name": "root" if parent is None else "child",
+        "start_time_unix_nano": 1,
+        "end_time_unix_nano": 2,
+        "events": [],
+        "status": {"code": "STATUS_CODE_OK", "message": ""},
+        "attributes": attributes,
+        "links": [],
+    }
+
+
+def _trace(
+    trace_id: str,
+    spans: Sequence[dict[str, Any]] = (),
+    metadata: dict[str, str] | None = None,
+) -> Trace:
+    info = {"trace_id": trace_id, "request_time": TIME, "state": "OK"}
+    if metadata:
+        info["trace_metadata"] = metadata  # type: ignore[assignment]
+    return Trace.from_dict({"info": info, "data": {"spans": list(spans)}})
+
+
+def _frame(traces: Sequence[Trace], texts: Sequence[str] | None = None) -> TraceFrame:
+    """The frame of ``traces`` as read from a file: tables plus JSON text only."""
+    frame = TraceFrame.from_traces(traces)
+    raw = pl.Series("json", texts or [t.to_json() for t in traces], dtype=pl.String)
+    return TraceFrame(
+        frame.traces, frame.spans, frame.assessments, frame.prompts, raw_json=raw
+    )
+
+
+def _polars(frame: TraceFrame, keys: list[int]) -> pl.DataFrame:
+    table = out.build(frame, keys, "polars", True, None)
+    assert isinstance(table, pl.DataFrame)
+    return table
+
+
+def test_metadata_keys_in_each_trace_own_order() -> None:
+    # The frame's columns are meta:b, meta:a (first seen); the second trace
+    # lists a first, as MLflow's DataFrame cell would.
+    traces = [
+        _trace("tr-1", metadata={"b": "1", "a": "2"}),
+        _trace("tr-2", metadata={"a": "3", "b": "4"}),
+    ]
+    got = _polars(_frame(traces), [0, 1])
+    assert got["trace_metadata"].to_list() == [
+        '{"b": "1", "a": "2"}',
+        '{"a": "3", "b": "4"}',
+    ]
+
+
+def test_text_of_another_spelling_is_decoded() -> None:
+    trace = _trace("tr-1", [_span(ROOT, None, '"q"')], metadata={"b": "1", "a": "2"})
+    compact = json.dumps(trace.to_dict(), separators=(",", ":"))
+    got = _polars(_frame([trace], [compact]), [0])
+    assert got.row(0, named=True) | {"trace": None} == {
+        "trace_id": "tr-1",
+        "trace": None,
+        "client_request_id": None,
+        "state": "OK",
+        "request_time": 1704067200000,
+        "execution_duration": None,
+        "request": '"q"',
+        "response": None,
+        "trace_metadata": '{"b": "1", "a": "2"}',
+        "tags": "{}",
+        "spans": json.dumps(trace.to_dict()["data"]["spans"]),
+        "assessments": "[]",
+    }
+
+
+def test_root_span_after_its_children() -> None:
+    trace = _trace("tr-1", [_span(CHILD, ROOT, '"child"'), _span(ROOT, None, '"root"')])
+    got = _polars(_frame([trace]), [0])
+    assert got["request"].to_list() == ['"root"']
+
+
+def test_roots_of_many_traces_in_requested_order() -> None:
+    traces = [
+        _trace("tr-none"),
+        _trace("tr-orphan", [_span(CHILD, ROOT, '"orphan"')]),
+        _trace("tr-late", [_span(CHILD, ROOT, '"c"'), _span(ROOT, None, '"late"')]),
+        _trace("tr-first", [_span(ROOT, None, '"first"'), _span(CHILD, ROOT)]),
+    ]
+    got = _polars(_frame(traces), [3, 2, 1, 0, 2])
+    assert got["request"].to_list() == ['"first"', '"late"', None, None, '"late"']
+
+
+def test_spans_not_stored_in_key_order() -> None:
+    traces = [
+        _trace("tr-a", [_span(ROOT, None, '"a"')]),
+        _trace("tr-b", [_span(CHILD, ROOT, '"c"'), _span(ROOT, None, '"b"')]),
+    ]
+    frame = _frame(traces)
+    shuffled = TraceFrame(
+        frame.traces,
+        frame.spans.reverse(),
+        frame.assessments,
+        frame.prompts,
+        raw_json=frame._raw_json,
+    )
+    got = _polars(shuffled, [1, 0])
+    assert got["request"].to_list() == ['"b"', '"a"']
+
+
+@pytest.mark.parametrize(
+    ("stored", "written"),
+    [
+        ('{"n": 123456789012345678901234567890}',
+         '{"n": 123456789012345678901234567890}'),
+        ("-9223372036854775809", "-9223372036854775809"),
+        ("1e300", "1e+300"),
+        ('"1e+5 apples"', '"1e+5 apples"'),
+        ("NaN", "NaN"),
+        ("[1.0, -0.0, 1e16]", "[1.0, -0.0, 1e+16]"),
+        ('"caf\\u00e9 \\ud83d\\ude80"', '"caf\\u00e9 \\ud83d\\ude80"'),
+        ("not json {", '"not json {"'),
+        ("null", None),
+    ],
+    ids=["wide-int", "below-int64", "big-float", "e-plus-in-string", "nan",
+         "floats", "unicode", "not-json", "null"],
+)  # fmt: skip
+def test_request_written_as_json_dumps_of_the_decoded_value(
+    stored: str, written: str | None
+) -> None:
+    got = _polars(_frame([_trace("tr-1", [_span(ROOT, None, stored)])]), [0])
+    assert got["request"].to_list() == [written]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [1, 2.5, -0.0, 1e16, 1e-7, math.nan, math.inf, -math.inf]},
+        [None, True, False, 2**70, -(2**70)],
+        "é 🚀 \x7f \x00 \ud800",
+        {"": {"nested": [[], {}]}},
+        3.0,
+        None,
+    ],
+    ids=["floats", "scalars", "string", "nested", "float", "null"],
+)
+def test_writer_equals_json_dumps(value: Any) -> None:
+    assert dumps(value) == json.dumps(value)
