@@ -40,6 +40,7 @@ def measure(
     setup: Callable[[], Any] | None = None,
     warmup: int = 1,
     budget: float | None = None,
+    collect: bool = True,
 ) -> tuple[Timing, Any]:
     """Time ``fn`` ``repeat`` times (after ``warmup`` untimed calls).
 
@@ -51,6 +52,7 @@ def measure(
         warmup: Untimed calls first (imports, first-use allocations).
         budget: Stop early once this many seconds were spent on samples (at least
             one sample is always taken); the sample count is recorded.
+        collect: Collect garbage before each sample (see `interleaved`).
 
     Returns:
         The timing, and the value of the last call.
@@ -68,7 +70,8 @@ def measure(
         # Drop the previous result first: at 1M traces one "every match" result is
         # gigabytes, and two alive at once is what a user would never hold.
         result = None
-        gc.collect()
+        if collect:
+            gc.collect()
         start = time.perf_counter()
         result = fn()
         elapsed = time.perf_counter() - start
@@ -91,7 +94,11 @@ class Contender:
 
 
 def interleaved(
-    contenders: dict[str, Contender], repeat: int, *, warmup: int = 1
+    contenders: dict[str, Contender],
+    repeat: int,
+    *,
+    warmup: int = 1,
+    collect: bool = True,
 ) -> tuple[dict[str, Timing], dict[str, Any]]:
     """Time several calls in alternating rounds: one sample of each per round.
 
@@ -99,8 +106,15 @@ def interleaved(
     machine fall on one more than the other; a ratio of two such medians can be
     off by half. Alternating puts every contender under the same conditions, so
     the ratios are measured, not just the times (the rule for every ratio this
-    suite prints). Each sample is taken as `measure` takes it: the previous
-    result dropped and garbage collected untimed, then ``setup`` untimed.
+    suite prints). The order rotates from round to round. Each sample is taken
+    as `measure` takes it: the previous result dropped and garbage collected
+    untimed, then ``setup`` untimed.
+
+    ``collect=False`` skips the collection, for calls that return a few rows: a
+    full collection walks every object of a process holding a 1M-trace frame and
+    leaves the CPU caches cold, which can cost a sub-millisecond call more than
+    the call itself (hand-written counts at 1M: 0.29-0.77 ms without, 0.8-1.2 ms
+    with).
 
     Returns:
         The timing of each contender, and the value of its last call.
@@ -108,9 +122,16 @@ def interleaved(
     results: dict[str, Any] = {}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     rounds = warmup + repeat
+    names = list(contenders)
     for round_ in range(rounds):
-        for name, contender in contenders.items():
-            gc.collect()
+        # Each round starts one contender later, so that no contender is always
+        # the one that follows a given other (what ran just before can slow a
+        # sub-millisecond call down).
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            contender = contenders[name]
+            if collect:
+                gc.collect()
             if contender.setup is not None:
                 contender.setup()
             start = time.perf_counter()
