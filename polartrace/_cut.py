@@ -29,6 +29,7 @@ writes nothing else, and the JSONL reader rejects anything else).
 from __future__ import annotations
 
 import json
+import re
 from typing import Final
 
 import orjson
@@ -51,10 +52,10 @@ _EMPTY: Final = {"trace_metadata": "{}", "assessments": "[]", "tags": "{}"}
 _TAIL_KEYS: Final = frozenset(
     {"request_preview", "response_preview", "execution_duration_ms"}
 )
-#: What may follow a tags or metadata object: the next key.
-_FOLLOWERS: Final = tuple(
-    f', "{key}": ' for key in ("assessments", "tags", *sorted(_TAIL_KEYS))
-)
+#: A key, as it follows ``}, `` where an object of the info ends. Where ``}, "``
+#: is string content instead (a value ending in ``}, ``), the quote closes that
+#: string and is followed by ``,`` or ``}``, never by a key's ``": ``.
+_KEY_AT = re.compile(r'"[^"\\]*": ').match
 _TRIES: Final = 4
 _DECODER: Final = json.JSONDecoder()
 
@@ -129,14 +130,14 @@ def _object_end(text: str, start: int, stop: int) -> int | None:
     """Where the tags or metadata object at ``text[start]`` ends, or ``None``.
 
     Its values are strings (frames hold no other), so it ends at the first ``}``
-    followed by the key ``Trace.to_json`` writes next: a ``}`` inside a string
-    followed by ``, "`` ends that string, and a string is followed by ``,``,
-    ``:`` or ``}``, never by a key's name. The info's last key ends where the
-    info does; orjson checks that one whole.
+    outside a string, and that one is followed by ``, `` and the next key (any
+    key: which keys may follow is for `cut` and `_plain_tail` to judge). A
+    ``}, "`` inside a string is followed by no key (`_KEY_AT`). An object that
+    is the info's last member ends where the info does; orjson checks it whole.
     """
     end = text.find('}, "', start, stop)
     while end >= 0:
-        if text.startswith(_FOLLOWERS, end + 1):
+        if _KEY_AT(text, end + 3):
             return end + 1
         end = text.find('}, "', end + 1, stop)
     try:

@@ -155,3 +155,56 @@ def test_other_shapes_are_left_to_the_decoder(info: str) -> None:
 )
 def test_other_spellings_are_left_to_the_decoder(text: str) -> None:
     assert cut(text) is None
+
+
+_ORDER_SEEN_WRONG = [
+    "client_request_id",
+    "request_time",
+    "state",
+    "tags",
+    "trace_id",
+    "trace_location",
+    "trace_metadata",
+    "request_preview",
+    "execution_duration_ms",
+]
+
+
+@pytest.mark.parametrize("seed", [-1, *range(200)])
+def test_info_keys_in_any_order_are_cut_right_or_left_to_the_decoder(
+    seed: int,
+) -> None:
+    # Another writer may order the info's keys differently. A part followed by a
+    # key Trace.to_json writes before it (tags then trace_id, trace_metadata)
+    # once made the tags slice run on to the end of the metadata.
+    import random
+
+    rng = random.Random(seed)
+    info = {
+        "trace_id": "tr-1",
+        "client_request_id": "r-1",
+        "trace_location": {
+            "type": "MLFLOW_EXPERIMENT",
+            "mlflow_experiment": {"e": "1"},
+        },
+        "request_time": TIME,
+        "state": "OK",
+        "trace_metadata": {"m": '}, "x'},
+        "assessments": [FEEDBACK],
+        "tags": {"t": "v}", "u": "w"},
+        "request_preview": "{}",
+        "execution_duration_ms": 5,
+    }
+    items = list(info.items())
+    rng.shuffle(items)
+    shuffled = dict(items)
+    if seed < 0:  # the order in which the bug was found
+        shuffled = {key: info[key] for key in _ORDER_SEEN_WRONG}
+    text = json.dumps({"info": shuffled, "data": {"spans": [SPAN]}})
+    parts = cut(text)
+    if parts is not None:
+        meta, tags, assessments, spans = (json.loads(p) for p in parts)
+        assert meta == info["trace_metadata"]
+        assert tags == info["tags"]
+        assert assessments == shuffled.get("assessments", [])
+        assert spans == [SPAN]

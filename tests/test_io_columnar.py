@@ -558,3 +558,42 @@ def test_search_output_matches_a_frame_of_objects(
         assert [json.loads(t) for t in got["trace_metadata"]] == [
             json.loads(t) for t in want["trace_metadata"]
         ]
+
+
+@pytest.mark.parametrize("return_type", ["pandas", "polars"])
+def test_output_of_lines_with_info_keys_in_another_order(
+    tmp_path: Path, return_type: str
+) -> None:
+    # Output is cut from the kept line text; a line whose info keys another writer
+    # ordered differently must give the same cells (once the tags were cut on to
+    # the end of the metadata when other keys came between them).
+    import random
+
+    rng = random.Random(5)
+    traces = [json.loads(line) for line in generate_jsonl_lines(400, seed=12)]
+    for trace in traces:
+        items = list(trace["info"].items())
+        rng.shuffle(items)
+        trace["info"] = dict(items)
+    path = _write(tmp_path / "t.jsonl", traces)
+    columnar = read_traces(path)
+    objects = TraceFrame.from_traces(list(iter_jsonl(path)))
+    for text in (None, "status = 'ERROR'", "span.type = 'LLM'"):
+        got = search_traces(columnar, text, return_type=return_type)
+        want = search_traces(objects, text, return_type=return_type)
+        # JSON text is compared as JSON: the kept line keeps its own key order.
+        texts = ["trace"] if return_type == "pandas" else sorted(JSON_TEXT_COLUMNS)
+        for name in texts:
+            have = [None if v is None else json.loads(v) for v in got[name]]
+            assert have == [None if v is None else json.loads(v) for v in want[name]]
+        if return_type == "pandas":
+            pd_testing.assert_frame_equal(
+                got.drop(columns=texts), want.drop(columns=texts)
+            )
+        else:
+            assert_frame_equal(got.drop(texts), want.drop(texts))
+
+
+JSON_TEXT_COLUMNS = frozenset(
+    {"trace", "request", "response", "trace_metadata", "tags", "spans", "assessments"}
+)
