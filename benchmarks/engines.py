@@ -5,7 +5,7 @@
   the parse cache warm) and warm (compiled filter cached).
 * hand-written Polars on polartrace's own tables (``frame`` layout) and on a copy
   re-laid out for these queries (``best``: request time sorted and flagged sorted,
-  low-cardinality strings Categorical).
+  low-cardinality strings an `Enum` of their values).
 * the reference evaluator on ``Trace`` objects (built once, untimed).
 * DuckDB on the same tables, imported as native DuckDB tables (its fastest mode).
 

@@ -82,14 +82,13 @@ def _text_pred(t: Tables) -> pl.Expr:
 def _name_like(t: Tables) -> pl.Expr:
     # LIKE '%_agent': at least one character, then "agent".
     name = pl.col("tag:mlflow.traceName")
-    if t.layout == "best":
+    dtype = t.traces.schema["tag:mlflow.traceName"]
+    if isinstance(dtype, pl.Enum):
         # Decide on the dictionary, then test the codes.
-        dtype = t.traces.schema["tag:mlflow.traceName"]
-        assert isinstance(dtype, pl.Enum)
         cats = dtype.categories
         hits = cats.filter(cats.str.ends_with("agent") & (cats.str.len_chars() > 5))
         return name.is_in(hits.implode())
-    if t.traces.schema["tag:mlflow.traceName"] == pl.Categorical:
+    if dtype == pl.Categorical:
         return name.cat.ends_with("agent") & (name.cat.len_chars() > 5)
     return name.str.ends_with("agent") & (name.str.len_chars() > 5)
 

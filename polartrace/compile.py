@@ -30,7 +30,7 @@ from polartrace.bind import (
     SpanGroup,
 )
 from polartrace.fields import Source, ValueType
-from polartrace.frame import META_PREFIX, TAG_PREFIX
+from polartrace.frame import META_PREFIX, TAG_PREFIX, may_hold_null
 from polartrace.operators import OPERATORS, Base, LikeKind, like_plan
 
 if TYPE_CHECKING:
@@ -195,15 +195,6 @@ def _finish(
     return base_expr.fill_null(value=False)
 
 
-def _nullable(column: pl.Series) -> bool:
-    """Whether a test on ``column`` may meet a missing value.
-
-    An empty column says nothing about the rows an expression compiled on it will
-    meet (a lazy scan compiles on its schema alone), so it counts as nullable.
-    """
-    return column.is_empty() or column.null_count() > 0
-
-
 def _hits(table: pl.DataFrame, predicate: pl.Expr, column: str = "_key") -> pl.Series:
     """The ``column`` values of the rows of ``table`` that ``predicate`` keeps.
 
@@ -231,7 +222,6 @@ def _row_mask(height: int, rows: pl.Series) -> pl.Series:
 class _Compiler:
     def __init__(self, frame: TraceFrame) -> None:
         self.frame = frame
-        self.trace_columns = set(frame.traces.columns)
 
     def node(self, node: Node) -> pl.Expr:
         match node:
@@ -254,22 +244,23 @@ class _Compiler:
         # probing every row with ``is_in``.
         return pl.lit(_row_mask(self.frame.traces.height, keys))
 
-    def _column(self, name: str, columns: set[str], dtype: pl.DataType) -> pl.Expr:
-        # An absent tag/metadata/attribute key is an all-null column.
-        return pl.col(name) if name in columns else pl.lit(None, dtype=dtype)
-
     def cond(self, cond: Cond) -> pl.Expr:
         spec = cond.field
         op = OPERATORS[cond.op]
         match spec.source:
             case Source.INFO | Source.TAG | Source.METADATA:
-                column = self._trace_column(cond)
+                name = self._trace_name(cond)
+                facts = self.frame.trace_column(name)
+                column = pl.col(name)
+                dtype: pl.DataType
+                if facts is None:  # an absent tag/metadata key: an all-null column
+                    column, dtype, nullable = pl.lit(None, pl.String), pl.String(), True
+                else:
+                    dtype, nullable = facts
                 if spec.value_type in (ValueType.TIME, ValueType.NUMBER):
                     base_expr = _NUMERIC[op.base](column, cond.value)
                 else:
-                    dtype = self._trace_dtype(cond)
                     base_expr = _string_test(column, dtype, op.base, cond.value)
-                nullable = self._trace_nullable(cond)
                 return _finish(
                     column.is_not_null(), base_expr, op.negated, op.base, nullable
                 )
@@ -295,18 +286,6 @@ class _Compiler:
         msg = f"unknown source {spec.source}"  # pragma: no cover
         raise AssertionError(msg)
 
-    def _trace_column(self, cond: Cond) -> pl.Expr:
-        spec = cond.field
-        if spec.source is Source.TAG:
-            return self._column(
-                TAG_PREFIX + str(cond.key), self.trace_columns, pl.String()
-            )
-        if spec.source is Source.METADATA:
-            return self._column(
-                META_PREFIX + str(cond.key), self.trace_columns, pl.String()
-            )
-        return pl.col(str(spec.column))
-
     @staticmethod
     def _trace_name(cond: Cond) -> str:
         spec = cond.field
@@ -315,18 +294,6 @@ class _Compiler:
         if spec.source is Source.METADATA:
             return META_PREFIX + str(cond.key)
         return str(spec.column)
-
-    def _trace_dtype(self, cond: Cond) -> pl.DataType:
-        name = self._trace_name(cond)
-        if name not in self.trace_columns:
-            return pl.String()
-        return self.frame.traces.get_column(name).dtype
-
-    def _trace_nullable(self, cond: Cond) -> bool:
-        name = self._trace_name(cond)
-        if name not in self.trace_columns:
-            return True
-        return _nullable(self.frame.traces.get_column(name))
 
     def _assessment(self, cond: Cond) -> pl.Expr:
         op = OPERATORS[cond.op]
@@ -388,5 +355,5 @@ class _Compiler:
             base_expr = _NUMERIC[op.base](column, cond.value)
         else:
             base_expr = _string_test(column, stored.dtype, op.base, cond.value)
-        nullable = _nullable(stored)
+        nullable = may_hold_null(stored)
         return _finish(column.is_not_null(), base_expr, op.negated, op.base, nullable)

@@ -49,7 +49,14 @@ from polartrace._units import build_units
 from polartrace.errors import TraceFormatError
 from polartrace.model import Trace
 
-__all__ = ["SPAN_STATUS_ENUM", "STATE_ENUM", "TraceFrame"]
+__all__ = [
+    "SPAN_STATUS_ENUM",
+    "STATE_ENUM",
+    "TraceFrame",
+    "compact_categoricals",
+    "may_hold_null",
+    "to_parquet_table",
+]
 
 STATE_ENUM = pl.Enum(["ERROR", "IN_PROGRESS", "OK", "STATE_UNSPECIFIED"])
 SPAN_STATUS_ENUM = pl.Enum(["ERROR", "OK", "UNSET"])
@@ -138,6 +145,8 @@ class TraceFrame:
         self._lock = threading.Lock()
         # Compiled filters are cached per frame: they embed frame-specific masks.
         self._compiled: dict[str, Any] = {}
+        self._trace_names = frozenset(traces.columns)
+        self._trace_facts: dict[str, tuple[pl.DataType, bool]] = {}
 
     @property
     def units(self) -> pl.DataFrame:
@@ -165,6 +174,22 @@ class TraceFrame:
                     self.traces["_key"].gather(order),
                 )
             return self._time_order
+
+    def trace_column(self, name: str) -> tuple[pl.DataType, bool] | None:
+        """The dtype of trace column ``name`` and whether a test on it may meet a null.
+
+        ``None`` when the frame has no such column (an absent tag or metadata key).
+        Kept per column: a cold compile asks for every clause, and reading an
+        ``Enum`` column's dtype builds its categories anew each time (10-40 µs, a
+        tenth of a sub-millisecond count).
+        """
+        facts = self._trace_facts.get(name)
+        if facts is None:
+            if name not in self._trace_names:
+                return None
+            column = self.traces.get_column(name)
+            facts = self._trace_facts[name] = (column.dtype, may_hold_null(column))
+        return facts
 
     def span_attribute(self, key: str) -> tuple[str, str] | None:
         """Make sure the derived columns of attribute ``key`` exist on ``spans``.
@@ -384,17 +409,59 @@ class _Builder:
 
 
 def _compact(column: pl.Series) -> pl.Series:
-    """Dictionary-encode a String column of few distinct values (``Categorical``).
+    """Dictionary-encode a column of few distinct values as an ``Enum`` of them.
 
     Tag, metadata, span name and type values repeat: stored as codes, an equality
     test compares integers and a LIKE runs once per distinct value (compile.py).
-    Polars' global categories keep frames and Parquet parts concatenable (an
-    ``Enum`` per column would not be). Columns of mostly distinct values (ids,
-    previews) stay String: a dictionary would only add to them.
+    An ``Enum`` of this column's own values, not a ``Categorical``: its codes are as
+    narrow as its dictionary (one byte for up to 256 values, where a
+    ``Categorical`` always uses four), so a test on it reads a quarter of the
+    memory (1M traces, ``mlflow.traceName``: 0.17 ms against 0.34 ms). The
+    categories are sorted, so sorting the codes sorts the strings. Columns of
+    mostly distinct values (ids, previews) stay String: a dictionary would only add
+    to them. A ``Categorical`` column (read from Parquet, see ``to_parquet_table``)
+    is narrowed the same way.
     """
-    if column.n_unique() > max(_DICTIONARY_MIN, column.len() // _DICTIONARY_RATIO):
+    distinct = column.unique().drop_nulls()
+    if distinct.len() > max(_DICTIONARY_MIN, column.len() // _DICTIONARY_RATIO):
         return column
-    return column.cast(pl.Categorical)
+    return column.cast(pl.Enum(distinct.cast(pl.String).sort()))
+
+
+def compact_categoricals(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with each ``Categorical`` column narrowed by ``_compact``."""
+    narrowed = [
+        _compact(table[name])
+        for name, dtype in table.schema.items()
+        if isinstance(dtype, pl.Categorical)
+    ]
+    return table.with_columns(narrowed) if narrowed else table
+
+
+def to_parquet_table(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` as stored in Parquet: each frame-specific ``Enum`` a ``Categorical``.
+
+    Parts written from different frames have different ``Enum`` columns, which
+    Polars will not concatenate; as ``Categorical`` (the same dictionary encoding
+    on disk) any parts concatenate and scan together, and ``compact_categoricals``
+    narrows them again when a dataset is read whole. The fixed state and span
+    status enums are the same in every frame and stay.
+    """
+    widened = [
+        pl.col(name).cast(pl.Categorical)
+        for name, dtype in table.schema.items()
+        if isinstance(dtype, pl.Enum) and dtype not in (STATE_ENUM, SPAN_STATUS_ENUM)
+    ]
+    return table.with_columns(widened) if widened else table
+
+
+def may_hold_null(column: pl.Series) -> bool:
+    """Whether a test compiled on ``column`` may meet a missing value.
+
+    An empty column says nothing about the rows an expression compiled on it will
+    meet (a lazy scan compiles on its schema alone), so it counts as nullable.
+    """
+    return column.is_empty() or column.null_count() > 0
 
 
 def _pad(values: list[Any], n: int) -> list[Any]:

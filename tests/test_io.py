@@ -283,6 +283,44 @@ def test_dataset_writer_keeps_keys_unique_across_parts(
     assert back.spans["_span"].to_list() == list(range(back.spans.height))
 
 
+def _tagged(traces: list[Trace], environment: str) -> list[Trace]:
+    return [
+        Trace.from_dict(
+            {
+                **(d := t.to_dict()),
+                "info": {**d["info"], "tags": {**d["info"]["tags"], "env": environment}},
+            }
+        )
+        for t in traces
+    ]
+
+
+def test_parts_from_frames_with_different_dictionaries_read_and_scan_together(
+    tmp_path: Path, generated: list[Trace]
+) -> None:
+    # Each frame stores a low-cardinality column as an Enum of its own values;
+    # Polars concatenates no two different Enums. Parts are written with the
+    # dictionary as a Categorical, and a whole read narrows it again.
+    first, second = _tagged(generated[:150], "blue"), _tagged(generated[150:], "red")
+    with DatasetWriter(tmp_path / "ds") as writer:
+        writer.write(TraceFrame.from_traces(first))
+        writer.write(TraceFrame.from_traces(second))
+    stored = pl.read_parquet_schema(tmp_path / "ds" / "traces" / "part-00000.parquet")
+    assert stored["tag:env"] == pl.Categorical
+    back = read_traces(tmp_path / "ds")
+    assert back.traces.schema["tag:env"] == pl.Enum(["blue", "red"])
+    assert back.spans.schema["name"] == TraceFrame.from_traces(generated).spans.schema[
+        "name"
+    ]
+    whole = TraceFrame.from_traces(first + second)
+    lazy = scan_traces(tmp_path / "ds")
+    for f in [*FILTERS, "tags.env = 'red'", "tags.env IN ('blue')", "tags.env LIKE 'bl%'"]:
+        expected = ids(search_traces(whole, f, return_type="list"))
+        assert ids(search_traces(back, f, return_type="list")) == expected, f
+        assert lazy.count(f) == len(expected), f
+    assert count(back, "tags.env = 'red'") == 250
+
+
 def test_parquet_refuses_to_overwrite_a_foreign_directory(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me")
     with pytest.raises(TraceFormatError, match="not empty"):

@@ -17,6 +17,7 @@ import pytest
 
 from polartrace import Trace, TraceFrame, count, search_traces
 from polartrace import search as search_module
+from polartrace.frame import SPAN_STATUS_ENUM, STATE_ENUM
 from polartrace.generate import DEFAULT_START_MS, generate_trace_dicts
 from polartrace.io import scan_traces, write_parquet
 from tests.conftest import load_jsonl
@@ -29,11 +30,20 @@ def _ids(rows: Any) -> list[str]:
     return [t.info.trace_id for t in rows]
 
 
-def _as_strings(frame: TraceFrame) -> TraceFrame:
-    """The same frame with every dictionary-encoded string column as plain String."""
+def _recoded(frame: TraceFrame, dtype: type[pl.DataType] = pl.String) -> TraceFrame:
+    """The same frame with each frame-specific ``Enum`` column as ``dtype``.
+
+    ``pl.String`` is the plain path; ``pl.Categorical`` is what a lazy scan of a
+    Parquet dataset compiles against (``to_parquet_table``).
+    """
 
     def plain(table: pl.DataFrame) -> pl.DataFrame:
-        return table.with_columns(pl.col(pl.Categorical).cast(pl.String))
+        return table.with_columns(
+            pl.col(name).cast(dtype)
+            for name, column_type in table.schema.items()
+            if isinstance(column_type, pl.Enum)
+            and column_type not in (STATE_ENUM, SPAN_STATUS_ENUM)
+        )
 
     return TraceFrame(
         plain(frame.traces),
@@ -52,17 +62,23 @@ def generated() -> TraceFrame:
     )
 
 
-def test_low_cardinality_columns_are_dictionary_encoded(generated: TraceFrame) -> None:
-    assert generated.traces.schema["tag:environment"] == pl.Categorical
-    assert generated.spans.schema["name"] == pl.Categorical
+def test_low_cardinality_columns_are_enums_of_their_sorted_values(
+    generated: TraceFrame,
+) -> None:
+    environment = generated.traces.schema["tag:environment"]
+    assert environment == pl.Enum(["dev", "production", "staging"])
+    names = generated.spans.schema["name"]
+    assert isinstance(names, pl.Enum)
+    assert names.categories.to_list() == sorted(set(generated.spans["name"]))
     assert generated.traces.schema["trace_id"] == pl.String
 
 
+@pytest.mark.parametrize("dtype", [pl.String, pl.Categorical], ids=str)
 @pytest.mark.parametrize("case", VALID_FILTERS, ids=[c["id"] for c in VALID_FILTERS])
 def test_dictionary_and_string_columns_agree(
-    case: dict[str, Any], oracle_frame: TraceFrame
+    case: dict[str, Any], oracle_frame: TraceFrame, dtype: type[pl.DataType]
 ) -> None:
-    plain = _as_strings(oracle_frame)
+    plain = _recoded(oracle_frame, dtype)
     got = search_traces(oracle_frame, case["filter"], return_type="list")
     assert _ids(got) == _ids(search_traces(plain, case["filter"], return_type="list"))
 
@@ -86,14 +102,42 @@ def test_dictionary_and_string_columns_agree(
     ],
     ids=lambda f: f,
 )
+@pytest.mark.parametrize("dtype", [pl.String, pl.Categorical], ids=str)
 def test_dictionary_paths_agree_on_generated_traces(
-    generated: TraceFrame, filter_string: str
+    generated: TraceFrame, filter_string: str, dtype: type[pl.DataType]
 ) -> None:
-    plain = _as_strings(generated)
+    plain = _recoded(generated, dtype)
     fast = search_traces(generated, filter_string, return_type="polars")
     slow = search_traces(plain, filter_string, return_type="polars")
     assert fast["trace_id"].to_list() == slow["trace_id"].to_list()
     assert count(generated, filter_string) == fast.height
+    assert count(plain, filter_string) == fast.height
+
+
+@pytest.mark.parametrize(
+    "order_by",
+    [
+        ["tags.environment"],
+        ["tags.environment DESC", "timestamp_ms"],
+        ["metadata.`mlflow.trace.user` DESC"],
+        ["tags.`mlflow.traceName`", "execution_time_ms DESC"],
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("max_results", [None, 25])
+def test_ordering_by_a_dictionary_column_sorts_its_strings(
+    generated: TraceFrame, order_by: list[str], max_results: int | None
+) -> None:
+    # Enum codes sort in category order; the categories are sorted, so the
+    # order is the strings' order, as on a plain String column.
+    plain = _recoded(generated)
+    fast = search_traces(
+        generated, None, order_by=order_by, max_results=max_results, return_type="list"
+    )
+    slow = search_traces(
+        plain, None, order_by=order_by, max_results=max_results, return_type="list"
+    )
+    assert _ids(fast) == _ids(slow)
 
 
 def _window(start_day: int, end_day: int, ops: tuple[str, str] = (">=", "<")) -> str:

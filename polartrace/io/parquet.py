@@ -28,7 +28,13 @@ from typing import Any, Final
 import polars as pl
 
 from polartrace.errors import TraceFormatError
-from polartrace.frame import SPAN_STATUS_ENUM, STATE_ENUM, TraceFrame
+from polartrace.frame import (
+    SPAN_STATUS_ENUM,
+    STATE_ENUM,
+    TraceFrame,
+    compact_categoricals,
+    to_parquet_table,
+)
 from polartrace.model import Trace
 
 __all__ = [
@@ -193,9 +199,9 @@ def _tables(frame: TraceFrame, offset: int) -> dict[str, pl.DataFrame]:
     )
     json_text = pl.Series("json", frame.json_at(range(len(frame))), dtype=pl.String)
     return {
-        "traces": frame.traces.with_columns(shift),
-        "spans": spans.with_columns(shift),
-        "assessments": frame.assessments.with_columns(shift),
+        "traces": to_parquet_table(frame.traces.with_columns(shift)),
+        "spans": to_parquet_table(spans.with_columns(shift)),
+        "assessments": to_parquet_table(frame.assessments.with_columns(shift)),
         "prompts": frame.prompts.with_columns(shift),
         "json": pl.DataFrame(
             {"_key": frame.traces["_key"], "json": json_text}
@@ -279,8 +285,12 @@ def read_parquet(path: str | os.PathLike[str]) -> TraceFrame:
                 pl.col("_key").replace_strict(remap, dense, return_dtype=pl.UInt32)
             )
         tables[name] = table
-    traces = traces.with_columns(dense, pl.col("state").cast(STATE_ENUM))
-    spans = tables["spans"].sort("_key", "_span", maintain_order=True)
+    traces = compact_categoricals(
+        traces.with_columns(dense, pl.col("state").cast(STATE_ENUM))
+    )
+    spans = compact_categoricals(tables["spans"]).sort(
+        "_key", "_span", maintain_order=True
+    )
     spans = spans.with_columns(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_span"),
         pl.col("status").cast(SPAN_STATUS_ENUM),
@@ -292,7 +302,7 @@ def read_parquet(path: str | os.PathLike[str]) -> TraceFrame:
     return TraceFrame(
         traces,
         spans,
-        tables["assessments"].sort("_key", maintain_order=True),
+        compact_categoricals(tables["assessments"]).sort("_key", maintain_order=True),
         tables["prompts"].sort("_key", maintain_order=True),
         raw_json=raw_json,
     )
