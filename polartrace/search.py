@@ -328,20 +328,66 @@ def _page_rows(
 
     A time window's rows are a run of the frame's time order: the newest are its
     last ``wanted`` rows, widened to every row that shares the oldest of their
-    times, one binary search instead of a pass over the window.
+    times, one binary search instead of a pass over the window. Other filters are
+    evaluated to one boolean per trace (what ``count`` costs) and read in time
+    order from the newest trace back (`_newest_hits`).
     """
+    times, keys = frame.time_order
     if isinstance(mask, tuple):
-        times, keys = frame.time_order
         lo, hi = mask
         if hi - lo > wanted:
             cutoff = times[hi - wanted]
             lo = max(lo, times.search_sorted(cutoff, side="left"))
         return keys[lo:hi].to_list(), times[lo:hi].to_list()
-    rows = frame.traces.lazy().filter(mask).select("_key", "request_time").collect()
-    if rows.height > wanted:
-        cutoff = rows["request_time"].top_k(wanted).min()
-        rows = rows.filter(pl.col("request_time") >= cutoff)
-    return rows["_key"].to_list(), rows["request_time"].to_list()
+    if not mask.meta.root_names():  # may be one scalar: make it one value per row
+        mask = pl.col("_key").is_not_null() & mask
+    hits = frame.traces.select(mask).to_series()
+    at = _newest_hits(hits, keys, wanted)
+    if at is None:  # sparse matches: filter them all, then the top times
+        rows = frame.traces.filter(hits).select("_key", "request_time")
+        if rows.height > wanted:
+            cutoff = rows["request_time"].top_k(wanted).min()
+            rows = rows.filter(pl.col("request_time") >= cutoff)
+        return rows["_key"].to_list(), rows["request_time"].to_list()
+    # Every trace sharing the time of the wanted-th newest match: the order breaks
+    # ties by trace id, not by position.
+    lo = at
+    if at and times[at - 1] == times[at]:
+        lo = times.search_sorted(times[at], side="left")
+    tail = hits.gather(keys[lo:])
+    return keys[lo:].filter(tail).to_list(), times[lo:].filter(tail).to_list()
+
+
+#: `_newest_hits` reads at least this many traces a round (the first: 4 * wanted).
+_FIRST_READ = 4096
+
+
+def _newest_hits(hits: pl.Series, keys: pl.Series, wanted: int) -> int | None:
+    """Position in time order of the ``wanted``-th newest match (0: fewer match).
+
+    ``hits``: one boolean per trace, by key; ``keys``: the trace keys in time
+    order. Reads the hits of the newest traces, then of older ones, each round as
+    many as the matches seen so far say are needed (with a margin), until
+    ``wanted`` are found. A page of a common filter reads a few thousand booleans
+    instead of filtering every match and taking the top of their times. ``None``
+    before reading more than half the traces: the matches are too sparse for this
+    to pay.
+    """
+    n = len(keys)
+    hi, found, size = n, 0, max(_FIRST_READ, 4 * wanted)
+    while hi:
+        lo = max(0, hi - size)
+        part = hits.gather(keys[lo:hi])
+        more = int(part.sum())
+        if found + more >= wanted:
+            # The wanted-th newest match, counted back from the end of this part.
+            return lo + int(part.arg_true()[more - (wanted - found)])
+        found, hi = found + more, lo
+        read = n - hi
+        size = max(_FIRST_READ, 3 * read * (wanted - found) // (2 * found or 1))
+        if read + size > n // 2 and hi:
+            return None
+    return 0  # fewer matches than wanted: all of them
 
 
 def _in_order(frame: TraceFrame, keys: list[int], times: list[int]) -> pl.Series:

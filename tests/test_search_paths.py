@@ -371,3 +371,65 @@ def test_same_id_and_time_keep_the_frame_order(filter_string: str) -> None:
     every = search_traces(frame, filter_string, return_type="list")
     assert [t.info.client_request_id for t in page] == ["first", "second"]
     assert [t.info.client_request_id for t in every] == ["first", "second"]
+
+
+def _tied(frame: TraceFrame, step: int) -> TraceFrame:
+    """``frame`` with request times rounded down to ``step`` ms: many ties."""
+    return TraceFrame(
+        frame.traces.with_columns(pl.col("request_time") // step * step),
+        frame.spans,
+        frame.assessments,
+        frame.prompts,
+        frame.traces_at(range(len(frame))),
+    )
+
+
+@pytest.mark.parametrize("step", [1, 3_600_000, DAY], ids=["exact", "hour", "day"])
+@pytest.mark.parametrize("first_read", [1, 16, 4096])
+@pytest.mark.parametrize(
+    "filter_string",
+    [
+        "status = 'OK'",
+        "status = 'ERROR'",
+        "tags.environment = 'production' AND execution_time_ms > 2000",
+        "span.name = 'retriever'",
+        "tags.nowhere = 'x'",
+        "NOT tags.nowhere = 'x'",
+        None,
+    ],
+    ids=str,
+)
+def test_a_page_read_from_the_newest_traces_is_the_sorted_page(
+    generated: TraceFrame,
+    monkeypatch: pytest.MonkeyPatch,
+    step: int,
+    first_read: int,
+    filter_string: str | None,
+) -> None:
+    # A small first read makes the page search grow its read round by round, give
+    # up on sparse matches, and meet ties at the edge of what it read; the
+    # explicit order takes the general sort.
+    monkeypatch.setattr(search_module, "_FIRST_READ", first_read)
+    frame = _tied(generated, step)
+    for max_results in (1, 3, 10, 40):
+        pages, token = [], None
+        for _ in range(3):
+            page = search_traces(
+                frame,
+                filter_string,
+                max_results=max_results,
+                page_token=token,
+                return_type="list",
+            )
+            pages += _ids(page)
+            token = page.token
+            if token is None:
+                break
+        sorted_ = search_traces(
+            frame,
+            filter_string,
+            order_by=["timestamp_ms DESC"],
+            max_results=len(pages) or 1,
+            return_type="list",
+        )
+        assert pages == _ids(sorted_)[: len(pages)], max_results
