@@ -284,15 +284,12 @@ def test_dataset_writer_keeps_keys_unique_across_parts(
 
 
 def _tagged(traces: list[Trace], environment: str) -> list[Trace]:
-    return [
-        Trace.from_dict(
-            {
-                **(d := t.to_dict()),
-                "info": {**d["info"], "tags": {**d["info"]["tags"], "env": environment}},
-            }
-        )
-        for t in traces
-    ]
+    out = []
+    for trace in traces:
+        d = trace.to_dict()
+        d["info"]["tags"] = {**d["info"]["tags"], "env": environment}
+        out.append(Trace.from_dict(d))
+    return out
 
 
 def test_parts_from_frames_with_different_dictionaries_read_and_scan_together(
@@ -309,12 +306,14 @@ def test_parts_from_frames_with_different_dictionaries_read_and_scan_together(
     assert stored["tag:env"] == pl.Categorical
     back = read_traces(tmp_path / "ds")
     assert back.traces.schema["tag:env"] == pl.Enum(["blue", "red"])
-    assert back.spans.schema["name"] == TraceFrame.from_traces(generated).spans.schema[
-        "name"
-    ]
+    assert (
+        back.spans.schema["name"]
+        == TraceFrame.from_traces(generated).spans.schema["name"]
+    )
     whole = TraceFrame.from_traces(first + second)
     lazy = scan_traces(tmp_path / "ds")
-    for f in [*FILTERS, "tags.env = 'red'", "tags.env IN ('blue')", "tags.env LIKE 'bl%'"]:
+    env_filters = ["tags.env = 'red'", "tags.env IN ('blue')", "tags.env LIKE 'bl%'"]
+    for f in [*FILTERS, *env_filters]:
         expected = ids(search_traces(whole, f, return_type="list"))
         assert ids(search_traces(back, f, return_type="list")) == expected, f
         assert lazy.count(f) == len(expected), f
