@@ -116,7 +116,7 @@ def interleaved(
     ``budget`` seconds by the warm-up round's time, at most ``most`` (as
     ``timeit`` picks its loop count). The median of five sub-millisecond samples
     moves by a third from run to run on a shared machine (a 1M status count:
-    0.17, 0.18 and 0.33 ms in three runs of one build), which is the size of
+    0.17, 0.18 and 0.33 ms in three runs of one count code), which is the size of
     the ratios being judged; of 31 or more it holds still.
 
     ``collect=False`` skips the collection, for calls that return a few rows: a
