@@ -44,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[10_000, 100_000],
         help="sizes (10000, 100k, 1m); default 10k 100k",
     )
-    parser.add_argument("--repeat", type=int, default=5, help="samples per median (≥5)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help="samples per median (≥5; counts and pages take up to 41 if they fit "
+        "in a second)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="results file")
     parser.add_argument(
         "--queries",
