@@ -358,7 +358,7 @@ def _page_rows(
     return keys[lo:].filter(tail).to_list(), times[lo:].filter(tail).to_list()
 
 
-#: `_newest_hits` reads at least this many traces a round (the first: 4 * wanted).
+#: `_newest_hits` reads at least this many traces a round (and, first, ``wanted``).
 _FIRST_READ = 4096
 
 
@@ -374,7 +374,7 @@ def _newest_hits(hits: pl.Series, keys: pl.Series, wanted: int) -> int | None:
     to pay.
     """
     n = len(keys)
-    hi, found, size = n, 0, max(_FIRST_READ, 4 * wanted)
+    hi, found, size = n, 0, max(_FIRST_READ, wanted)
     while hi:
         lo = max(0, hi - size)
         part = hits.gather(keys[lo:hi])
