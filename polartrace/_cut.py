@@ -10,20 +10,26 @@ back costs far more than slicing them out of the kept text, which
               ["tags": {...}, ]...previews and duration...},
      "data": {"spans": [...]}}
 
-`cut` finds the state, checks that no part's key comes before it, then takes
-the parts that follow it in that order, each anchored where the one before
-ended, so a part is the info's own value, never a nested value that looks
-alike. Tags and metadata hold only strings, so their end is found by text
-search (`_object_end`); assessments hold any JSON, so orjson finds their end
-(`_array_end`); orjson reads the rest of the info object too (`_plain_tail`),
-which proves the spans follow the info. Whatever does not have this shape
-answers ``None``, and the caller decodes that text.
+`cut` finds the state and has orjson read the info's members before it
+(`_plain_head`): they must form an object holding no part, so the state is the
+info's own. Then it takes the parts that follow the state in that order, each
+anchored where the one before ended, so a part is the info's own value, never a
+nested value that looks alike. Tags and metadata hold only strings, so their
+end is found by text search (`_object_end`); assessments hold any JSON, so
+orjson finds their end (`_array_end`); orjson reads the rest of the info object
+too (`_plain_tail`), which proves the spans follow the info. Whatever does not
+have this shape answers ``None``, and the caller decodes that text.
 
 The parts are slices of the text: equal, as JSON, to ``json.dumps`` of the
 values (equal as text for ``Trace.to_json`` output), keys in the trace's own
 order. `cut` relies on what every frame's texts satisfy: they are JSON without
 duplicate keys, whose tag and metadata values are strings (``Trace.to_json``
-writes nothing else, and the JSONL reader rejects anything else).
+writes nothing else, and the JSONL reader rejects anything else). The spans are
+the rest of the text after the one spans mark that follows the info: that the
+data object holds nothing after them is what ``Trace.to_json`` writes, and the
+JSONL reader keeps a text with one mark only after Arrow has read what follows
+the mark as a single value (`polartrace.io._columnar`); a text with two marks
+is decoded.
 """
 
 from __future__ import annotations
@@ -45,8 +51,7 @@ _HEADS: Final = {
     "assessments": ', "assessments": [',
     "tags": ', "tags": {',
 }
-#: What a part's key looks like anywhere in the text before the state.
-_PART_KEYS: Final = tuple(f'"{key}"' for key in _HEADS)
+_PARTS: Final = frozenset(_HEADS)
 _EMPTY: Final = {"trace_metadata": "{}", "assessments": "[]", "tags": "{}"}
 #: Keys ``Trace.to_json`` writes after the tags.
 _TAIL_KEYS: Final = frozenset(
@@ -77,15 +82,15 @@ def cut(text: str) -> tuple[str, str, str, str] | None:
     """
     if not (text.startswith(_HEAD) and text.endswith("]}}")):
         return None
-    # The first such mark: if it were nested in the info object, the tail read in
-    # `_plain_tail` would be unbalanced.
+    # The only such mark (see the module's notes on the spans); if it were nested
+    # in the info object, the tail read in `_plain_tail` would be unbalanced.
     at = text.find(_SPANS)
     info_end = at - 3  # the info object's closing brace
-    if at < 0 or text[info_end:at] != "}, ":
+    if at < 0 or text[info_end:at] != "}, " or text.find(_SPANS, at + len(_SPANS)) >= 0:
         return None
     state = text.find(_STATE, 0, info_end)
-    if state < 0 or any(text.find(key, 0, state) >= 0 for key in _PART_KEYS):
-        return None  # a part may come before the state: another order
+    if state < 0 or not _plain_head(text, state):
+        return None
     pos = _string_end(text, state + len(_STATE))
     if pos < 0:
         return None
@@ -170,6 +175,22 @@ def _array_end(text: str, start: int, stop: int) -> int | None:
     except ValueError:
         return None
     return end if end <= stop else None
+
+
+def _plain_head(text: str, state: int) -> bool:
+    """Whether the info's members before ``text[state]`` are an object without parts.
+
+    Read whole, they prove the state found is the info's own key, not one nested
+    in a value before it (a trace location holding a ``state`` and, after it, an
+    info member holding the spans mark once sent the cut to the nested mark).
+    A part before the state (another order) would be missed by the walk in
+    `cut`: such a text is decoded.
+    """
+    try:
+        head = orjson.loads(text[len(_HEAD) - 1 : state] + "}")
+    except orjson.JSONDecodeError:
+        return False
+    return type(head) is dict and _PARTS.isdisjoint(head)
 
 
 def _plain_tail(text: str, start: int, stop: int) -> bool:

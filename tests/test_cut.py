@@ -128,6 +128,9 @@ def _info_text(info: str) -> str:
         '"state": "OK", "tags": {"k": "v"}}',
         '{"trace_id": "tr-1", "trace_location": {"a": {}, "data": {"spans": [1]}}, '
         '"state": "OK", "tags": {"k": "v"}}',
+        # a location holding the state, then an info member holding the marker
+        '{"trace_id": "tr-1", "trace_location": {"type": "T", "state": "X"}, '
+        '"data": {"spans": [1]}, "state": "OK", "tags": {"k": "v"}}',
         # an unknown key after the parts, holding the spans marker
         '{"trace_id": "tr-1", "state": "OK", "tags": {"k": "v"}, '
         '"x": {"y": {}, "data": {"spans": [1]}}}',
@@ -138,7 +141,8 @@ def _info_text(info: str) -> str:
         '"execution_duration_ms": NaN}',
     ],
     ids=["tags-first", "tags-after-preview", "null-tags", "location-state",
-         "location-spans-mark", "tail-spans-mark", "escaped-state", "nan-tail"],
+         "location-spans-mark", "location-state-then-spans-mark",
+         "tail-spans-mark", "escaped-state", "nan-tail"],
 )  # fmt: skip
 def test_other_shapes_are_left_to_the_decoder(info: str) -> None:
     assert cut(_info_text(info)) is None
@@ -150,8 +154,13 @@ def test_other_shapes_are_left_to_the_decoder(info: str) -> None:
         json.dumps(json.loads(_text(tags={"k": "v"})), separators=(",", ":")),
         json.dumps(json.loads(_text(tags={"k": "v"})), indent=2),
         '{"data": {"spans": []}, "info": {"trace_id": "tr-1", "state": "OK"}}',
+        '{"info": {"trace_id": "tr-1", "state": "OK"}, "data": {"spans": [], '
+        '"x": [{"data": {"spans": [1]}}]}}',
+        # the one spans mark is an info member's; the state found, the location's
+        '{"info": {"trace_id": "tr-1", "trace_location": {"type": "T", "state": '
+        '"X"}, "data": {"spans": [1]}, "state": "OK"}, "data": {"x": 1, "spans": []}}',
     ],
-    ids=["compact", "indented", "data-first"],
+    ids=["compact", "indented", "data-first", "second-spans-mark", "nested-state"],
 )
 def test_other_spellings_are_left_to_the_decoder(text: str) -> None:
     assert cut(text) is None

@@ -101,6 +101,28 @@ def test_text_of_another_spelling_is_decoded() -> None:
     }
 
 
+def test_info_member_holding_the_spans_mark_read_from_jsonl(tmp_path: Any) -> None:
+    # A trace location holding a "state", then an info member holding the
+    # spans mark: the cut once took that member for the spans and lost the tags.
+    import polartrace
+
+    trace = _trace("tr-1", [_span(ROOT, None, '"q"')])
+    as_dict = trace.to_dict()
+    info = dict(as_dict["info"])
+    info.pop("trace_location", None)
+    location = {"type": "MLFLOW_EXPERIMENT", "state": "X"}
+    head = {"trace_id": info.pop("trace_id"), "trace_location": location}
+    odd = head | {"data": {"spans": []}} | info | {"tags": {"k": "v"}}
+    path = tmp_path / "odd.jsonl"
+    path.write_text(json.dumps({"info": odd, "data": as_dict["data"]}) + "\n")
+    frame = polartrace.read_traces(path)
+    assert frame._raw_json is not None  # the text path, not Trace objects
+    got = polartrace.search_traces(frame, return_type="polars")
+    assert isinstance(got, pl.DataFrame)
+    assert got["tags"].to_list() == ['{"k": "v"}']
+    assert got["spans"].to_list() == [json.dumps(as_dict["data"]["spans"])]
+
+
 def test_root_span_after_its_children() -> None:
     trace = _trace("tr-1", [_span(CHILD, ROOT, '"child"'), _span(ROOT, None, '"root"')])
     got = _polars(_frame([trace]), [0])
