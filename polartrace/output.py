@@ -259,6 +259,24 @@ def _views(texts: pa.LargeStringArray) -> list[memoryview]:
     return [view[a:b] for a, b in itertools.pairwise(bounds)]
 
 
+def _cells(trace: Any, include_spans: bool) -> tuple[Any, ...]:
+    """One decoded trace's info and nested cells, taken while its objects are hot.
+
+    ``(info, trace_metadata, tags, assessments, spans, request, response)``.
+    """
+    info, spans = trace["info"], trace["data"]["spans"]
+    request, response = _root_io(spans) if include_spans else (None, None)
+    return (
+        info,
+        info.get("trace_metadata", {}),
+        info.get("tags", {}),
+        info.get("assessments", []),
+        spans,
+        request,
+        response,
+    )
+
+
 def _json_rows(
     frame: TraceFrame,
     keys: Sequence[int],
@@ -270,8 +288,10 @@ def _json_rows(
 
     With ``texts`` (the rows' text as Arrow) and spans included, ``trace`` is left
     out: it is the texts. With ``flat`` (`_info_times`) the flat columns are left
-    out: they are in ``flat``. Column by column, each a comprehension over the
-    decoded rows: a row loop appending to twelve lists costs more than the passes.
+    out: they are in ``flat``. Each row's cells are taken right after it is
+    decoded (`_cells`), then split into columns in C (``zip``): passes over all
+    the decoded rows, one per column, read a gigabyte of objects back from
+    memory each time for 100k rows (about 10% more time).
     """
     from polartrace._json import parse_timestamp_ms
 
@@ -281,23 +301,26 @@ def _json_rows(
     columns: dict[str, list[Any]] = {}
     locations: list[Any] = []
     with _collector_paused():
-        decoded = [_loads(text, locations) for text in rows]
-        infos = [d["info"] for d in decoded]
+        cells = [_cells(_loads(text, locations), include_spans) for text in rows]
+        infos, metadata, tags, assessments, spans, request, response = (
+            (list(column) for column in zip(*cells, strict=True))
+            if cells
+            else ([] for _ in range(7))
+        )
+        del cells
         if include_spans:
-            spans = [d["data"]["spans"] for d in decoded]
-            io = [_root_io(s) for s in spans]
             if texts is None:
                 columns["trace"] = list(rows)
-            columns["request"] = [pair[0] for pair in io]
-            columns["response"] = [pair[1] for pair in io]
+            columns["request"] = request
+            columns["response"] = response
         else:
             dumps = json.dumps
             spans = [[] for _ in infos]
             columns["trace"] = [
                 dumps({"info": info, "data": {"spans": []}}) for info in infos
             ]
-            columns["request"] = [None] * len(infos)
-            columns["response"] = [None] * len(infos)
+            columns["request"] = request
+            columns["response"] = response
         if flat is None:
             columns["trace_id"] = [info["trace_id"] for info in infos]
             columns["client_request_id"] = [
@@ -310,10 +333,10 @@ def _json_rows(
             columns["execution_duration"] = [
                 info.get("execution_duration_ms") for info in infos
             ]
-        columns["trace_metadata"] = [info.get("trace_metadata", {}) for info in infos]
-        columns["tags"] = [info.get("tags", {}) for info in infos]
+        columns["trace_metadata"] = metadata
+        columns["tags"] = tags
         columns["spans"] = spans
-        columns["assessments"] = [info.get("assessments", []) for info in infos]
+        columns["assessments"] = assessments
     return {name: columns[name] for name in COLUMNS if name in columns}
 
 
