@@ -9,11 +9,13 @@ and the same answers to random filters on both engines.
 from __future__ import annotations
 
 import json
+import random
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, note, settings
+import polars as pl
+from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -59,21 +61,94 @@ def test_frame_read_from_jsonl_equals_frame_built_from_objects(
             assert outcome(read, text, engine) == outcome(built, text, engine), engine
 
 
-_JSON_TEXT = ("trace", "request", "response", "trace_metadata", "tags", "spans")
+_JSON_TEXT = ("request", "response", "trace_metadata", "tags", "spans")
+
+#: Info members another writer may add, holding what the cut looks for: a
+#: spans mark, a state, the parts' keys. Each is added under its own name.
+_DECOYS = {
+    "data": {"spans": []},
+    "x_state": {"state": "X", "data": {"spans": [1]}},
+    "x_parts": {"tags": {"k": "v"}, "trace_metadata": {"m": "1"}, "assessments": []},
+}
+
+
+def _without_decoys(text: str, located: set[str]) -> Any:
+    """The decoded trace text with the decoys taken out again.
+
+    ``located``: the traces that had no location until a decoy one was added.
+    """
+    data = json.loads(text)
+    info = data["info"]
+    for key in _DECOYS:
+        info.pop(key, None)
+    if info["trace_id"] in located:
+        del info["trace_location"]
+    elif isinstance(info.get("trace_location"), dict):
+        info["trace_location"].pop("state", None)
+    return data
+
+
+_LOCATED = Trace.from_dict(
+    {
+        "info": {
+            "trace_id": "tr-1",
+            "trace_location": {"type": "MLFLOW_EXPERIMENT"},
+            "request_time": "2024-01-01T00:00:00Z",
+            "state": "OK",
+            "tags": {"k": "v"},
+        },
+        "data": {"spans": []},
+    }
+)
 
 
 @settings(max_examples=examples(0.5))
-@given(trace_lists(1, 8), st.randoms(use_true_random=False), st.booleans())
+@given(
+    trace_lists(1, 8),
+    st.randoms(use_true_random=False),
+    st.booleans(),
+    st.lists(st.sampled_from(sorted(_DECOYS)), unique=True, max_size=3),
+    st.booleans(),
+    st.booleans(),
+)
+@example([_LOCATED], random.Random(0), False, ["data"], True, False)
 def test_output_read_from_jsonl_equals_output_built_from_objects(
-    traces: list[Trace], rng: Any, compact: bool
+    traces: list[Trace],
+    rng: Any,
+    compact: bool,
+    decoys: list[str],
+    state: bool,
+    shuffle: bool,
 ) -> None:
     # Output rows of a frame read from JSONL are cut from the kept line text
-    # (polartrace._cut), whatever order another writer gave the info's keys.
+    # (polartrace._cut), whatever order another writer gave the info's keys and
+    # whatever members it added. Unshuffled, the decoys follow the trace
+    # location, the "data" one first: a location holding a "state" followed by
+    # a member holding the spans mark once sent the cut to the nested mark
+    # (the explicit example).
     lines = []
+    located: set[str] = set()
     for trace in traces:
         data = trace.to_dict()
-        items = list(data["info"].items())
-        rng.shuffle(items)
+        info = data["info"]
+        items = list(info.items())
+        if state:
+            location = info.get("trace_location")
+            if location is None:
+                located.add(info["trace_id"])
+                items.insert(1, ("trace_location", {"type": "MLFLOW_EXPERIMENT"}))
+                location = {"type": "MLFLOW_EXPERIMENT"}
+            items = [
+                (key, location | {"state": "X"} if key == "trace_location" else value)
+                for key, value in items
+            ]
+        if shuffle:
+            rng.shuffle(items)
+        keys = [key for key, _ in items]
+        at = keys.index("trace_location") + 1 if "trace_location" in keys else 0
+        for key in sorted(decoys, key=lambda key: key == "data"):  # data last
+            where = rng.randrange(len(items) + 1) if shuffle else at
+            items.insert(where, (key, _DECOYS[key]))
         data["info"] = dict(items)
         separators = (",", ":") if compact else (", ", ": ")
         lines.append(json.dumps(data, separators=separators) + "\n")
@@ -82,15 +157,32 @@ def test_output_read_from_jsonl_equals_output_built_from_objects(
         path = Path(tmp) / "traces.jsonl"
         path.write_text("".join(lines), encoding="utf-8")
         read = read_traces(path)
-    for page in (None, 3):
-        got = search_traces(read, max_results=page, return_type="polars")
-        want = search_traces(built, max_results=page, return_type="polars")
-        assert got["trace_id"].to_list() == want["trace_id"].to_list()
-        for name in (*_JSON_TEXT, "assessments"):
-            note(f"column: {name}, page: {page}")
-            have = [None if v is None else json.loads(v) for v in got[name]]
-            assert have == [None if v is None else json.loads(v) for v in want[name]]
-        got_pd = search_traces(read, max_results=page)
-        want_pd = search_traces(built, max_results=page)
-        for name in ("request", "response", "trace_metadata", "tags", "spans"):
-            assert list(got_pd[name]) == list(want_pd[name]), name
+    # The reader keeps the lines only when its columnar path takes the whole
+    # file (about a fifth of these lists); the built tables with the lines kept
+    # beside them take the text path every time.
+    texts = pl.Series("json", [line.rstrip("\n") for line in lines])
+    kept = TraceFrame(
+        built.traces, built.spans, built.assessments, built.prompts, raw_json=texts
+    )
+    for label, frame in (("read", read), ("kept", kept)):
+        for page in (None, 3):
+            note(f"frame: {label}, page: {page}")
+            _assert_same_output(frame, built, page, located)
+
+
+def _assert_same_output(
+    frame: TraceFrame, built: TraceFrame, page: int | None, located: set[str]
+) -> None:
+    got = search_traces(frame, max_results=page, return_type="polars")
+    want = search_traces(built, max_results=page, return_type="polars")
+    assert got["trace_id"].to_list() == want["trace_id"].to_list()
+    have_traces = [_without_decoys(v, located) for v in got["trace"]]
+    assert have_traces == [json.loads(v) for v in want["trace"]]
+    for name in (*_JSON_TEXT, "assessments"):
+        note(f"column: {name}")
+        have = [None if v is None else json.loads(v) for v in got[name]]
+        assert have == [None if v is None else json.loads(v) for v in want[name]]
+    got_pd = search_traces(frame, max_results=page)
+    want_pd = search_traces(built, max_results=page)
+    for name in ("request", "response", "trace_metadata", "tags", "spans"):
+        assert list(got_pd[name]) == list(want_pd[name]), name
