@@ -51,6 +51,7 @@ _HEADS: Final = {
     "assessments": ', "assessments": [',
     "tags": ', "tags": {',
 }
+#: The parts' keys: none may be a member of the info before the state.
 _PARTS: Final = frozenset(_HEADS)
 _EMPTY: Final = {"trace_metadata": "{}", "assessments": "[]", "tags": "{}"}
 #: Keys ``Trace.to_json`` writes after the tags.

@@ -291,7 +291,8 @@ def _json_rows(
     out: they are in ``flat``. Each row's cells are taken right after it is
     decoded (`_cells`), then split into columns in C (``zip``): passes over all
     the decoded rows, one per column, read a gigabyte of objects back from
-    memory each time for 100k rows (about 10% more time).
+    memory each time for 100k rows (5.23 s against 4.58 s for the whole pandas
+    build, medians of 5).
     """
     from polartrace._json import parse_timestamp_ms
 
@@ -308,19 +309,17 @@ def _json_rows(
             else ([] for _ in range(7))
         )
         del cells
+        columns["request"] = request  # all None without spans (`_cells`)
+        columns["response"] = response
         if include_spans:
             if texts is None:
                 columns["trace"] = list(rows)
-            columns["request"] = request
-            columns["response"] = response
         else:
             dumps = json.dumps
             spans = [[] for _ in infos]
             columns["trace"] = [
                 dumps({"info": info, "data": {"spans": []}}) for info in infos
             ]
-            columns["request"] = request
-            columns["response"] = response
         if flat is None:
             columns["trace_id"] = [info["trace_id"] for info in infos]
             columns["client_request_id"] = [

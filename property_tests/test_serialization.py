@@ -139,7 +139,7 @@ def test_output_read_from_jsonl_equals_output_built_from_objects(
                 items.insert(1, ("trace_location", {"type": "MLFLOW_EXPERIMENT"}))
                 location = {"type": "MLFLOW_EXPERIMENT"}
             items = [
-                (key, location | {"state": "X"} if key == "trace_location" else value)
+                (key, (location | {"state": "X"}) if key == "trace_location" else value)
                 for key, value in items
             ]
         if shuffle:
