@@ -30,17 +30,22 @@ data object holds nothing after them is what ``Trace.to_json`` writes, and the
 JSONL reader keeps a text with one mark only after Arrow has read what follows
 the mark as a single value (`polartrace.io._columnar`); a text with two marks
 is decoded.
+
+`offsets` answers where the parts are instead of the slices. The Parquet writer
+keeps them beside the texts, so a page read from Parquet slices at them (`at`)
+and pays for the proof once, when the file is written, not on every page.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Final
 
 import orjson
 
-__all__ = ["cut"]
+__all__ = ["OFFSETS", "at", "cut", "offsets"]
 
 _HEAD: Final = '{"info": {'
 _SPANS: Final = '"data": {"spans": '
@@ -53,7 +58,23 @@ _HEADS: Final = {
 }
 #: The parts' keys: none may be a member of the info before the state.
 _PARTS: Final = frozenset(_HEADS)
-_EMPTY: Final = {"trace_metadata": "{}", "assessments": "[]", "tags": "{}"}
+_CLOSE: Final = {"trace_metadata": "}", "assessments": "]", "tags": "}"}
+_ABSENT: Final = (None, None)
+#: The parts in the order of `OFFSETS` and of `cut`'s answer.
+_ORDER: Final = ("trace_metadata", "tags", "assessments")
+#: What `offsets` answers, in order: where each part starts and ends, and where
+#: the spans start.
+OFFSETS: Final = (
+    "trace_metadata_start",
+    "trace_metadata_end",
+    "tags_start",
+    "tags_end",
+    "assessments_start",
+    "assessments_end",
+    "spans_start",
+)
+#: Offsets are kept as ``UInt32``: a longer text is not cut.
+_LONGEST: Final = 2**32 - 1
 #: Keys ``Trace.to_json`` writes after the tags.
 _TAIL_KEYS: Final = frozenset(
     {"request_preview", "response_preview", "execution_duration_ms"}
@@ -81,7 +102,21 @@ def cut(text: str) -> tuple[str, str, str, str] | None:
     ...     '"state": "OK", "tags": {"b": "1", "a": "2"}}, "data": {"spans": []}}')
     ('{}', '{"b": "1", "a": "2"}', '[]', '[]')
     """
-    if not (text.startswith(_HEAD) and text.endswith("]}}")):
+    found = offsets(text)
+    return None if found is None else _slices(text, found)
+
+
+def offsets(text: str) -> tuple[int | None, ...] | None:
+    """Where `cut` finds the parts of ``text``: character offsets, or ``None``.
+
+    Returns:
+        ``None`` for a text of another shape; otherwise one value per name of
+        `OFFSETS`: each part's start and end (``None`` for an absent part) and
+        where the spans start (they end two characters before the text does).
+        Kept beside the texts (`polartrace.io.parquet`), they let a page slice
+        without reading the texts again (`at`).
+    """
+    if not (text.startswith(_HEAD) and text.endswith("]}}")) or len(text) > _LONGEST:
         return None
     # The only such mark (see the module's notes on the spans); if it were nested
     # in the info object, the tail read in `_plain_tail` would be unbalanced.
@@ -95,7 +130,7 @@ def cut(text: str) -> tuple[str, str, str, str] | None:
     pos = _string_end(text, state + len(_STATE))
     if pos < 0:
         return None
-    parts = dict(_EMPTY)
+    found: dict[str, tuple[int, int]] = {}
     for key, head in _HEADS.items():
         if not text.startswith(head, pos):
             continue
@@ -106,16 +141,53 @@ def cut(text: str) -> tuple[str, str, str, str] | None:
             end = _array_end(text, start, info_end)
         if end is None:
             return None
-        parts[key] = text[start:end]
+        found[key] = (start, end)
         pos = end
     if not _plain_tail(text, pos, info_end):
         return None
     return (
-        parts["trace_metadata"],
-        parts["tags"],
-        parts["assessments"],
-        text[at + len(_SPANS) : -2],
+        *found.get("trace_metadata", _ABSENT),
+        *found.get("tags", _ABSENT),
+        *found.get("assessments", _ABSENT),
+        at + len(_SPANS),
     )
+
+
+def at(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str] | None:
+    """The parts of ``text`` at offsets `offsets` found, or ``None`` if they miss.
+
+    The offsets come from a file (`polartrace.io.parquet`), so each is checked
+    against the text before it is used: every part starts right after its key
+    with its opening bracket and ends with the closing one, and the spans start
+    after their mark at the end of the text. This catches offsets of another
+    text or a damaged file; it does not repeat `offsets`' proof.
+    """
+    if len(found) != len(OFFSETS) or not text.endswith("]}}"):
+        return None
+    spans = found[-1]
+    if spans is None or not text.startswith(_SPANS, spans - len(_SPANS)):
+        return None
+    for key, start, end in zip(_ORDER, found[0:6:2], found[1:6:2], strict=True):
+        head = _HEADS[key]
+        if start is None and end is None:
+            continue
+        if (
+            start is None
+            or end is None
+            or not 0 < start < end < spans
+            or not text.startswith(head, start - len(head) + 1)
+            or text[end - 1] != _CLOSE[key]
+        ):
+            return None
+    return _slices(text, found)
+
+
+def _slices(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str]:
+    def part(index: int, empty: str) -> str:
+        start, end = found[index], found[index + 1]
+        return empty if start is None else text[start:end]
+
+    return part(0, "{}"), part(2, "{}"), part(4, "[]"), text[found[6] : -2]
 
 
 def _string_end(text: str, start: int) -> int:

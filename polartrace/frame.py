@@ -126,6 +126,7 @@ class TraceFrame:
         objects: Sequence[Trace] | None = None,
         *,
         raw_json: pl.Series | None = None,
+        json_parts: pl.DataFrame | None = None,
     ) -> None:
         if objects is None and raw_json is None:
             msg = "a TraceFrame needs its Trace objects or their JSON text"
@@ -138,6 +139,11 @@ class TraceFrame:
         # One MLflow JSON text per trace, in key order: frames read from files keep
         # this instead of objects and build Trace objects only for returned rows.
         self._raw_json = raw_json
+        # What a page of Polars output reads from each text, when a file kept it
+        # (`polartrace.io.parquet`): where its parts are (`polartrace._cut.OFFSETS`,
+        # null where `cut` did not take the text) and its root span's request and
+        # response text. A page then slices instead of cutting and writing.
+        self._json_parts = json_parts
         self._units: pl.DataFrame | None = None
         self._time_order: tuple[pl.Series, pl.Series] | None = None
         # Derived data is added on first use; the lock keeps concurrent searches

@@ -46,9 +46,10 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from polartrace._cut import cut
+from polartrace._cut import OFFSETS, at, cut
 from polartrace._json import decode_attribute_fast, holds_wide_float
 from polartrace._root_spans import root_texts
+from polartrace.errors import TraceFormatError
 from polartrace.frame import TraceFrame
 from polartrace.model import Trace, TraceData
 
@@ -418,6 +419,38 @@ def _decoded_parts(text: str) -> tuple[str, str, str, str]:
     )
 
 
+def _parts(
+    frame: TraceFrame, rows: pl.Series, texts: list[str], kept: pl.DataFrame | None
+) -> list[tuple[str, str, str, str]]:
+    """The metadata, tags, assessments and spans text of each of ``texts``.
+
+    Sliced at the offsets a file kept (``kept``, `polartrace._cut.at`) where it
+    kept them, otherwise cut out (`polartrace._cut.cut`) or, for a text of
+    another shape, decoded and written back.
+
+    Raises:
+        TraceFormatError: If kept offsets do not fit their text (a damaged file).
+    """
+    if kept is None:
+        return [cut(text) or _decoded_parts(text) for text in texts]
+    out = []
+    found_rows = kept.select(OFFSETS).rows()
+    for row, text, found in zip(rows, texts, found_rows, strict=True):
+        if found[-1] is None:  # a text `cut` did not take when it was written
+            out.append(cut(text) or _decoded_parts(text))
+            continue
+        parts = at(text, found)
+        if parts is None:
+            msg = (
+                f"the kept offsets {found} do not fit the JSON text of trace "
+                f"{frame.traces['trace_id'][row]!r}; the file is damaged: write it "
+                "again from its traces"
+            )
+            raise TraceFormatError(msg, location=f"json row {row}")
+        out.append(parts)
+    return out
+
+
 def _polars_from_json(
     frame: TraceFrame, keys: Sequence[int], include_spans: bool
 ) -> pl.DataFrame:
@@ -425,7 +458,9 @@ def _polars_from_json(
 
     The nested parts are cut out of each text (`cut`), the flat columns gathered
     from the trace table, the request and response written from the root spans'
-    stored attributes (`root_texts`).
+    stored attributes (`root_texts`); where a file kept the parts' offsets and
+    the request and response beside the texts, the page slices and gathers them
+    instead (`_parts`).
     """
     raw = frame._raw_json
     assert raw is not None
@@ -435,13 +470,20 @@ def _polars_from_json(
     flat = frame.traces[rows, list(_FLAT)]
     gathered = raw.gather(rows)
     texts = gathered.to_list()
+    kept = None if frame._json_parts is None else frame._json_parts[rows]
     with _collector_paused():
-        parts = [cut(text) or _decoded_parts(text) for text in texts]
+        parts = _parts(frame, rows, texts, kept)
         metadata, tags, assessments, spans = (
             list(part) for part in zip(*parts, strict=True)
         )
+        request: pl.Series | list[str | None]
+        response: pl.Series | list[str | None]
         if include_spans:
-            request, response = root_texts(frame.spans, rows)
+            request, response = (
+                root_texts(frame.spans, rows)
+                if kept is None
+                else (kept["request"], kept["response"])
+            )
             trace: pl.Series | list[str] = gathered  # the kept texts themselves
         else:
             trace = [_strip_spans(text) for text in texts]

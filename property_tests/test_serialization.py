@@ -21,6 +21,7 @@ from polars.testing import assert_frame_equal
 
 from polartrace import Trace, TraceFrame, read_traces, search_traces
 from polartrace.ast import unparse
+from polartrace.io.parquet import read_parquet, write_parquet
 from polartrace.testing import filters, trace_lists, traces
 from property_tests._support import ENGINES, examples, outcome
 
@@ -153,18 +154,23 @@ def test_output_read_from_jsonl_equals_output_built_from_objects(
         separators = (",", ":") if compact else (", ", ": ")
         lines.append(json.dumps(data, separators=separators) + "\n")
     built = TraceFrame.from_traces(traces)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "traces.jsonl"
-        path.write_text("".join(lines), encoding="utf-8")
-        read = read_traces(path)
     # The reader keeps the lines only when its columnar path takes the whole
     # file (about a fifth of these lists); the built tables with the lines kept
-    # beside them take the text path every time.
+    # beside them take the text path every time. Written to Parquet, they are
+    # sliced at the offsets found when writing.
     texts = pl.Series("json", [line.rstrip("\n") for line in lines])
     kept = TraceFrame(
         built.traces, built.spans, built.assessments, built.prompts, raw_json=texts
     )
-    for label, frame in (("read", read), ("kept", kept)):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "traces.jsonl"
+        path.write_text("".join(lines), encoding="utf-8")
+        read = read_traces(path)
+        write_parquet(kept, Path(tmp) / "ds")
+        parquet = read_parquet(Path(tmp) / "ds")
+    assert parquet._json_parts is not None
+    frames = (("read", read), ("kept", kept), ("parquet", parquet))
+    for label, frame in frames:
         for page in (None, 3):
             note(f"frame: {label}, page: {page}")
             _assert_same_output(frame, built, page, located)

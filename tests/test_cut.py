@@ -2,7 +2,9 @@
 
 `polartrace._cut.cut` slices the parts out of ``Trace.to_json`` text and answers
 ``None`` for any other shape (the caller then decodes the text). Each test states
-the slices expected, written out, or that the text is left to the decoder.
+the slices expected, written out, or that the text is left to the decoder. The
+offsets it slices at are kept in Parquet files; `at` slices a text at kept
+offsets after checking that they fit it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from polartrace import Trace
-from polartrace._cut import cut
+from polartrace._cut import OFFSETS, at, cut, offsets
 
 TIME = "2024-01-01T00:00:00Z"
 SPAN = {
@@ -217,3 +219,73 @@ def test_info_keys_in_any_order_are_cut_right_or_left_to_the_decoder(
         assert tags == info["tags"]
         assert assessments == shuffled.get("assessments", [])
         assert spans == [SPAN]
+
+
+# --- kept offsets -------------------------------------------------------------------
+
+_ALL_PARTS = _text(
+    trace_metadata={"mlflow.user": "ana"},
+    assessments=[FEEDBACK],
+    tags={"t": "v"},
+    execution_duration_ms=5,
+)
+
+
+def test_offsets_are_where_the_parts_are() -> None:
+    text = _text(tags={"k": "v"})
+    found = offsets(text)
+    assert found is not None
+    assert len(found) == len(OFFSETS)
+    start, end = text.index('{"k": "v"}'), text.index('{"k": "v"}') + len('{"k": "v"}')
+    assert found == (None, None, start, end, None, None, text.index("[{"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _ALL_PARTS,
+        _text(),
+        _text(tags={"a": '}, "b": {'}),
+        _text(assessments=[FEEDBACK, FEEDBACK], request_preview="q"),
+    ],
+    ids=["every-part", "no-part", "tricky-tags", "assessments-only"],
+)
+def test_kept_offsets_slice_what_cut_cuts(text: str) -> None:
+    found = offsets(text)
+    assert found is not None
+    assert at(text, found) == cut(text)
+
+
+def _moved(found: tuple[int | None, ...], index: int, by: int) -> list[int | None]:
+    moved = list(found)
+    value = moved[index]
+    assert value is not None
+    moved[index] = value + by
+    return moved
+
+
+@pytest.mark.parametrize("index", range(len(OFFSETS)))
+@pytest.mark.parametrize("by", [-1, 1])
+def test_offsets_moved_by_one_do_not_fit(index: int, by: int) -> None:
+    found = offsets(_ALL_PARTS)
+    assert found is not None
+    assert at(_ALL_PARTS, _moved(found, index, by)) is None
+
+
+def test_offsets_of_another_text_do_not_fit() -> None:
+    other = offsets(_text(tags={"k": "v"}, request_preview="a longer request"))
+    assert other is not None
+    assert at(_ALL_PARTS, other) is None
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        (None,) * 7,
+        (None, None, None, None, None, None),
+        (None, 40, None, None, None, None, 300),
+    ],
+    ids=["unknown", "short", "half-a-part"],
+)
+def test_incomplete_offsets_do_not_fit(found: tuple[int | None, ...]) -> None:
+    assert at(_ALL_PARTS, found) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -17,7 +18,10 @@ import pytest
 
 from polartrace import Trace, TraceFrame
 from polartrace import output as out
+from polartrace._cut import offsets
 from polartrace._root_spans import dumps
+from polartrace.errors import TraceFormatError
+from polartrace.io.parquet import DatasetWriter, read_parquet, write_parquet
 
 TIME = "2024-01-01T00:00:00Z"
 ROOT, CHILD = "AAAAAAAAAAE=", "AAAAAAAAAAI="
@@ -195,3 +199,85 @@ def test_request_written_as_json_dumps_of_the_decoded_value(
 )
 def test_writer_equals_json_dumps(value: Any) -> None:
     assert dumps(value) == json.dumps(value)
+
+
+# --- parts kept in Parquet files ------------------------------------------------------
+
+
+def _dataset(tmp_path: Path) -> Path:
+    """Two traces written to Parquet: one ``Trace.to_json`` text and one of another
+    spelling (compact), which `cut` does not take."""
+    traces = [
+        _trace("tr-1", [_span(ROOT, None, '"q1"')], metadata={"b": "1"}),
+        _trace("tr-2", [_span(CHILD, ROOT), _span(ROOT, None, '{"x": "é"}')]),
+    ]
+    compact = json.dumps(traces[1].to_dict(), separators=(",", ":"))
+    texts = [traces[0].to_json(), compact]
+    write_parquet(_frame(traces, texts), tmp_path / "ds")
+    return tmp_path / "ds"
+
+
+def _json_part(path: Path) -> Path:
+    return min((path / "json").glob("*.parquet"))
+
+
+def test_parquet_keeps_offsets_and_root_texts(tmp_path: Path) -> None:
+    path = _dataset(tmp_path)
+    frame = read_parquet(path)
+    assert frame._json_parts is not None
+    text = frame.json_at([0])[0]
+    assert frame._json_parts.rows() == [
+        (*offsets(text), '"q1"', None),  # type: ignore[misc]
+        (None, None, None, None, None, None, None, '{"x": "\\u00e9"}', None),
+    ]
+    assert frame._json_parts.rows()[0][:2] == (
+        text.index('{"b"'),
+        text.index('{"b"') + len('{"b": "1"}'),
+    )
+
+
+def test_page_from_kept_parts_equals_page_cut_from_text(tmp_path: Path) -> None:
+    frame = read_parquet(_dataset(tmp_path))
+    kept = _polars(frame, [1, 0])
+    frame._json_parts = None
+    assert kept.equals(_polars(frame, [1, 0]))
+    assert kept["trace_metadata"].to_list() == ["{}", '{"b": "1"}']
+    assert kept["request"].to_list() == ['{"x": "\\u00e9"}', '"q1"']
+
+
+def test_kept_offsets_that_do_not_fit_their_text_are_reported(tmp_path: Path) -> None:
+    path = _dataset(tmp_path)
+    part = _json_part(path)
+    table = pl.read_parquet(part)
+    table.with_columns(pl.col("spans_start") + 1).write_parquet(part)
+    frame = read_parquet(path)
+    message = r"json row 0: the kept offsets .* 'tr-1'"
+    with pytest.raises(TraceFormatError, match=message):
+        _polars(frame, [0])
+
+
+def test_kept_offset_column_of_another_type_is_refused(tmp_path: Path) -> None:
+    path = _dataset(tmp_path)
+    part = _json_part(path)
+    pl.read_parquet(part).with_columns(pl.col("tags_end").cast(pl.Int64)).write_parquet(
+        part
+    )
+    with pytest.raises(TraceFormatError, match="'tags_end' is of type Int64"):
+        read_parquet(path)
+
+
+def test_files_without_kept_parts_are_cut(tmp_path: Path) -> None:
+    # An older writer's files, alone or beside newer ones: every text is cut.
+    traces = [_trace(f"tr-{i}", [_span(ROOT, None, f'"q{i}"')]) for i in range(3)]
+    path = tmp_path / "ds"
+    with DatasetWriter(path) as writer:
+        writer.write(_frame(traces[:2]))
+        writer.write(_frame(traces[2:]))
+    want = _polars(read_parquet(path), [2, 0, 1])
+    first = _json_part(path)
+    assert first.name == "part-00000.parquet"
+    pl.read_parquet(first).select("_key", "json").write_parquet(first)
+    mixed = read_parquet(path)
+    assert mixed._json_parts is None
+    assert _polars(mixed, [2, 0, 1]).equals(want)
+    assert want["request"].to_list() == ['"q2"', '"q0"', '"q1"']
