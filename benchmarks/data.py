@@ -34,7 +34,15 @@ from polartrace.model import Trace
 
 DATA = Path(__file__).resolve().parent / "data"
 CHUNK = 100_000
-_LAYOUT_MODULES = ("frame.py", "_columnar.py")
+#: The modules that decide what a cached dataset holds: the frame's tables, the
+#: JSON text, and what the Parquet writer keeps beside it.
+_LAYOUT_MODULES = (
+    "frame.py",
+    "model.py",
+    "io/parquet.py",
+    "_cut.py",
+    "_root_spans.py",
+)
 
 
 def label(n: int) -> str:
@@ -69,8 +77,7 @@ def fingerprint() -> str:
     digest = hashlib.sha256()
     for name in _LAYOUT_MODULES:
         file = root / name
-        if file.exists():
-            digest.update(file.read_bytes())
+        digest.update(file.read_bytes())
     return digest.hexdigest()[:10]
 
 
