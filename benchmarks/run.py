@@ -302,6 +302,8 @@ def memory(frame: TraceFrame) -> dict[str, Any]:
         "prompts": frame.prompts,
         "units": frame.units,
     }
+    if frame._json_parts is not None:  # kept by the Parquet writer for pages
+        tables["json_parts"] = frame._json_parts
     raw = frame._raw_json
     out: dict[str, Any] = {}
     total_polars = total_arrow = 0

@@ -62,6 +62,11 @@ _CLOSE: Final = {"trace_metadata": "}", "assessments": "]", "tags": "}"}
 _ABSENT: Final = (None, None)
 #: The parts in the order of `OFFSETS` and of `cut`'s answer.
 _ORDER: Final = ("trace_metadata", "tags", "assessments")
+#: What `at` checks and answers for each part, in that order: what starts it,
+#: what ends it, and the text of an absent part.
+_CHECKS: Final = tuple(
+    (_HEADS[key], _CLOSE[key], "[]" if key == "assessments" else "{}") for key in _ORDER
+)
 #: What `offsets` answers, in order: where each part starts and ends, and where
 #: the spans start.
 OFFSETS: Final = (
@@ -164,22 +169,26 @@ def at(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str] | No
     """
     if len(found) != len(OFFSETS) or not text.endswith("]}}"):
         return None
-    spans = found[-1]
+    spans = found[6]
     if spans is None or not text.startswith(_SPANS, spans - len(_SPANS)):
         return None
-    for key, start, end in zip(_ORDER, found[0:6:2], found[1:6:2], strict=True):
-        head = _HEADS[key]
+    parts = []
+    for (head, close, empty), start, end in zip(
+        _CHECKS, found[0:6:2], found[1:6:2], strict=True
+    ):
         if start is None and end is None:
-            continue
-        if (
+            parts.append(empty)
+        elif (
             start is None
             or end is None
             or not 0 < start < end < spans
             or not text.startswith(head, start - len(head) + 1)
-            or text[end - 1] != _CLOSE[key]
+            or text[end - 1] != close
         ):
             return None
-    return _slices(text, found)
+        else:
+            parts.append(text[start:end])
+    return parts[0], parts[1], parts[2], text[spans:-2]
 
 
 def _slices(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str]:

@@ -131,6 +131,11 @@ class TraceFrame:
         if objects is None and raw_json is None:
             msg = "a TraceFrame needs its Trace objects or their JSON text"
             raise ValueError(msg)
+        if json_parts is not None and (
+            raw_json is None or json_parts.height != len(raw_json)
+        ):
+            msg = "a TraceFrame's kept JSON parts need one row per JSON text"
+            raise ValueError(msg)
         self.traces = traces
         self.spans = spans
         self.assessments = assessments

@@ -281,3 +281,17 @@ def test_files_without_kept_parts_are_cut(tmp_path: Path) -> None:
     assert mixed._json_parts is None
     assert _polars(mixed, [2, 0, 1]).equals(want)
     assert want["request"].to_list() == ['"q2"', '"q0"', '"q1"']
+
+
+def test_kept_parts_need_one_row_per_text() -> None:
+    frame = _frame([_trace("tr-1"), _trace("tr-2")])
+    one_row = pl.DataFrame({"spans_start": [1]}, schema={"spans_start": pl.UInt32})
+    with pytest.raises(ValueError, match="one row per JSON text"):
+        TraceFrame(
+            frame.traces,
+            frame.spans,
+            frame.assessments,
+            frame.prompts,
+            raw_json=frame._raw_json,
+            json_parts=one_row,
+        )
