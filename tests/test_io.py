@@ -235,6 +235,21 @@ def test_round_trip_keeps_traces_and_search_results(
         ), text
 
 
+@pytest.mark.parametrize("by_day", [False, True], ids=["parquet", "parquet-by-day"])
+def test_parquet_pages_from_kept_parts_equal_pages_from_objects(
+    tmp_path: Path, frame: TraceFrame, by_day: bool
+) -> None:
+    # The writer keeps each text's part offsets and root texts; pages read them.
+    write_parquet(frame, tmp_path / "ds", partition_by_day=by_day)
+    read = read_traces(tmp_path / "ds")
+    assert read._json_parts is not None
+    for text in FILTERS[:4]:
+        got = search_traces(read, text, max_results=50, return_type="polars")
+        want = search_traces(frame, text, max_results=50, return_type="polars")
+        assert got.equals(want), text
+        assert got.height > 0, text
+
+
 @pytest.mark.parametrize(
     "source",
     [
