@@ -170,7 +170,11 @@ def at(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str] | No
     if len(found) != len(OFFSETS) or not text.endswith("]}}"):
         return None
     spans = found[6]
-    if spans is None or not text.startswith(_SPANS, spans - len(_SPANS)):
+    if (
+        spans is None
+        or spans < len(_SPANS)  # a negative start would count from the end
+        or not text.startswith(_SPANS, spans - len(_SPANS))
+    ):
         return None
     parts = []
     for (head, close, empty), start, end in zip(
@@ -181,7 +185,7 @@ def at(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str] | No
         elif (
             start is None
             or end is None
-            or not 0 < start < end < spans
+            or not len(head) - 1 <= start < end < spans
             or not text.startswith(head, start - len(head) + 1)
             or text[end - 1] != close
         ):

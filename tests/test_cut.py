@@ -289,3 +289,11 @@ def test_offsets_of_another_text_do_not_fit() -> None:
 )
 def test_incomplete_offsets_do_not_fit(found: tuple[int | None, ...]) -> None:
     assert at(_ALL_PARTS, found) is None
+
+
+@pytest.mark.parametrize("index", [0, 6])
+@pytest.mark.parametrize("value", [0, 1, 5])
+def test_offsets_near_the_start_do_not_fit(index: int, value: int) -> None:
+    found = list(offsets(_ALL_PARTS) or ())
+    found[index] = value
+    assert at(_ALL_PARTS, found) is None
