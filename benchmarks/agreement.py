@@ -134,9 +134,9 @@ def filters(frame: TraceFrame, seed: int = 0) -> list[str]:
             if key in ("mlflow.traceName", "mlflow.linkedPrompts"):
                 continue
             if key in ("mlflow.trace.tokenUsage", "mlflow.trace.cost"):
-                v = _common(t[column], 1)
+                common = _common(t[column], 1)
                 out += [f"{field}.`{key}` IS NULL", f"{field}.`{key}` IS NOT NULL"]
-                out += [f"{field}.`{key}` = {_q(x)}" for x in v]
+                out += [f"{field}.`{key}` = {_q(x)}" for x in common]
                 continue
             target = f"{field}.{_key(key)}"
             out += list(_string_clauses(target, _common(t[column], 2), rng))

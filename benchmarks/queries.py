@@ -115,7 +115,7 @@ def _time_count(t: Tables) -> int:
         times = t.traces["request_time"]
         lo = times.search_sorted(WEEK_START, side="left")
         hi = times.search_sorted(WEEK_END, side="left")
-        return int(hi - lo)  # type: ignore[operator]
+        return int(hi - lo)
     return int(t.traces.select(_time_range(t).sum()).item())
 
 
@@ -126,15 +126,28 @@ def _simple_count(pred: Callable[[Tables], pl.Expr]) -> Callable[[Tables], int]:
     return count
 
 
-_STATUS_OK = lambda t: pl.col("state") == "OK"  # noqa: E731
-_LATENCY = lambda t: pl.col("execution_duration") > 2500  # noqa: E731
-_USER = lambda t: pl.col("meta:mlflow.trace.user") == USER  # noqa: E731
-_ENV = lambda t: pl.col("tag:environment") == "production"  # noqa: E731
-_NAME = lambda t: pl.col("tag:mlflow.traceName") == TRACE_NAME  # noqa: E731
+def _status_ok(t: Tables) -> pl.Expr:
+    return pl.col("state") == "OK"
+
+
+def _latency(t: Tables) -> pl.Expr:
+    return pl.col("execution_duration") > 2500
+
+
+def _user(t: Tables) -> pl.Expr:
+    return pl.col("meta:mlflow.trace.user") == USER
+
+
+def _env(t: Tables) -> pl.Expr:
+    return pl.col("tag:environment") == "production"
+
+
+def _name(t: Tables) -> pl.Expr:
+    return pl.col("tag:mlflow.traceName") == TRACE_NAME
 
 
 def _and(t: Tables) -> pl.Expr:
-    return _STATUS_OK(t) & _ENV(t) & _LATENCY(t)
+    return _status_ok(t) & _env(t) & _latency(t)
 
 
 def _or(t: Tables) -> pl.Expr:
@@ -144,17 +157,17 @@ def _or(t: Tables) -> pl.Expr:
 
 
 def _not(t: Tables) -> pl.Expr:
-    return ~_ENV(t).fill_null(value=False)
+    return ~_env(t).fill_null(value=False)
 
 
 QUERIES: tuple[Query, ...] = (
     Query(
         "status",
         "attributes.status = 'OK'",
-        _STATUS_OK,
+        _status_ok,
         "state = 'OK'",
         "attributes.status = 'OK'",
-        _simple_count(_STATUS_OK),
+        _simple_count(_status_ok),
     ),
     Query(
         "week",
@@ -169,34 +182,34 @@ QUERIES: tuple[Query, ...] = (
     Query(
         "latency",
         "attributes.execution_time_ms > 2500",
-        _LATENCY,
+        _latency,
         "execution_duration > 2500",
         "attributes.execution_time_ms > 2500",
-        _simple_count(_LATENCY),
+        _simple_count(_latency),
     ),
     Query(
         "user",
         f"metadata.`mlflow.trace.user` = '{USER}'",
-        _USER,
+        _user,
         f"\"meta:mlflow.trace.user\" = '{USER}'",
         f"metadata.`mlflow.trace.user` = '{USER}'",
-        _simple_count(_USER),
+        _simple_count(_user),
     ),
     Query(
         "environment",
         "tags.environment = 'production'",
-        _ENV,
+        _env,
         "\"tag:environment\" = 'production'",
         "tags.environment = 'production'",
-        _simple_count(_ENV),
+        _simple_count(_env),
     ),
     Query(
         "trace_name",
         f"tags.`mlflow.traceName` = '{TRACE_NAME}'",
-        _NAME,
+        _name,
         f"\"tag:mlflow.traceName\" = '{TRACE_NAME}'",
         f"tags.`mlflow.traceName` = '{TRACE_NAME}'",
-        _simple_count(_NAME),
+        _simple_count(_name),
     ),
     Query(
         "and",

@@ -29,7 +29,7 @@ def _med(d: dict[str, Any] | None, *path: str) -> float | None:
         d = d.get(key)
     if isinstance(d, dict):
         return d.get("median")
-    return d  # type: ignore[return-value]
+    return d
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -169,9 +169,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         out.append(("parse+bind uncached < 1 ms", fmt_seconds(u), u < 1e-3))
         out.append(("parse+bind cached < 20 µs", fmt_seconds(c), c < 20e-6))
     build = size.get("build", {})
-    pt = _med(build, "read_traces", "seconds")
+    built = _med(build, "read_traces", "seconds")
     for ref in ("read_ndjson", "read_ndjson_raw"):
-        r = _ratio(pt, _med(build, ref, "seconds"))
+        r = _ratio(built, _med(build, ref, "seconds"))
         out.append((
             f"{label}: read_traces(JSONL) ≤ 1.5x pl.{ref}",
             _fr(r), None if r is None else r <= TARGETS["build_ratio"],

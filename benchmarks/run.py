@@ -11,6 +11,7 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,10 @@ def machine() -> dict[str, Any]:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         mem = None
-    versions = {"python": sys.version.split()[0], "polars": pl.__version__}
+    versions: dict[str, str | None] = {
+        "python": sys.version.split()[0],
+        "polars": pl.__version__,
+    }
     for name in ("pyarrow", "pandas", "duckdb", "mlflow"):
         try:
             versions[name] = __import__(name).__version__
@@ -133,19 +137,19 @@ def _query_rows(
         for kind in kinds:
             contenders = {
                 "polartrace": Contender(
-                    lambda q=query, k=kind: _polartrace(frame, q, k), setup=clear
+                    partial(_polartrace, frame, query, kind), setup=clear
                 ),
                 "polars_frame": Contender(
-                    lambda q=query, k=kind: engines.hand(own, q, k, texts)
+                    partial(engines.hand, own, query, kind, texts)
                 ),
                 "polars_best": Contender(
-                    lambda q=query, k=kind: engines.hand(best, q, k, texts)
+                    partial(engines.hand, best, query, kind, texts)
                 ),
             }
             if kind == "page" and texts is not None:  # MLflow's twelve columns too
                 for name, tables in (("polars_frame", own), ("polars_best", best)):
                     contenders[f"{name}:page_columns"] = Contender(
-                        lambda q=query, t=tables: engines.hand_page_columns(t, q, texts)
+                        partial(engines.hand_page_columns, tables, query, texts)
                     )
             # Counts and pages are fast: as many rounds as fit in a second (at
             # least r, at most 41), so that their medians hold still.
@@ -175,7 +179,7 @@ def _query_rows(
                 # for a while; a 1M count 0.87 vs 0.37 ms), which would fall on the
                 # Polars contenders of the same rounds.
                 duck_t, got = measure(
-                    lambda q=query, k=kind: duck.run(q, k), r, collect=not small
+                    partial(duck.run, query, kind), r, collect=not small
                 )
                 if _ids(got) != expected[kind]:
                     msg = f"duckdb {kind} differs from polartrace for {query.id!r}"
@@ -188,7 +192,7 @@ def _query_rows(
         row["page_ratios"] = page_ratios(row)
         if traces is not None:
             ref, got = measure(
-                lambda q=query: engines.reference_count(traces, q),
+                partial(engines.reference_count, traces, query),
                 min(r, 3), warmup=0, budget=60,
             )  # fmt: skip
             _same("reference", matches, got, query, n)
@@ -199,7 +203,7 @@ def _query_rows(
             for kind in ml_kinds:
                 limit = engines.PAGE if kind == "page" else None
                 t, got = measure(
-                    lambda q=query, lim=limit: mlf.search(q.mlflow, lim),
+                    partial(mlf.search, query.mlflow, limit),
                     opts.mlflow_repeat, warmup=0, budget=opts.mlflow_budget,
                 )  # fmt: skip
                 row["mlflow"][kind] = _t(t)
@@ -308,13 +312,13 @@ def memory(frame: TraceFrame) -> dict[str, Any]:
     out: dict[str, Any] = {}
     total_polars = total_arrow = 0
     for name, table in tables.items():
-        p = table.estimated_size()
+        p = int(table.estimated_size())  # bytes: an int without a unit
         a = table.to_arrow(compat_level=pl.CompatLevel.oldest()).nbytes
         out[name] = {"polars": p, "arrow": a}
         total_polars += p
         total_arrow += a
     if raw is not None:
-        p = raw.estimated_size()
+        p = int(raw.estimated_size())
         a = raw.to_arrow(compat_level=pl.CompatLevel.oldest()).nbytes
         out["json"] = {"polars": p, "arrow": a}
         total_polars += p
@@ -339,6 +343,9 @@ def output(frame: TraceFrame, opts: Options) -> dict[str, Any]:
     def build(keys: list[int], kind: str) -> None:
         held.append(out_mod.build(frame, keys, kind, True, None))
 
+    def search(rows: int) -> None:
+        held.append(polartrace.search_traces(frame, max_results=rows))
+
     for rows in (100, 1_000, 100_000):
         if rows > n:
             continue
@@ -346,13 +353,13 @@ def output(frame: TraceFrame, opts: Options) -> dict[str, Any]:
         for kind in ("pandas", "polars"):
             reps = opts.repeat if rows <= 1_000 else min(opts.repeat, 3)
             t, _ = measure(
-                lambda k=keys, kind=kind: build(k, kind), reps, setup=held.clear,
+                partial(build, keys, kind), reps, setup=held.clear,
                 warmup=0 if rows > 1_000 else 1,
             )  # fmt: skip
             held.clear()
             res[f"{kind}_{rows}"] = _t(t)
         t, _ = measure(
-            lambda r=rows: held.append(polartrace.search_traces(frame, max_results=r)),
+            partial(search, rows),
             min(opts.repeat, 3), setup=held.clear, warmup=0,
         )  # fmt: skip
         held.clear()
