@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from polartrace import Trace, TraceFrame
+from polartrace.search import Engine
 
 # Fixture builders (e.g. fixtures/mlflow/make_fixtures.py) need MLflow, a tool for
 # regenerating data, not a test: keep --doctest-modules from importing them.
@@ -42,6 +43,7 @@ def oracle_frame(oracle_traces: list[Trace]) -> TraceFrame:
 
 
 @pytest.fixture(params=["polars", "reference"])
-def engine(request: pytest.FixtureRequest) -> str:
+def engine(request: pytest.FixtureRequest) -> Engine:
     """Run a behaviour test on the compiled engine and on the reference evaluator."""
-    return str(request.param)
+    engine: Engine = request.param
+    return engine

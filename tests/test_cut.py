@@ -18,7 +18,7 @@ from polartrace import Trace
 from polartrace._cut import OFFSETS, at, cut, offsets
 
 TIME = "2024-01-01T00:00:00Z"
-SPAN = {
+SPAN: dict[str, Any] = {
     "trace_id": "AAAAAAAAAAAAAAAAAAAAAA==",
     "span_id": "AAAAAAAAAAE=",
     "parent_span_id": None,

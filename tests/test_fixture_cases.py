@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from polartrace import FilterError, PolartraceError, TraceFrame, search_traces
+from polartrace.search import Engine
 from tests.conftest import load_jsonl
 
 FILTER_CASES = load_jsonl("filter-cases.jsonl")
@@ -27,7 +28,7 @@ def test_fixture_files_are_not_empty() -> None:
 
 @pytest.mark.parametrize("case", VALID_FILTERS, ids=[c["id"] for c in VALID_FILTERS])
 def test_valid_filter_returns_expected_ids(
-    case: dict[str, Any], oracle_frame: TraceFrame, engine: str
+    case: dict[str, Any], oracle_frame: TraceFrame, engine: Engine
 ) -> None:
     got = search_traces(
         oracle_frame, filter_string=case["filter"], return_type="list", engine=engine
@@ -39,7 +40,7 @@ def test_valid_filter_returns_expected_ids(
     "case", INVALID_FILTERS, ids=[c["id"] for c in INVALID_FILTERS]
 )
 def test_invalid_filter_raises_filter_error(
-    case: dict[str, Any], oracle_frame: TraceFrame, engine: str
+    case: dict[str, Any], oracle_frame: TraceFrame, engine: Engine
 ) -> None:
     with pytest.raises(FilterError):
         search_traces(
@@ -56,7 +57,7 @@ INVALID_ORDERS = [c for c in ORDER_CASES if not c["valid"]]
 
 @pytest.mark.parametrize("case", VALID_ORDERS, ids=[c["id"] for c in VALID_ORDERS])
 def test_order_by_gives_expected_order(
-    case: dict[str, Any], oracle_frame: TraceFrame, engine: str
+    case: dict[str, Any], oracle_frame: TraceFrame, engine: Engine
 ) -> None:
     got = search_traces(
         oracle_frame, order_by=case["order_by"], return_type="list", engine=engine

@@ -22,6 +22,7 @@ from polartrace import TraceFormatError, TraceFrame, search_traces
 from polartrace.generate import generate_jsonl_lines
 from polartrace.io import iter_jsonl, read_traces
 from polartrace.io._columnar import read_jsonl_columnar
+from polartrace.search import ReturnType
 
 from .conftest import ORACLE
 
@@ -32,7 +33,7 @@ OTEL_ID = "AAAAAAAAAAAAAAAAAAAAAQ=="
 
 
 def _span(span_id: str, parent: str | None, name: str, **extra: Any) -> dict[str, Any]:
-    span = {
+    span: dict[str, Any] = {
         "trace_id": OTEL_ID,
         "span_id": span_id,
         "parent_span_id": parent,
@@ -539,7 +540,7 @@ def test_lone_surrogates_are_an_error_naming_file_line_and_field(
 
 @pytest.mark.parametrize("return_type", ["pandas", "polars"])
 def test_search_output_matches_a_frame_of_objects(
-    tmp_path: Path, return_type: str
+    tmp_path: Path, return_type: ReturnType
 ) -> None:
     # Output rows are built from the kept line text instead of Trace objects.
     lines = list(generate_jsonl_lines(80, seed=11))
@@ -562,7 +563,7 @@ def test_search_output_matches_a_frame_of_objects(
 
 @pytest.mark.parametrize("return_type", ["pandas", "polars"])
 def test_output_of_lines_with_info_keys_in_another_order(
-    tmp_path: Path, return_type: str
+    tmp_path: Path, return_type: ReturnType
 ) -> None:
     # Output is cut from the kept line text; a line whose info keys another writer
     # ordered differently must give the same cells (once the tags were cut on to

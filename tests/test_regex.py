@@ -18,6 +18,7 @@ from polartrace import TraceFrame, count, search_traces
 from polartrace._regex import from_python
 from polartrace.errors import FilterTypeError
 from polartrace.model import Trace
+from polartrace.search import Engine
 
 SUBJECTS = [
     "",
@@ -115,7 +116,7 @@ def json_frame() -> TraceFrame:
     ],
 )
 def test_python_spelled_rlike_searches(
-    json_frame: TraceFrame, engine: str, filter_string: str, expected: list[str]
+    json_frame: TraceFrame, engine: Engine, filter_string: str, expected: list[str]
 ) -> None:
     got = search_traces(json_frame, filter_string, return_type="list", engine=engine)
     assert sorted(t.info.trace_id for t in got) == expected

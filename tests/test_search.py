@@ -22,6 +22,7 @@ from polartrace import (
 )
 from polartrace.compile import compile_filter
 from polartrace.output import COLUMNS
+from polartrace.search import Engine
 from tests.conftest import LABELS
 
 T1, T2, T3, T4, T5, T6 = (LABELS[f"T{i}"] for i in range(1, 7))
@@ -54,7 +55,7 @@ QUICK_REFERENCE = [
     ("text", "expected"), QUICK_REFERENCE, ids=[q[0] for q in QUICK_REFERENCE]
 )
 def test_quick_reference_search(
-    text: str, expected: list[str], oracle_frame: TraceFrame, engine: str
+    text: str, expected: list[str], oracle_frame: TraceFrame, engine: Engine
 ) -> None:
     got = search_traces(oracle_frame, text, return_type="list", engine=engine)
     assert [t.info.trace_id for t in got] == expected
@@ -75,7 +76,7 @@ def test_quick_reference_search(
     ],
 )
 def test_count_equals_number_of_results(
-    text: str, oracle_frame: TraceFrame, engine: str
+    text: str, oracle_frame: TraceFrame, engine: Engine
 ) -> None:
     rows = search_traces(oracle_frame, text, return_type="list")
     assert count(oracle_frame, text, engine=engine) == len(rows)
@@ -83,7 +84,7 @@ def test_count_equals_number_of_results(
 
 @pytest.mark.parametrize("size", [1, 2, 4, 5, 6, 7])
 def test_paging_walks_every_trace_once(
-    size: int, oracle_frame: TraceFrame, engine: str
+    size: int, oracle_frame: TraceFrame, engine: Engine
 ) -> None:
     seen: list[str] = []
     token = None

@@ -9,7 +9,7 @@ import inspect
 import json
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -123,10 +123,11 @@ def test_wrappers_keep_the_function_identity() -> None:
     def gen() -> Iterator[int]:
         yield 1
 
-    for fn, check in [
+    cases: list[tuple[Callable[[], Any], Callable[[Any], bool]]] = [
         (coro, inspect.iscoroutinefunction),
         (gen, inspect.isgeneratorfunction),
-    ]:
+    ]
+    for fn, check in cases:
         wrapped = trace(fn)
         assert wrapped.__name__ == fn.__name__
         assert wrapped.__wrapped__ is fn  # type: ignore[attr-defined]
@@ -477,7 +478,7 @@ def test_generator_exception_marks_error_and_propagates() -> None:
 
 def test_generator_send_return_value_and_reducer() -> None:
     @trace(output_reducer=lambda items: "".join(items))
-    def echo() -> Iterator[str]:
+    def echo() -> Generator[str, str, None]:
         received = yield "a"
         yield str(received)
 
