@@ -295,3 +295,18 @@ def test_kept_parts_need_one_row_per_text() -> None:
             raw_json=frame._raw_json,
             json_parts=one_row,
         )
+
+
+def test_kept_offsets_count_characters_not_bytes(tmp_path: Path) -> None:
+    # A text written without ASCII escapes: "é" and "🚀" are one character each
+    # but two and four bytes; offsets are character offsets, as Python slices.
+    trace = _trace("tr-é", [_span(ROOT, None, '"q"')], metadata={"k": "café 🚀"})
+    text = json.dumps(trace.to_dict(), ensure_ascii=False)
+    assert offsets(text) is not None
+    write_parquet(_frame([trace], [text]), tmp_path / "ds")
+    frame = read_parquet(tmp_path / "ds")
+    assert frame._json_parts is not None
+    assert frame._json_parts["spans_start"].to_list() == [text.index("[{")]
+    got = _polars(frame, [0])
+    assert got["trace_metadata"].to_list() == ['{"k": "café 🚀"}']
+    assert got["spans"].to_list() == [json.dumps(trace.to_dict()["data"]["spans"])]
