@@ -62,11 +62,19 @@ _CLOSE: Final = {"trace_metadata": "}", "assessments": "]", "tags": "}"}
 _ABSENT: Final = (None, None)
 #: The parts in the order of `OFFSETS` and of `cut`'s answer.
 _ORDER: Final = ("trace_metadata", "tags", "assessments")
-#: What `at` checks and answers for each part, in that order: what starts it,
-#: what ends it, and the text of an absent part.
+#: What `at` checks and answers for each part, in that order: what starts it, how
+#: far before the part's first character that starts, what ends it, and the text
+#: of an absent part.
 _CHECKS: Final = tuple(
-    (_HEADS[key], _CLOSE[key], "[]" if key == "assessments" else "{}") for key in _ORDER
+    (
+        _HEADS[key],
+        len(_HEADS[key]) - 1,
+        _CLOSE[key],
+        "[]" if key == "assessments" else "{}",
+    )
+    for key in _ORDER
 )
+_MARK: Final = len(_SPANS)
 #: What `offsets` answers, in order: where each part starts and ends, and where
 #: the spans start.
 OFFSETS: Final = (
@@ -172,12 +180,12 @@ def at(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str] | No
     spans = found[6]
     if (
         spans is None
-        or spans < len(_SPANS)  # a negative start would count from the end
-        or not text.startswith(_SPANS, spans - len(_SPANS))
+        or spans < _MARK  # a negative start would count from the end
+        or not text.startswith(_SPANS, spans - _MARK)
     ):
         return None
     parts = []
-    for (head, close, empty), start, end in zip(
+    for (head, shift, close, empty), start, end in zip(
         _CHECKS, found[0:6:2], found[1:6:2], strict=True
     ):
         if start is None and end is None:
@@ -185,8 +193,8 @@ def at(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str] | No
         elif (
             start is None
             or end is None
-            or not len(head) - 1 <= start < end < spans
-            or not text.startswith(head, start - len(head) + 1)
+            or not shift <= start < end < spans
+            or not text.startswith(head, start - shift)
             or text[end - 1] != close
         ):
             return None

@@ -438,7 +438,7 @@ def _parts(
     found_rows = zip(
         *(kept.get_column(name).to_list() for name in OFFSETS), strict=True
     )
-    for row, text, found in zip(rows, texts, found_rows, strict=True):
+    for row, text, found in zip(rows.to_list(), texts, found_rows, strict=True):
         if found[-1] is None:  # a text `cut` did not take when it was written
             out.append(cut(text) or _decoded_parts(text))
             continue
