@@ -59,6 +59,7 @@ _HEADS: Final = {
 #: The parts' keys: none may be a member of the info before the state.
 _PARTS: Final = frozenset(_HEADS)
 _CLOSE: Final = {"trace_metadata": "}", "assessments": "]", "tags": "}"}
+_EMPTY: Final = {"trace_metadata": "{}", "assessments": "[]", "tags": "{}"}
 _ABSENT: Final = (None, None)
 #: The parts in the order of `OFFSETS` and of `cut`'s answer.
 _ORDER: Final = ("trace_metadata", "tags", "assessments")
@@ -70,7 +71,7 @@ _CHECKS: Final = tuple(
         _HEADS[key],
         len(_HEADS[key]) - 1,
         _CLOSE[key],
-        "[]" if key == "assessments" else "{}",
+        _EMPTY[key],
     )
     for key in _ORDER
 )
@@ -204,11 +205,13 @@ def at(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str] | No
 
 
 def _slices(text: str, found: Sequence[int | None]) -> tuple[str, str, str, str]:
-    def part(index: int, empty: str) -> str:
-        start, end = found[index], found[index + 1]
-        return empty if start is None else text[start:end]
+    """The parts at offsets `offsets` just proved (`at` checks kept ones first)."""
 
-    return part(0, "{}"), part(2, "{}"), part(4, "[]"), text[found[6] : -2]
+    def part(index: int) -> str:
+        start, end = found[2 * index], found[2 * index + 1]
+        return _EMPTY[_ORDER[index]] if start is None else text[start:end]
+
+    return part(0), part(1), part(2), text[found[6] : -2]
 
 
 def _string_end(text: str, start: int) -> int:
