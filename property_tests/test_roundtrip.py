@@ -7,8 +7,6 @@ vocabulary, once with arbitrary text in keys, strings and patterns and arbitrary
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,21 +18,12 @@ from polartrace.errors import FilterError
 from polartrace.parser import parse
 from polartrace.testing import filters
 from property_tests._support import examples
+from tests.conftest import load_jsonl
 
 # Anything but lone surrogates, which no filter string (or Polars) can hold.
 ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-if not SHARED.is_dir():  # CI lays shared/ beside the clone as well
-    SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-
-
-def _cases() -> list[dict[str, Any]]:
-    with (SHARED / "filter-cases.jsonl").open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-CASES = _cases()
+CASES = load_jsonl("filter-cases.jsonl")
 
 
 def _assert_round_trip(tree: Expr) -> None:

@@ -15,14 +15,14 @@ from polartrace.search import Engine
 # regenerating data, not a test: keep --doctest-modules from importing them.
 collect_ignore_glob = ["fixtures/*"]
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-if not SHARED.is_dir():  # CI lays shared/ beside the clone as well
-    SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+#: The conformance data: the six oracle traces and the filter and order_by cases
+#: (tests/fixtures/conformance/README.md says what each file holds).
+CONFORMANCE = Path(__file__).resolve().parent / "fixtures" / "conformance"
 
 
 def load_jsonl(name: str) -> list[dict[str, Any]]:
-    """Read one shared fixture file, one JSON object per line."""
-    with (SHARED / name).open(encoding="utf-8") as handle:
+    """Read one conformance fixture file, one JSON object per line."""
+    with (CONFORMANCE / name).open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 

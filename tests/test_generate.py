@@ -1,8 +1,8 @@
 """Tests for the synthetic trace generator (``polartrace.generate``).
 
 Shapes are checked against the six traces MLflow 3.17 serialized in
-``shared/fixtures/oracle-traces.jsonl``; the distributions against loose bounds on a
-few thousand traces. Everything here runs in about two seconds.
+``tests/fixtures/conformance/oracle-traces.jsonl``; the distributions against loose
+bounds on a few thousand traces.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from polartrace.generate import (
     generate_trace_dicts,
     write_jsonl,
 )
+from tests.conftest import load_jsonl
 
 N = 2000
-ORACLE = Path(__file__).resolve().parents[2] / "shared/fixtures/oracle-traces.jsonl"
 # Optional assessment keys of MLflow's shape (docs/mlflow-filter-spec.md section 11),
 # written only when set; not all of them occur in the six fixture traces.
 DOCUMENTED_ASSESSMENT_KEYS = {"rationale", "span_id", "run_id", "metadata", "overrides"}
@@ -50,10 +50,7 @@ def traces(lines: list[str]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def oracle() -> list[dict[str, Any]]:
-    if not ORACLE.exists():
-        pytest.fail(f"MLflow oracle fixture not found at {ORACLE}")
-    with ORACLE.open(encoding="utf-8") as f:
-        return [json.loads(line)["trace"] for line in f]
+    return [row["trace"] for row in load_jsonl("oracle-traces.jsonl")]
 
 
 def spans_of(
