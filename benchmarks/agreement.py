@@ -7,10 +7,10 @@ MLflow supports: status, times, ids, trace name, tags, metadata, run id, prompts
 span name/type/status, feedback and expectations, and AND combinations), runs each
 through both, and compares the id sets and the default order.
 
-Only filters whose meaning design.md keeps from MLflow are generated: not
+Only filters whose meaning polartrace keeps from MLflow are generated: not
 ``span.attributes.*`` or full text, where MLflow matches substrings of the span's
 JSON and polartrace deliberately compares values (docs/compatibility.md), and no
-value with a backslash or a quote (MLflow has no escapes, design.md has). MLflow is
+value with a backslash or a quote (MLflow has no escapes, polartrace has). MLflow is
 called with ``include_spans=False``, because with spans it silently drops traces
 that have none, which polartrace deliberately keeps.
 
@@ -59,7 +59,7 @@ def _common(column: pl.Series, k: int) -> list[str]:
 def _string_clauses(field: str, values: list[str], rng: random.Random) -> Iterator[str]:
     for v in values:
         if "\\" in v or "'" in v:
-            continue  # MLflow keeps \\ and \' literally; design.md reads escapes
+            continue  # MLflow keeps \\ and \' literally; polartrace reads escapes
         yield f"{field} = {_q(v)}"
         yield f"{field} != {_q(v)}"
         if len(v) > 2:
@@ -193,7 +193,7 @@ def _assessment_clauses(frame: TraceFrame, rng: random.Random) -> Iterator[str]:
                     yield f"{field} <= {v}"
             for text in _common(these["text"], 2):
                 if _numeric(text) or "'" in text or "\\" in text:
-                    # design.md compares a numeric value as a number (MLflow's
+                    # polartrace compares a numeric value as a number (MLflow's
                     # 5.0 is text "5.0", which '5' does not equal) and reads escapes.
                     continue
                 yield f"{field} = {_q(text)}"

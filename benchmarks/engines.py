@@ -26,7 +26,8 @@ from polartrace.frame import TraceFrame
 #: Rows of a "page" search (MLflow fetches 100 a page).
 PAGE = 100
 
-#: Output columns a "search" returns besides the JSON ones (design.md section 6).
+#: Output columns a "search" returns besides the JSON ones
+#: (docs/semantics.md#result-columns).
 FLAT_COLUMNS = (
     "trace_id",
     "client_request_id",

@@ -7,8 +7,8 @@ Writes the same generated traces in every format polartrace reads, then times
 
 It then compares the JSONL reader with Polars' own ``pl.read_ndjson`` (a plain
 inference read) and with the line-by-line path on the same file, in one run so that
-the ratio holds on a busy machine (issue #8: within 1.5x of ``read_ndjson``). Pass
-``--jsonl FILE`` to compare on an existing file only:
+the ratio holds on a busy machine (the target, docs/performance.md#targets: within
+1.5x of ``read_ndjson``). Pass ``--jsonl FILE`` to compare on an existing file only:
 
     python benchmarks/io_formats.py --jsonl benchmarks/data/traces-100k-seed0.jsonl
 

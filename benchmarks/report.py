@@ -9,7 +9,7 @@ from typing import Any
 
 from benchmarks.timing import fmt_bytes, fmt_seconds
 
-#: Targets of issue 8; ratios come from one run.
+#: Targets of docs/performance.md#targets; ratios come from one run.
 TARGETS = {
     "polars_ratio": 1.3,  # polartrace cold / best hand-written Polars, at 1M
     "mlflow_speedup": 10_000,  # MLflow search / polartrace search

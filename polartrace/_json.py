@@ -1,7 +1,7 @@
 """Canonical text of JSON values and the wire formats of MLflow's trace JSON.
 
 Both query engines compare span attributes and assessment values through their
-*canonical text* (design.md §4, "Dynamic values"), split them into full-text units
+*canonical text* (docs/semantics.md#dynamic-values), split them into full-text units
 and read them as numbers. The three functions that define this, `canonical_text`,
 `numeric_value` and `text_leaves`, live here in plain Python so that the compiled
 Polars path and the reference evaluator cannot drift apart: the frame builder calls
@@ -123,7 +123,8 @@ def numeric_value(value: Any) -> float | None:
     """Return ``value`` as a float if it is a real number, else ``None``.
 
     Only ints and floats count: booleans are not numbers here, and neither are
-    numeric strings (design.md §4: ordering operators hold only for numbers).
+    numeric strings (docs/semantics.md#dynamic-values: ordering operators hold only
+    for numbers).
     Integers too large for a float become infinities of their sign.
 
     Args:
@@ -151,7 +152,7 @@ def text_leaves(value: Any) -> Iterator[str]:
 
     Strings are yielded as they are (the empty string too), numbers and booleans as
     their canonical text, the items of lists and the values of objects recursively;
-    object keys and nulls yield nothing (design.md §4, "Full text").
+    object keys and nulls yield nothing (docs/semantics.md#full-text).
 
     Args:
         value: A decoded JSON value.

@@ -1,7 +1,8 @@
 """Full-text units and linked prompts: one definition read by both engines.
 
-design.md section 4 defines what full-text search sees. The frame builder turns these
-units into the ``units`` table; the reference evaluator iterates them directly.
+docs/semantics.md#full-text defines what full-text search sees. The frame builder
+turns these units into the ``units`` table; the reference evaluator iterates them
+directly.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Build the full-text ``units`` table of a frame (design.md section 4, "Full text").
+"""Build the full-text ``units`` table of a frame (docs/semantics.md#full-text).
 
 ``_text.span_units`` is the per-span definition that the reference evaluator reads;
 this module lays the same units out as one table, ``_key``, ``_span`` (the span's

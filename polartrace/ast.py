@@ -158,7 +158,7 @@ class Or:
 
 @attrs.frozen
 class Not:
-    """Boolean negation of its operand (two-valued: see design.md section 4)."""
+    """Boolean negation of its operand (two-valued: see docs/semantics.md)."""
 
     operand: Expr
     loc: Loc = _loc_field()

@@ -9,7 +9,7 @@ hash. There is no Python loop over rows and no ``map_elements``.
 
 Every base test is null on a missing value; ``_finish`` applies the operator table's
 negation and then fills nulls with ``False`` per predicate, which is exactly the
-two-valued rule of design.md section 4 (style.md habit 13).
+two-valued rule of docs/semantics.md#missing-values.
 """
 
 from __future__ import annotations

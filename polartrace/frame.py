@@ -14,10 +14,11 @@ Five tables share a dense ``UInt32`` trace key ``_key`` (the row number in
     attribute are derived the first time a filter asks for that key, from the
     distinct raw values only, and kept.
 ``units``
-    Full-text units (design.md section 4), one row each: ``_key``, ``_span`` (null for
-    the trace's request/response previews) and ``unit``. Built by ``_units`` on the
-    first full-text search and kept: decoding the distinct inputs and outputs is the
-    one costly step (about 13 s for 1M traces), and most searches never need it.
+    Full-text units (docs/semantics.md#full-text), one row each: ``_key``,
+    ``_span`` (null for the trace's request/response previews) and ``unit``. Built
+    by ``_units`` on the first full-text search and kept: decoding the distinct
+    inputs and outputs is the costliest step of a frame, and most searches never
+    need it.
 ``assessments``
     One row per (valid assessment, trace it applies to): session-scoped assessments
     are expanded to every trace of their session here, once, so both filters and

@@ -2,10 +2,11 @@
 
 Every operator is a *base* test plus a negation flag. A base test is false on a
 missing value (except ``IS NULL``, which is exactly "missing"); a negated operator is
-"present and not base". That one rule is design.md's two-valued missing-value rule,
-so ``tags.env != 'prod'`` skips traces without ``env`` while ``NOT tags.env = 'prod'``
-keeps them. ``compile.py`` maps each base test to a Polars expression and
-``reference.py`` to a Python function; neither decides negation on its own.
+"present and not base". That one rule is the two-valued missing-value rule
+(docs/semantics.md#missing-values), so ``tags.env != 'prod'`` skips traces without
+``env`` while ``NOT tags.env = 'prod'`` keeps them. ``compile.py`` maps each base
+test to a Polars expression and ``reference.py`` to a Python function; neither
+decides negation on its own.
 
 LIKE patterns are translated once, here, into a regex both Rust's ``regex`` crate
 (Polars) and Python's ``re`` read the same way, plus a cheaper plan (equality, prefix,

@@ -1,7 +1,7 @@
 """Build search results in the shape the caller asked for, for returned rows only.
 
 ``pandas`` mirrors ``mlflow.search_traces``: twelve columns in MLflow's order with
-MLflow's cell types (mlflow-filter-spec.md section 11). ``polars`` and ``arrow`` carry
+MLflow's cell types (docs/semantics.md#result-columns). ``polars`` and ``arrow`` carry
 the same columns typed for speed: ids and times come straight from the frame's
 columns, and the nested columns (metadata, tags, spans, assessments) are JSON text.
 

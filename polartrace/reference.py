@@ -1,6 +1,6 @@
 """The reference evaluator: a bound filter evaluated per ``Trace`` in plain Python.
 
-This is the executable specification of design.md section 4. It favours clarity over
+This is the executable specification of docs/semantics.md. It favours clarity over
 speed, reads the same operator table as the compiled engine (``operators.OPERATORS``)
 and the same value helpers (``_json``), and the property tests hold the Polars engine
 to its answers. It imports no Polars.

@@ -2,8 +2,8 @@
 
 For generated filters ``a`` and ``b`` on a random frame, on both engines:
 ``a AND b`` is the intersection, ``a OR b`` the union, ``NOT a`` the complement
-(design.md section 4: a comparison on a missing value is false, and NOT negates
-that); ``count`` equals the length of the search; paging with any page size
+(docs/semantics.md#missing-values: a comparison on a missing value is false, and
+NOT negates that); ``count`` equals the length of the search; paging with any page size
 concatenates to the unpaged result.
 
 The one exception is the span-group rule: when both ``a`` and ``b`` put span

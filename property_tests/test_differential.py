@@ -62,7 +62,8 @@ def test_polars_engine_equals_reference(
 def test_polars_engine_equals_reference_on_span_groups_across_spans(
     traces: list[Trace], picks: list[tuple[int, int]], wrap: str
 ) -> None:
-    # Span comparisons of one AND-chain must hold on one span (design.md section 4).
+    # Span comparisons of one AND-chain must hold on one span
+    # (docs/semantics.md#span-groups).
     # Facts taken from different spans, often of the same trace, are where "some
     # span satisfies all" and "each holds on some span" part ways.
     spans = [span for trace in traces for span in trace.data.spans]

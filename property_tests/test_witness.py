@@ -2,7 +2,7 @@
 
 The differential property (test_differential.py) cannot see a mistake that both
 engines share, because it compares them with each other. These properties pin the
-meaning from the data's side instead (design.md section 4): each value a generated
+meaning from the data's side instead (docs/semantics.md): each value a generated
 trace holds, written as an equality, must find the trace on both engines; the
 trace's spans satisfy their own values as one span group; valid assessments are
 found by name and value, also from another trace of their session.

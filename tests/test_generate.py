@@ -28,7 +28,7 @@ from polartrace.generate import (
 from tests.conftest import load_jsonl
 
 N = 2000
-# Optional assessment keys of MLflow's shape (docs/mlflow-filter-spec.md section 11),
+# Optional assessment keys of MLflow's JSON shape (its Assessment.to_dictionary()),
 # written only when set; not all of them occur in the six fixture traces.
 DOCUMENTED_ASSESSMENT_KEYS = {"rationale", "span_id", "run_id", "metadata", "overrides"}
 SPAN_TYPES = {"CHAIN", "AGENT", "LLM", "TOOL", "RETRIEVER", "EMBEDDING", "RERANKER",

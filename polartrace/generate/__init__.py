@@ -3,9 +3,10 @@
 The CLI (``polartrace generate``, ``polartrace demo``), the benchmarks (10k / 100k / 1M
 traces) and the tests draw their data from here. Each trace is a plain dict shaped like
 ``Trace.to_dict()`` of MLflow 3.17 (the ``"trace"`` value of
-``shared/fixtures/oracle-traces.jsonl``): ``{"info": {...}, "data": {"spans": [...]}}``,
-span attribute values JSON-encoded, event attributes raw, ``request_time`` as RFC 3339
-text, assessments in their protobuf-dict form. Only the standard library is used.
+``tests/fixtures/conformance/oracle-traces.jsonl``):
+``{"info": {...}, "data": {"spans": [...]}}``, span attribute values JSON-encoded,
+event attributes raw, ``request_time`` as RFC 3339 text, assessments in their
+protobuf-dict form. Only the standard library is used.
 
 Determinism: everything comes from one ``random.Random(seed)`` in a fixed order, with no
 ``hash()``, no set iteration and no libm call per sample (log-normal latencies use an
