@@ -13,7 +13,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from polartrace import Trace, TraceFormatError, TraceFrame, count, search_traces
+from polartrace import (
+    SearchArgumentError,
+    Trace,
+    TraceFormatError,
+    TraceFrame,
+    count,
+    search_traces,
+)
 from polartrace.generate import generate_jsonl_lines
 from polartrace.io import (
     DatasetWriter,
@@ -429,6 +436,30 @@ def test_lazy_search_returns_polars_rows(lazy: LazyTraceFrame) -> None:
     table = lazy.search("span.name = 'retriever'", max_results=3, return_type="polars")
     assert table.columns[:2] == ["trace_id", "trace"]
     assert table.height == 3
+
+
+def test_search_traces_given_a_lazy_frame_runs_its_streaming_search(
+    lazy: LazyTraceFrame, frame: TraceFrame
+) -> None:
+    args: dict[str, Any] = {"max_results": 7, "return_type": "list"}
+    ours = search_traces(lazy, "span.name = 'retriever'", **args)
+    theirs = search_traces(frame, "span.name = 'retriever'", **args)
+    assert list(ours) == list(theirs)
+    assert ours.token == theirs.token
+
+
+def test_count_given_a_lazy_frame_counts_it(
+    lazy: LazyTraceFrame, frame: TraceFrame
+) -> None:
+    assert count(lazy, "status = 'OK'") == count(frame, "status = 'OK'")
+
+
+def test_reference_engine_refuses_a_lazy_frame(lazy: LazyTraceFrame) -> None:
+    with pytest.raises(
+        SearchArgumentError,
+        match=r"^a scanned dataset searches with the polars engine; \.collect\(\) it",
+    ):
+        search_traces(lazy, "status = 'OK'", engine="reference")
 
 
 def test_scan_traces_needs_a_dataset(tmp_path: Path) -> None:
