@@ -4,14 +4,14 @@
 
 ``traces-<n>-seed<s>.jsonl``
     ``polartrace.generate.write_jsonl(path, n, seed=s)``; about 5.3 KB a trace, so
-    1M traces is 5.3 GB and two to four minutes to write. Written once.
+    1M traces is 5.3 GB, written once.
 ``frame-<n>-seed<s>-<fingerprint>/``
     The frame of that file as a polartrace Parquet dataset, so that a run loads 1M
     traces in seconds. The fingerprint hashes the modules that decide the frame's
     layout, so a layout change rebuilds it. It is built in chunks of ``CHUNK``
     traces through ``Trace`` objects: neither a 1M-trace frame of objects nor the
-    columnar reader's whole-file read of 5.3 GB (its peak RSS was 3.2 GB for
-    100k traces) would fit in 24 GB. The kept texts are ``Trace.to_json``'s,
+    columnar reader's whole-file read of 5.3 GB would fit in the benchmark
+    machine's 24 GB. The kept texts are ``Trace.to_json``'s,
     which equal the generated lines. Chunks only differ from one frame when a
     session-scoped assessment spans a chunk boundary, which does not change any
     benchmark query.

@@ -8,11 +8,8 @@ it also loads the whole dataset with ``read_traces`` in another child, for contr
     python benchmarks/out_of_core.py --traces 200000          # ~300 MB on disk
     python benchmarks/out_of_core.py --traces 200000 --eager
 
-The dataset is cached under ``benchmarks/data/`` (git-ignored) and reused.
-
-Measured on the 2-core machine (peak RSS of the searching process, 8 searches):
-50k traces / 45 MB of Parquet: 343 MB lazily; 200k traces / 179 MB: 388 MB lazily
-against 2,189 MB for ``read_traces`` of the same dataset.
+The dataset is cached under ``benchmarks/data/`` (git-ignored) and reused. The
+latest results are in docs/performance.md.
 """
 
 from __future__ import annotations

@@ -176,8 +176,8 @@ def _query_rows(
             if duck is not None:
                 # Alone, after the Polars rounds: a call right after a DuckDB query
                 # runs slower (presumably its worker threads still hold the cores
-                # for a while; a 1M count 0.87 vs 0.37 ms), which would fall on the
-                # Polars contenders of the same rounds.
+                # for a while), which would fall on the Polars contenders of the
+                # same rounds.
                 duck_t, got = measure(
                     partial(duck.run, query, kind), r, collect=not small
                 )

@@ -115,15 +115,13 @@ def interleaved(
     ``budget``: fast calls get more rounds than ``repeat``, as many as fit in
     ``budget`` seconds by the warm-up round's time, at most ``most`` (as
     ``timeit`` picks its loop count). The median of five sub-millisecond samples
-    moves by a third from run to run on a shared machine (a 1M status count:
-    0.17, 0.18 and 0.33 ms in three runs of one count code), which is the size of
-    the ratios being judged; of 31 or more it holds still.
+    can move by a third from run to run on a shared machine, which is the size of
+    the ratios being judged; a median of 31 or more holds still.
 
     ``collect=False`` skips the collection, for calls that return a few rows: a
     full collection walks every object of a process holding a 1M-trace frame and
     leaves the CPU caches cold, which can cost a sub-millisecond call more than
-    the call itself (hand-written counts at 1M: 0.29-0.77 ms without, 0.8-1.2 ms
-    with).
+    the call itself.
 
     Returns:
         The timing of each contender, and the value of its last call.

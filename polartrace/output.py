@@ -95,7 +95,7 @@ def _collector_paused() -> Iterator[None]:
 
     Pausing alone only defers the work: the objects made meanwhile are all in the
     youngest generation, and the first allocation after re-enabling collects it,
-    a pass over millions of cells (about 0.9 s for 100k traces). The cells are
+    a pass over millions of cells, a large share of the build. The cells are
     acyclic, so they are moved to the oldest generation untraversed instead
     (``freeze`` then ``unfreeze``; skipped if the program froze objects itself,
     which ``unfreeze`` would release). Young objects of the caller's move with
@@ -291,9 +291,8 @@ def _json_rows(
     out: it is the texts. With ``flat`` (`_info_times`) the flat columns are left
     out: they are in ``flat``. Each row's cells are taken right after it is
     decoded (`_cells`), then split into columns in C (``zip``): passes over all
-    the decoded rows, one per column, read a gigabyte of objects back from
-    memory each time for 100k rows (5.23 s against 4.58 s for the whole pandas
-    build, medians of 5).
+    the decoded rows, one per column, would read every decoded object back from
+    memory once per column.
     """
     from polartrace._json import parse_timestamp_ms
 

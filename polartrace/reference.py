@@ -236,8 +236,8 @@ class _Context:
         kind, name = cond.field.column, cond.key or ""
         if cond.field.value_type is not ValueType.DYNAMIC:
             # issue.id = '<id>': an issue link's name is the issue id, and the
-            # filter gives it as the value (the key is None, which used to match
-            # only issues named '').
+            # filter gives it as the value (the key is None: reading it as the
+            # name would match only issues named '').
             name = str(cond.value)
         relevant = [
             a for a in self.assessments_of(trace) if a.kind == kind and a.name == name

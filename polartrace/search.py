@@ -265,8 +265,8 @@ def _newest_first(
 ) -> pl.Series:
     """The default order (``timestamp_ms DESC``, then ``request_id``), fast.
 
-    Sorting on the integer time alone is several times faster than on (time, id),
-    and ties on the time are rare: sort by time, then re-sort only the rows that
+    Sorting on the integer time alone is much cheaper than on (time, id), and ties
+    on the time are rare: sort by time, then re-sort only the rows that
     tie. A page needs only its first ``offset + limit`` rows: those are the rows at
     or above the time of the ``offset + limit``-th newest match (`_page_rows`).
     """

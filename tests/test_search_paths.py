@@ -1,6 +1,6 @@
 """Fast paths of the compiled engine give the answers of the plain ones.
 
-The engine takes shortcuts for speed (issue 8, docs/performance.md): string tests
+The engine takes shortcuts for speed (docs/performance.md#why-it-is-fast): string tests
 on dictionary-encoded columns run on the dictionary, a pure request-time window is
 a binary search on the frame's time order, the default order sorts on the time and
 re-sorts ties, and semi-joins become row masks. Each test here runs a search both

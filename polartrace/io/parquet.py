@@ -228,7 +228,7 @@ def _json_parts(frame: TraceFrame, texts: list[str]) -> list[pl.Series]:
     not take) and the request and response text of its root span
     (`polartrace._root_spans.root_texts`): found at write time, they save each
     page from cutting its texts and writing its root spans' inputs and outputs
-    again (about 15 and 10 µs a trace). The ``kept`` column marks rows written
+    again, the two costliest steps of a page. The ``kept`` column marks rows written
     with them, so files of an older writer, read together, fall back to cutting.
     Parts a frame kept are written as they were read.
     """

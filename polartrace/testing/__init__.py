@@ -27,8 +27,8 @@ One module per family: ``_traces`` (`traces`, `trace_lists`), ``_filters``
 ``_vocab``, the shared vocabulary.
 
 Strategies are built once (module constants, or cached per field and operator):
-Hypothesis validates every new strategy object, and building them inside draws
-made generation an order of magnitude slower.
+Hypothesis validates every new strategy object, so building them inside draws
+would repeat that work on every example.
 """
 
 from __future__ import annotations

@@ -78,8 +78,9 @@ def _keyed(
 
 
 _TEXT = st.sampled_from(_TEXTS)
-# Composite values are sampled whole, one choice each: every choice costs Hypothesis
-# about 0.1 ms, and a list of twelve traces takes over a thousand of them.
+# Composite values are sampled whole, one choice each: every choice has a cost in
+# Hypothesis, and a list of twelve traces built field by field would take over a
+# thousand of them.
 _PAYLOADS: Final[tuple[Any, ...]] = (
     *_TEXTS,
     *({"q": text} for text in _TEXTS),
