@@ -1,4 +1,4 @@
-"""Every shared fixture case, on both engines: exact trace ids in exact order."""
+"""Every conformance fixture case, on both engines: exact trace ids in exact order."""
 
 from __future__ import annotations
 
