@@ -659,7 +659,7 @@ def test_docstring_examples_run() -> None:
     assert doctest.testmod(parser).failed == 0
 
 
-# --- round trips and the shared fixtures --------------------------------------------
+# --- round trips and the conformance fixtures ---------------------------------------
 
 ROUNDTRIP_LINES = ROUNDTRIP.read_text(encoding="utf-8").splitlines()
 
