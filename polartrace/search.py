@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import polars as pl
 
+from polartrace import _default_source
+from polartrace._extract import ExtractField, add_columns, parse_fields
+from polartrace._restrict import Restriction, restrict, restriction
+from polartrace._store import TraceStore
 from polartrace.ast import Op
 from polartrace.bind import (
     AllOf,
@@ -28,7 +33,7 @@ from polartrace.bind import (
     parse_filter,
 )
 from polartrace.compile import compile_filter
-from polartrace.errors import PageTokenError, SearchArgumentError
+from polartrace.errors import PageTokenError, SearchArgumentError, TraceFormatError
 from polartrace.fields import Source
 from polartrace.frame import META_PREFIX, TAG_PREFIX, TraceFrame
 from polartrace.model import Trace
@@ -44,6 +49,8 @@ __all__ = [
 
 ReturnType = Literal["pandas", "list", "polars", "arrow"]
 Engine = Literal["polars", "reference"]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 _RETURN_TYPES = ("pandas", "list", "polars", "arrow")
 _ENGINES = ("polars", "reference")
 
@@ -56,13 +63,55 @@ class PagedList(list[Trace]):
         self.token = token
 
 
+def _two_positional(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Refuse a third positional argument with a message that names the keywords.
+
+    MLflow's third positional argument is ``max_results`` and polartrace's first is
+    ``traces``, so a ported positional call would bind values to the wrong
+    parameters: everything after ``filter_string`` is keyword-only.
+    """
+
+    @functools.wraps(fn)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if len(args) > 2:
+            msg = (
+                f"{fn.__name__}() takes traces and filter_string positionally, but "
+                f"{len(args)} positional arguments were given; pass {args[2]!r} by "
+                "keyword, e.g. max_results=, order_by= or engine= (MLflow's third "
+                "positional argument is max_results)"
+            )
+            raise SearchArgumentError(msg)
+        return fn(*args, **kwargs)
+
+    return checked
+
+
+def _default_frame() -> TraceFrame:
+    """The traces ``traces=None`` means (see `polartrace._default_source`)."""
+    from polartrace.tracing import get_store
+
+    store = get_store()
+    if len(store):
+        return store.to_frame()
+    uri = _default_source.tracking_uri()
+    if uri is None:
+        raise _default_source.no_traces_error()
+    source = _default_source.tracking_source(uri)
+    try:
+        return _as_frame(source)
+    except TraceFormatError as exc:
+        env = _default_source.TRACKING_URI_ENV
+        msg = f"traces=None reads {env}={uri!r}, which cannot be read: {exc}"
+        raise SearchArgumentError(msg) from exc
+
+
 def _as_frame(traces: Any) -> TraceFrame:
     if isinstance(traces, TraceFrame):
         return traces
     if traces is None:
-        from polartrace.tracing import get_store
-
-        return get_store().to_frame()
+        return _default_frame()
+    if isinstance(traces, TraceStore):
+        return traces.to_frame()
     if isinstance(traces, str | os.PathLike):
         from polartrace.io import read_traces
 
@@ -72,7 +121,8 @@ def _as_frame(traces: Any) -> TraceFrame:
     if isinstance(traces, Iterable):
         return TraceFrame.from_traces(traces)
     msg = (
-        "traces must be a TraceFrame, an iterable of Trace, a path or None, not "
+        "traces must be a TraceFrame, an iterable of Trace, a path, a TraceStore or "
+        "None, not "
         f"{type(traces).__name__}"
     )
     raise SearchArgumentError(msg)
@@ -96,10 +146,12 @@ def _check_engine(engine: str) -> None:
         raise SearchArgumentError(msg)
 
 
-def _matching_keys(
-    frame: TraceFrame, filter_string: str | None, engine: str
-) -> pl.Series:
-    bound = parse_filter(filter_string)
+def _bound(filter_string: str | None, limits: Restriction) -> BoundFilter:
+    """The filter with the search's scope (experiments, run, model) ANDed on."""
+    return restrict(parse_filter(filter_string), limits)
+
+
+def _matching_keys(frame: TraceFrame, bound: BoundFilter, engine: str) -> pl.Series:
     if engine == "reference":
         from polartrace.reference import evaluate
 
@@ -111,30 +163,63 @@ def _matching_keys(
     return frame.traces.lazy().filter(mask).select("_key").collect()["_key"]
 
 
+@_two_positional
 def count(
-    traces: Any = None, filter_string: str | None = None, *, engine: Engine = "polars"
+    traces: Any = None,
+    filter_string: str | None = None,
+    *,
+    engine: Engine = "polars",
+    locations: Sequence[str] | None = None,
+    experiment_ids: Sequence[str] | None = None,
+    run_id: str | None = None,
+    model_id: str | None = None,
 ) -> int:
     """Count the traces a filter matches, without building any result rows.
 
     Args:
-        traces: A ``TraceFrame``, an iterable of ``Trace``, a path, or ``None`` for the
-            in-memory trace store.
+        traces: A ``TraceFrame``, an iterable of ``Trace``, a path, a
+            ``TraceStore``, or ``None`` (the in-memory trace store when it holds
+            traces, else the store ``MLFLOW_TRACKING_URI`` names).
         filter_string: The filter; ``None`` or ``""`` counts every trace.
         engine: ``"polars"`` (compiled) or ``"reference"`` (plain Python).
+        locations: Count only traces of these experiment ids.
+        experiment_ids: MLflow's older name for ``locations``.
+        run_id: Count only traces whose metadata ``mlflow.sourceRun`` is this.
+        model_id: Count only traces whose metadata ``mlflow.modelId`` is this.
 
     Returns:
         The number of matching traces.
 
     Raises:
         FilterError: For a filter that is rejected.
-        SearchArgumentError: For a bad ``traces`` or ``engine`` argument.
+        SearchArgumentError: For a bad ``traces``, ``engine`` or scope argument,
+            a third positional argument, or ``traces=None`` with nothing to search.
+
+    Example:
+        >>> from polartrace.testing import example_traces
+        >>> traces = example_traces()
+        >>> count(traces, "status = 'ERROR'"), count(traces, None, run_id="run-1")
+        (1, 0)
     """
     _check_engine(engine)
+    limits = restriction(
+        experiment_ids=experiment_ids,
+        locations=locations,
+        run_id=run_id,
+        model_id=model_id,
+    )
     if _is_lazy(traces, engine):
-        return int(traces.count(filter_string))
+        return int(
+            traces.count(
+                filter_string,
+                locations=limits.experiment_ids,
+                run_id=limits.run_id,
+                model_id=limits.model_id,
+            )
+        )
     frame = _as_frame(traces)
+    bound = _bound(filter_string, limits)
     if engine == "polars":
-        bound = parse_filter(filter_string)
         window = _time_window(bound, frame)
         if window is not None:
             return window[1] - window[0]
@@ -146,7 +231,7 @@ def count(
         if not mask.meta.root_names():
             mask = pl.col("_key").is_not_null() & mask
         return int(frame.traces.select(mask.sum()).item())
-    return len(_matching_keys(frame, filter_string, engine))
+    return len(_matching_keys(frame, bound, engine))
 
 
 _Side = Literal["left", "right"]
@@ -414,9 +499,23 @@ def _order(
     return _ordered_keys(frame, pl.col("_key").is_in(keys.implode()), order_by, 0, None)
 
 
-def page_fingerprint(filter_string: str | None, order_by: Any) -> str:
-    """Identify a search (filter and order) so a page token only serves that search."""
-    text = json.dumps([filter_string or "", order_by], default=str)
+def page_fingerprint(
+    filter_string: str | None, order_by: Any, scope: Restriction | None = None
+) -> str:
+    """Identify a search so that a page token only serves that search.
+
+    Args:
+        filter_string: The search's filter.
+        order_by: Its ``order_by``.
+        scope: Its experiments, run and model restriction, if any.
+
+    Returns:
+        A short hex digest of all three.
+    """
+    parts: list[Any] = [filter_string or "", order_by]
+    if scope is not None and scope.key:
+        parts.append(scope.key)
+    text = json.dumps(parts, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -445,35 +544,61 @@ def decode_page_token(token: str, fingerprint: str) -> int:
         msg = f"invalid page token {token!r}: bad offset"
         raise PageTokenError(msg)
     if payload.get("search") != fingerprint:
-        msg = "page token belongs to a different search (filter or order_by changed)"
+        msg = (
+            "page token belongs to a different search (filter, order_by or the "
+            "experiments, run or model searched changed)"
+        )
         raise PageTokenError(msg)
     return offset
 
 
+@_two_positional
 def search_traces(
     traces: Any = None,
     filter_string: str | None = None,
-    order_by: Sequence[str] | str | None = None,
-    max_results: int | None = None,
-    page_token: str | None = None,
-    return_type: ReturnType = "pandas",
-    include_spans: bool = True,
     *,
+    max_results: int | None = None,
+    order_by: Sequence[str] | str | None = None,
+    page_token: str | None = None,
+    return_type: ReturnType | None = "pandas",
+    include_spans: bool = True,
+    locations: Sequence[str] | None = None,
+    experiment_ids: Sequence[str] | None = None,
+    run_id: str | None = None,
+    model_id: str | None = None,
+    extract_fields: Sequence[str] | None = None,
+    sql_warehouse_id: str | None = None,
+    flush: bool = False,
     engine: Engine = "polars",
 ) -> Any:
     """Search traces with an MLflow filter string, as ``mlflow.search_traces`` does.
 
+    Everything after ``filter_string`` is keyword-only: MLflow's positional order
+    differs (its third argument is ``max_results``), so a ported call names them.
+
     Args:
-        traces: A ``TraceFrame``, an iterable of ``Trace``, a path to trace files, or
-            ``None`` for the in-memory trace store.
+        traces: A ``TraceFrame``, an iterable of ``Trace``, a path to trace files or
+            a database URL, a ``TraceStore``, or ``None``: the in-memory trace store
+            when it holds traces, else the MLflow store ``MLFLOW_TRACKING_URI``
+            names (see docs/compatibility.md).
         filter_string: e.g. ``"status = 'OK' AND tags.environment = 'production'"``.
+        max_results: At most this many traces (``None``: all of them).
         order_by: Entries ``"key [ASC|DESC]"``; ties fall back to ``timestamp_ms
             DESC`` then ``request_id ASC``, which is also the default order.
-        max_results: At most this many traces (``None``: all of them).
         page_token: The token of a previous page of the same search.
         return_type: ``"pandas"`` (MLflow's twelve columns), ``"list"`` of
-            ``Trace``, ``"polars"`` or ``"arrow"``.
+            ``Trace``, ``"polars"`` or ``"arrow"``; ``None`` is ``"pandas"``.
         include_spans: Whether output rows carry span data.
+        locations: Only traces of these experiment ids (a list, as in MLflow).
+        experiment_ids: MLflow's older name for ``locations``; give one of them.
+        run_id: Only traces whose metadata ``mlflow.sourceRun`` is this run id.
+        model_id: Only traces whose metadata ``mlflow.modelId`` is this model id.
+        extract_fields: Extra pandas columns from span inputs and outputs, each
+            ``"span_name.inputs"``, ``"span_name.outputs"`` or
+            ``"span_name.inputs.field"`` (backticks around dotted names).
+        sql_warehouse_id: Databricks only; any value is an error here.
+        flush: Accepted for MLflow's signature; finished traces are always in the
+            in-memory store already, so there is nothing to flush.
         engine: ``"polars"`` (compiled) or ``"reference"`` (plain Python), which
             must agree on every input.
 
@@ -486,7 +611,8 @@ def search_traces(
         FilterError: For a rejected filter (with position and hint).
         OrderByError: For a bad ``order_by`` entry.
         PageTokenError: For a token that this search did not produce.
-        SearchArgumentError: For other bad arguments.
+        SearchArgumentError: For other bad arguments, a third positional argument,
+            or ``traces=None`` with nothing to search.
 
     Example:
         >>> from polartrace.testing import example_traces
@@ -495,6 +621,8 @@ def search_traces(
         >>> [t.info.state.value for t in rows]
         ['ERROR']
     """
+    if return_type is None:
+        return_type = "pandas"
     if return_type not in _RETURN_TYPES:
         msg = f"return_type must be one of {_RETURN_TYPES}, not {return_type!r}"
         raise SearchArgumentError(msg)
@@ -506,20 +634,37 @@ def search_traces(
     ):
         msg = f"max_results must be a non-negative int or None, not {max_results!r}"
         raise SearchArgumentError(msg)
+    if sql_warehouse_id is not None:
+        msg = (
+            "sql_warehouse_id names a Databricks SQL warehouse, which only a "
+            "Databricks server searches; polartrace searches traces you have loaded"
+        )
+        raise SearchArgumentError(msg)
+    limits = restriction(
+        experiment_ids=experiment_ids,
+        locations=locations,
+        run_id=run_id,
+        model_id=model_id,
+    )
+    fields = check_extract_fields(extract_fields, return_type)
     if _is_lazy(traces, engine):
         return traces.search(
-            filter_string=filter_string,
+            filter_string,
             order_by=order_by,
             max_results=max_results,
             page_token=page_token,
             return_type=return_type,
             include_spans=include_spans,
+            locations=limits.experiment_ids,
+            run_id=limits.run_id,
+            model_id=limits.model_id,
+            extract_fields=extract_fields,
         )
     frame = _as_frame(traces)
     bind_order_by(order_by)  # reject a bad order_by before doing any work
-    fingerprint = page_fingerprint(filter_string, order_by)
+    fingerprint = page_fingerprint(filter_string, order_by, limits)
+    bound = _bound(filter_string, limits)
     if engine == "polars":
-        bound = parse_filter(filter_string)
         window = _time_window(bound, frame)
         mask = compile_filter(bound, frame) if window is None else window
         offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
@@ -533,7 +678,7 @@ def search_traces(
         else:
             token = None
     else:
-        keys = _order(frame, _matching_keys(frame, filter_string, engine), order_by)
+        keys = _order(frame, _matching_keys(frame, bound, engine), order_by)
         offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
         end = len(keys) if max_results is None else offset + max_results
         page = keys[offset:end]
@@ -541,4 +686,36 @@ def search_traces(
 
     from polartrace import output
 
-    return output.build(frame, page.to_list(), return_type, include_spans, token)
+    rows = page.to_list()
+    result = output.build(frame, rows, return_type, include_spans, token)
+    return with_extracted(result, frame, rows, fields, include_spans)
+
+
+def check_extract_fields(fields: Any, return_type: str) -> list[ExtractField]:
+    """Parse ``extract_fields``, which MLflow offers for pandas results only."""
+    if not fields:
+        return []
+    if return_type != "pandas":
+        msg = (
+            "The `extract_fields` parameter is only supported when return type is "
+            f"set to 'pandas', not {return_type!r}."
+        )
+        raise SearchArgumentError(msg)
+    return parse_fields(fields)
+
+
+def with_extracted(
+    result: Any,
+    frame: TraceFrame,
+    keys: Sequence[int],
+    fields: list[ExtractField],
+    include_spans: bool,
+) -> Any:
+    """Add the ``extract_fields`` columns to a pandas result of rows ``keys``.
+
+    Without spans (``include_spans=False``) every value is ``None``, as in MLflow,
+    whose traces then have no spans to read.
+    """
+    if not fields:
+        return result
+    return add_columns(result, frame.traces_at(keys) if include_spans else None, fields)
