@@ -38,7 +38,8 @@ def tracking_source(uri: str) -> str:
         >>> tracking_source("file:///tmp/mlruns")
         '/tmp/mlruns'
     """
-    scheme = urlparse(uri).scheme.lower()
+    # "databricks" alone (no "://") is a server too: compare the text before ":".
+    scheme = uri.split(":", 1)[0].lower()
     if scheme in _SERVER_SCHEMES:
         msg = (
             f"{TRACKING_URI_ENV}={uri!r} is a tracking server, which polartrace cannot "
