@@ -8,19 +8,24 @@ for the traces a page returns.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
-import hashlib
-import json
 import os
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal, ParamSpec, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 import polars as pl
 
 from polartrace import _default_source
-from polartrace._extract import ExtractField, add_columns, parse_fields
+from polartrace._mlflow_args import (
+    check_extract_fields,
+    refuse_sql_warehouse,
+    two_positional,
+    with_extracted,
+)
+from polartrace._page_token import (
+    decode_page_token,
+    encode_page_token,
+    page_fingerprint,
+)
 from polartrace._restrict import Restriction, restrict, restriction
 from polartrace._store import TraceStore
 from polartrace.ast import Op
@@ -33,7 +38,7 @@ from polartrace.bind import (
     parse_filter,
 )
 from polartrace.compile import compile_filter
-from polartrace.errors import PageTokenError, SearchArgumentError, TraceFormatError
+from polartrace.errors import SearchArgumentError, TraceFormatError
 from polartrace.fields import Source
 from polartrace.frame import META_PREFIX, TAG_PREFIX, TraceFrame
 from polartrace.model import Trace
@@ -49,8 +54,6 @@ __all__ = [
 
 ReturnType = Literal["pandas", "list", "polars", "arrow"]
 Engine = Literal["polars", "reference"]
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 _RETURN_TYPES = ("pandas", "list", "polars", "arrow")
 _ENGINES = ("polars", "reference")
 
@@ -61,29 +64,6 @@ class PagedList(list[Trace]):
     def __init__(self, items: Iterable[Trace], token: str | None) -> None:
         super().__init__(items)
         self.token = token
-
-
-def _two_positional(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Refuse a third positional argument with a message that names the keywords.
-
-    MLflow's third positional argument is ``max_results`` and polartrace's first is
-    ``traces``, so a ported positional call would bind values to the wrong
-    parameters: everything after ``filter_string`` is keyword-only.
-    """
-
-    @functools.wraps(fn)
-    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if len(args) > 2:
-            msg = (
-                f"{fn.__name__}() takes traces and filter_string positionally, but "
-                f"{len(args)} positional arguments were given; pass {args[2]!r} by "
-                "keyword, e.g. max_results=, order_by= or engine= (MLflow's third "
-                "positional argument is max_results)"
-            )
-            raise SearchArgumentError(msg)
-        return fn(*args, **kwargs)
-
-    return checked
 
 
 def _default_frame() -> TraceFrame:
@@ -163,7 +143,7 @@ def _matching_keys(frame: TraceFrame, bound: BoundFilter, engine: str) -> pl.Ser
     return frame.traces.lazy().filter(mask).select("_key").collect()["_key"]
 
 
-@_two_positional
+@two_positional
 def count(
     traces: Any = None,
     filter_string: str | None = None,
@@ -499,60 +479,7 @@ def _order(
     return _ordered_keys(frame, pl.col("_key").is_in(keys.implode()), order_by, 0, None)
 
 
-def page_fingerprint(
-    filter_string: str | None, order_by: Any, scope: Restriction | None = None
-) -> str:
-    """Identify a search so that a page token only serves that search.
-
-    Args:
-        filter_string: The search's filter.
-        order_by: Its ``order_by``.
-        scope: Its experiments, run and model restriction, if any.
-
-    Returns:
-        A short hex digest of all three.
-    """
-    parts: list[Any] = [filter_string or "", order_by]
-    if scope is not None and scope.key:
-        parts.append(scope.key)
-    text = json.dumps(parts, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def encode_page_token(offset: int, fingerprint: str) -> str:
-    """Return the opaque token of the page starting at ``offset`` of a search."""
-    payload = json.dumps({"offset": offset, "search": fingerprint}).encode()
-    return base64.urlsafe_b64encode(payload).decode()
-
-
-def decode_page_token(token: str, fingerprint: str) -> int:
-    """Return the offset a token points at, checking it belongs to this search.
-
-    Raises:
-        PageTokenError: If the token is malformed or from another search.
-    """
-    if not isinstance(token, str):
-        msg = f"page_token must be a str, not {type(token).__name__}"
-        raise PageTokenError(msg)
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError) as exc:
-        msg = f"invalid page token {token!r}: not a polartrace token"
-        raise PageTokenError(msg) from exc
-    offset = payload.get("offset") if isinstance(payload, dict) else None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 1:
-        msg = f"invalid page token {token!r}: bad offset"
-        raise PageTokenError(msg)
-    if payload.get("search") != fingerprint:
-        msg = (
-            "page token belongs to a different search (filter, order_by or the "
-            "experiments, run or model searched changed)"
-        )
-        raise PageTokenError(msg)
-    return offset
-
-
-@_two_positional
+@two_positional
 def search_traces(
     traces: Any = None,
     filter_string: str | None = None,
@@ -634,12 +561,7 @@ def search_traces(
     ):
         msg = f"max_results must be a non-negative int or None, not {max_results!r}"
         raise SearchArgumentError(msg)
-    if sql_warehouse_id is not None:
-        msg = (
-            "sql_warehouse_id names a Databricks SQL warehouse, which only a "
-            "Databricks server searches; polartrace searches traces you have loaded"
-        )
-        raise SearchArgumentError(msg)
+    refuse_sql_warehouse(sql_warehouse_id)
     limits = restriction(
         experiment_ids=experiment_ids,
         locations=locations,
@@ -689,33 +611,3 @@ def search_traces(
     rows = page.to_list()
     result = output.build(frame, rows, return_type, include_spans, token)
     return with_extracted(result, frame, rows, fields, include_spans)
-
-
-def check_extract_fields(fields: Any, return_type: str) -> list[ExtractField]:
-    """Parse ``extract_fields``, which MLflow offers for pandas results only."""
-    if not fields:
-        return []
-    if return_type != "pandas":
-        msg = (
-            "The `extract_fields` parameter is only supported when return type is "
-            f"set to 'pandas', not {return_type!r}."
-        )
-        raise SearchArgumentError(msg)
-    return parse_fields(fields)
-
-
-def with_extracted(
-    result: Any,
-    frame: TraceFrame,
-    keys: Sequence[int],
-    fields: list[ExtractField],
-    include_spans: bool,
-) -> Any:
-    """Add the ``extract_fields`` columns to a pandas result of rows ``keys``.
-
-    Without spans (``include_spans=False``) every value is ``None``, as in MLflow,
-    whose traces then have no spans to read.
-    """
-    if not fields:
-        return result
-    return add_columns(result, frame.traces_at(keys) if include_spans else None, fields)

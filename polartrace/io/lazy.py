@@ -32,6 +32,12 @@ import attrs
 import polars as pl
 import pyarrow.parquet as pq
 
+from polartrace._mlflow_args import check_extract_fields, with_extracted
+from polartrace._page_token import (
+    decode_page_token,
+    encode_page_token,
+    page_fingerprint,
+)
 from polartrace._restrict import Restriction, restrict, restriction
 from polartrace.ast import Op
 from polartrace.bind import (
@@ -50,13 +56,6 @@ from polartrace.errors import SearchArgumentError
 from polartrace.fields import Source
 from polartrace.frame import META_PREFIX, RAW_PREFIX, TAG_PREFIX, TraceFrame
 from polartrace.io.parquet import TABLES, read_manifest, read_parquet, table_files
-from polartrace.search import (
-    check_extract_fields,
-    decode_page_token,
-    encode_page_token,
-    page_fingerprint,
-    with_extracted,
-)
 
 __all__ = ["BATCH_ROWS", "LazyTraceFrame"]
 
