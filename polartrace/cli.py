@@ -67,12 +67,16 @@ def _search(data: Any, args: argparse.Namespace, return_type: str) -> Any:
         "max_results": args.max_results,
         "return_type": return_type,
     }
+    scope = {"locations": args.experiment_id}
     if hasattr(data, "mask"):  # a LazyTraceFrame
-        return data.search(args.filter, **kwargs), data.count(args.filter)
+        return (
+            data.search(args.filter, **kwargs, **scope),
+            data.count(args.filter, **scope),
+        )
     from polartrace.search import count, search_traces
 
-    result = search_traces(data, args.filter, engine=args.engine, **kwargs)
-    return result, count(data, args.filter, engine=args.engine)
+    result = search_traces(data, args.filter, engine=args.engine, **kwargs, **scope)
+    return result, count(data, args.filter, engine=args.engine, **scope)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -145,11 +149,11 @@ def _sink(output: str | None, out: TextIO) -> Iterator[TextIO]:
 def _cmd_count(args: argparse.Namespace, out: TextIO) -> int:
     data = _load(args.path, args.input_format, lazy_ok=args.engine == "polars")
     if hasattr(data, "mask"):
-        n = data.count(args.filter)
+        n = data.count(args.filter, locations=args.experiment_id)
     else:
         from polartrace.search import count
 
-        n = count(data, args.filter, engine=args.engine)
+        n = count(data, args.filter, engine=args.engine, locations=args.experiment_id)
     out.write(f"{n}\n")
     return 0
 
@@ -229,6 +233,13 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
         choices=("polars", "reference"),
         default="polars",
         help="compiled Polars engine or the plain-Python reference",
+    )
+    parser.add_argument(
+        "--experiment-id",
+        action="append",
+        default=None,
+        metavar="ID",
+        help="only traces of this MLflow experiment; repeat for several",
     )
 
 

@@ -302,6 +302,43 @@ class TraceFrame:
                     raise TraceFormatError(exc.message, location=where) from None
             raise
 
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """Return the trace with this id, or ``None`` if the frame has none.
+
+        Example:
+            >>> frame = TraceFrame.from_traces([])
+            >>> frame.get_trace("tr-1") is None
+            True
+        """
+        from polartrace._trace_tags import frame_key
+
+        key = frame_key(self, trace_id)
+        return None if key is None else self.trace(key)
+
+    def set_trace_tag(self, trace_id: str, key: str, value: Any) -> TraceFrame:
+        """Return a new frame in which trace ``trace_id`` has tag ``key`` = ``value``.
+
+        A frame is immutable: this frame is unchanged, and the new one is rebuilt
+        from the traces (see `polartrace.set_trace_tag` for the in-memory store).
+
+        Raises:
+            TraceNotFoundError: If the frame has no trace with this id.
+        """
+        from polartrace._trace_tags import frame_with_tag
+
+        return frame_with_tag(self, trace_id, key, value)
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> TraceFrame:
+        """Return a new frame in which trace ``trace_id`` lacks tag ``key``.
+
+        Raises:
+            TraceNotFoundError: If the frame has no trace with this id.
+            TracingError: If that trace has no tag ``key``.
+        """
+        from polartrace._trace_tags import frame_with_tag
+
+        return frame_with_tag(self, trace_id, key, None)
+
     def search(self, filter_string: str | None = None, **kwargs: Any) -> Any:
         """Search this frame; see :func:`polartrace.search_traces` for arguments."""
         from polartrace.search import search_traces

@@ -218,6 +218,8 @@ class _Context:
                 return info.trace_id
             case "client_request_id":
                 return info.client_request_id
+            case "experiment_id":  # search scope (locations), never a filter field
+                return info.experiment_id
         msg = f"unknown trace column {cond.field.column}"  # pragma: no cover
         raise AssertionError(msg)
 

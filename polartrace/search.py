@@ -8,16 +8,26 @@ for the traces a page returns.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import polars as pl
 
+from polartrace import _default_source
+from polartrace._mlflow_args import (
+    check_extract_fields,
+    refuse_sql_warehouse,
+    two_positional,
+    with_extracted,
+)
+from polartrace._page_token import (
+    decode_page_token,
+    encode_page_token,
+    page_fingerprint,
+)
+from polartrace._restrict import Restriction, restrict, restriction
+from polartrace._store import TraceStore
 from polartrace.ast import Op
 from polartrace.bind import (
     AllOf,
@@ -28,7 +38,7 @@ from polartrace.bind import (
     parse_filter,
 )
 from polartrace.compile import compile_filter
-from polartrace.errors import PageTokenError, SearchArgumentError
+from polartrace.errors import SearchArgumentError, TraceFormatError
 from polartrace.fields import Source
 from polartrace.frame import META_PREFIX, TAG_PREFIX, TraceFrame
 from polartrace.model import Trace
@@ -56,13 +66,32 @@ class PagedList(list[Trace]):
         self.token = token
 
 
+def _default_frame() -> TraceFrame:
+    """The traces ``traces=None`` means (see `polartrace._default_source`)."""
+    from polartrace.tracing import get_store
+
+    store = get_store()
+    if len(store):
+        return store.to_frame()
+    uri = _default_source.tracking_uri()
+    if uri is None:
+        raise _default_source.no_traces_error()
+    source = _default_source.tracking_source(uri)
+    try:
+        return _as_frame(source)
+    except TraceFormatError as exc:
+        env = _default_source.TRACKING_URI_ENV
+        msg = f"traces=None reads {env}={uri!r}, which cannot be read: {exc}"
+        raise SearchArgumentError(msg) from exc
+
+
 def _as_frame(traces: Any) -> TraceFrame:
     if isinstance(traces, TraceFrame):
         return traces
     if traces is None:
-        from polartrace.tracing import get_store
-
-        return get_store().to_frame()
+        return _default_frame()
+    if isinstance(traces, TraceStore):
+        return traces.to_frame()
     if isinstance(traces, str | os.PathLike):
         from polartrace.io import read_traces
 
@@ -72,7 +101,8 @@ def _as_frame(traces: Any) -> TraceFrame:
     if isinstance(traces, Iterable):
         return TraceFrame.from_traces(traces)
     msg = (
-        "traces must be a TraceFrame, an iterable of Trace, a path or None, not "
+        "traces must be a TraceFrame, an iterable of Trace, a path, a TraceStore or "
+        "None, not "
         f"{type(traces).__name__}"
     )
     raise SearchArgumentError(msg)
@@ -96,10 +126,12 @@ def _check_engine(engine: str) -> None:
         raise SearchArgumentError(msg)
 
 
-def _matching_keys(
-    frame: TraceFrame, filter_string: str | None, engine: str
-) -> pl.Series:
-    bound = parse_filter(filter_string)
+def _bound(filter_string: str | None, limits: Restriction) -> BoundFilter:
+    """The filter with the search's scope (experiments, run, model) ANDed on."""
+    return restrict(parse_filter(filter_string), limits)
+
+
+def _matching_keys(frame: TraceFrame, bound: BoundFilter, engine: str) -> pl.Series:
     if engine == "reference":
         from polartrace.reference import evaluate
 
@@ -111,30 +143,63 @@ def _matching_keys(
     return frame.traces.lazy().filter(mask).select("_key").collect()["_key"]
 
 
+@two_positional
 def count(
-    traces: Any = None, filter_string: str | None = None, *, engine: Engine = "polars"
+    traces: Any = None,
+    filter_string: str | None = None,
+    *,
+    engine: Engine = "polars",
+    locations: Sequence[str] | None = None,
+    experiment_ids: Sequence[str] | None = None,
+    run_id: str | None = None,
+    model_id: str | None = None,
 ) -> int:
     """Count the traces a filter matches, without building any result rows.
 
     Args:
-        traces: A ``TraceFrame``, an iterable of ``Trace``, a path, or ``None`` for the
-            in-memory trace store.
+        traces: A ``TraceFrame``, an iterable of ``Trace``, a path, a
+            ``TraceStore``, or ``None`` (the in-memory trace store when it holds
+            traces, else the store ``MLFLOW_TRACKING_URI`` names).
         filter_string: The filter; ``None`` or ``""`` counts every trace.
         engine: ``"polars"`` (compiled) or ``"reference"`` (plain Python).
+        locations: Count only traces of these experiment ids.
+        experiment_ids: MLflow's older name for ``locations``.
+        run_id: Count only traces whose metadata ``mlflow.sourceRun`` is this.
+        model_id: Count only traces whose metadata ``mlflow.modelId`` is this.
 
     Returns:
         The number of matching traces.
 
     Raises:
         FilterError: For a filter that is rejected.
-        SearchArgumentError: For a bad ``traces`` or ``engine`` argument.
+        SearchArgumentError: For a bad ``traces``, ``engine`` or scope argument,
+            a third positional argument, or ``traces=None`` with nothing to search.
+
+    Example:
+        >>> from polartrace.testing import example_traces
+        >>> traces = example_traces()
+        >>> count(traces, "status = 'ERROR'"), count(traces, None, run_id="run-1")
+        (1, 0)
     """
     _check_engine(engine)
+    limits = restriction(
+        experiment_ids=experiment_ids,
+        locations=locations,
+        run_id=run_id,
+        model_id=model_id,
+    )
     if _is_lazy(traces, engine):
-        return int(traces.count(filter_string))
+        return int(
+            traces.count(
+                filter_string,
+                locations=limits.experiment_ids,
+                run_id=limits.run_id,
+                model_id=limits.model_id,
+            )
+        )
     frame = _as_frame(traces)
+    bound = _bound(filter_string, limits)
     if engine == "polars":
-        bound = parse_filter(filter_string)
         window = _time_window(bound, frame)
         if window is not None:
             return window[1] - window[0]
@@ -146,7 +211,7 @@ def count(
         if not mask.meta.root_names():
             mask = pl.col("_key").is_not_null() & mask
         return int(frame.traces.select(mask.sum()).item())
-    return len(_matching_keys(frame, filter_string, engine))
+    return len(_matching_keys(frame, bound, engine))
 
 
 _Side = Literal["left", "right"]
@@ -414,66 +479,53 @@ def _order(
     return _ordered_keys(frame, pl.col("_key").is_in(keys.implode()), order_by, 0, None)
 
 
-def page_fingerprint(filter_string: str | None, order_by: Any) -> str:
-    """Identify a search (filter and order) so a page token only serves that search."""
-    text = json.dumps([filter_string or "", order_by], default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def encode_page_token(offset: int, fingerprint: str) -> str:
-    """Return the opaque token of the page starting at ``offset`` of a search."""
-    payload = json.dumps({"offset": offset, "search": fingerprint}).encode()
-    return base64.urlsafe_b64encode(payload).decode()
-
-
-def decode_page_token(token: str, fingerprint: str) -> int:
-    """Return the offset a token points at, checking it belongs to this search.
-
-    Raises:
-        PageTokenError: If the token is malformed or from another search.
-    """
-    if not isinstance(token, str):
-        msg = f"page_token must be a str, not {type(token).__name__}"
-        raise PageTokenError(msg)
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError) as exc:
-        msg = f"invalid page token {token!r}: not a polartrace token"
-        raise PageTokenError(msg) from exc
-    offset = payload.get("offset") if isinstance(payload, dict) else None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 1:
-        msg = f"invalid page token {token!r}: bad offset"
-        raise PageTokenError(msg)
-    if payload.get("search") != fingerprint:
-        msg = "page token belongs to a different search (filter or order_by changed)"
-        raise PageTokenError(msg)
-    return offset
-
-
+@two_positional
 def search_traces(
     traces: Any = None,
     filter_string: str | None = None,
-    order_by: Sequence[str] | str | None = None,
-    max_results: int | None = None,
-    page_token: str | None = None,
-    return_type: ReturnType = "pandas",
-    include_spans: bool = True,
     *,
+    max_results: int | None = None,
+    order_by: Sequence[str] | str | None = None,
+    page_token: str | None = None,
+    return_type: ReturnType | None = "pandas",
+    include_spans: bool = True,
+    locations: Sequence[str] | None = None,
+    experiment_ids: Sequence[str] | None = None,
+    run_id: str | None = None,
+    model_id: str | None = None,
+    extract_fields: Sequence[str] | None = None,
+    sql_warehouse_id: str | None = None,
+    flush: bool = False,
     engine: Engine = "polars",
 ) -> Any:
     """Search traces with an MLflow filter string, as ``mlflow.search_traces`` does.
 
+    Everything after ``filter_string`` is keyword-only: MLflow's positional order
+    differs (its third argument is ``max_results``), so a ported call names them.
+
     Args:
-        traces: A ``TraceFrame``, an iterable of ``Trace``, a path to trace files, or
-            ``None`` for the in-memory trace store.
+        traces: A ``TraceFrame``, an iterable of ``Trace``, a path to trace files or
+            a database URL, a ``TraceStore``, or ``None``: the in-memory trace store
+            when it holds traces, else the MLflow store ``MLFLOW_TRACKING_URI``
+            names (see docs/compatibility.md).
         filter_string: e.g. ``"status = 'OK' AND tags.environment = 'production'"``.
+        max_results: At most this many traces (``None``: all of them).
         order_by: Entries ``"key [ASC|DESC]"``; ties fall back to ``timestamp_ms
             DESC`` then ``request_id ASC``, which is also the default order.
-        max_results: At most this many traces (``None``: all of them).
         page_token: The token of a previous page of the same search.
         return_type: ``"pandas"`` (MLflow's twelve columns), ``"list"`` of
-            ``Trace``, ``"polars"`` or ``"arrow"``.
+            ``Trace``, ``"polars"`` or ``"arrow"``; ``None`` is ``"pandas"``.
         include_spans: Whether output rows carry span data.
+        locations: Only traces of these experiment ids (a list, as in MLflow).
+        experiment_ids: MLflow's older name for ``locations``; give one of them.
+        run_id: Only traces whose metadata ``mlflow.sourceRun`` is this run id.
+        model_id: Only traces whose metadata ``mlflow.modelId`` is this model id.
+        extract_fields: Extra pandas columns from span inputs and outputs, each
+            ``"span_name.inputs"``, ``"span_name.outputs"`` or
+            ``"span_name.inputs.field"`` (backticks around dotted names).
+        sql_warehouse_id: Databricks only; any value is an error here.
+        flush: Accepted for MLflow's signature; finished traces are always in the
+            in-memory store already, so there is nothing to flush.
         engine: ``"polars"`` (compiled) or ``"reference"`` (plain Python), which
             must agree on every input.
 
@@ -486,7 +538,8 @@ def search_traces(
         FilterError: For a rejected filter (with position and hint).
         OrderByError: For a bad ``order_by`` entry.
         PageTokenError: For a token that this search did not produce.
-        SearchArgumentError: For other bad arguments.
+        SearchArgumentError: For other bad arguments, a third positional argument,
+            or ``traces=None`` with nothing to search.
 
     Example:
         >>> from polartrace.testing import example_traces
@@ -495,6 +548,8 @@ def search_traces(
         >>> [t.info.state.value for t in rows]
         ['ERROR']
     """
+    if return_type is None:
+        return_type = "pandas"
     if return_type not in _RETURN_TYPES:
         msg = f"return_type must be one of {_RETURN_TYPES}, not {return_type!r}"
         raise SearchArgumentError(msg)
@@ -506,20 +561,32 @@ def search_traces(
     ):
         msg = f"max_results must be a non-negative int or None, not {max_results!r}"
         raise SearchArgumentError(msg)
+    refuse_sql_warehouse(sql_warehouse_id)
+    limits = restriction(
+        experiment_ids=experiment_ids,
+        locations=locations,
+        run_id=run_id,
+        model_id=model_id,
+    )
+    fields = check_extract_fields(extract_fields, return_type)
     if _is_lazy(traces, engine):
         return traces.search(
-            filter_string=filter_string,
+            filter_string,
             order_by=order_by,
             max_results=max_results,
             page_token=page_token,
             return_type=return_type,
             include_spans=include_spans,
+            locations=limits.experiment_ids,
+            run_id=limits.run_id,
+            model_id=limits.model_id,
+            extract_fields=extract_fields,
         )
     frame = _as_frame(traces)
     bind_order_by(order_by)  # reject a bad order_by before doing any work
-    fingerprint = page_fingerprint(filter_string, order_by)
+    fingerprint = page_fingerprint(filter_string, order_by, limits)
+    bound = _bound(filter_string, limits)
     if engine == "polars":
-        bound = parse_filter(filter_string)
         window = _time_window(bound, frame)
         mask = compile_filter(bound, frame) if window is None else window
         offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
@@ -533,7 +600,7 @@ def search_traces(
         else:
             token = None
     else:
-        keys = _order(frame, _matching_keys(frame, filter_string, engine), order_by)
+        keys = _order(frame, _matching_keys(frame, bound, engine), order_by)
         offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
         end = len(keys) if max_results is None else offset + max_results
         page = keys[offset:end]
@@ -541,4 +608,6 @@ def search_traces(
 
     from polartrace import output
 
-    return output.build(frame, page.to_list(), return_type, include_spans, token)
+    rows = page.to_list()
+    result = output.build(frame, rows, return_type, include_spans, token)
+    return with_extracted(result, frame, rows, fields, include_spans)

@@ -25,6 +25,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import os
 import warnings
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -50,6 +51,7 @@ from polartrace._live import (
     last_trace_id,
 )
 from polartrace._store import TraceStore, get_store
+from polartrace._trace_tags import delete_trace_tag, set_trace_tag
 from polartrace.model import SpanType, Trace, TraceState
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "TraceStore",
     "TracingError",
     "TracingWarning",
+    "delete_trace_tag",
     "get_current_active_span",
     "get_last_active_trace_id",
     "get_store",
@@ -65,6 +68,7 @@ __all__ = [
     "log_expectation",
     "log_feedback",
     "override_feedback",
+    "set_trace_tag",
     "start_span",
     "start_span_no_context",
     "trace",
@@ -542,11 +546,37 @@ def update_current_trace(
             live.publish()
 
 
-def get_trace(trace_id: str) -> Trace | None:
-    """Return the finished trace with this id from the store, or ``None``.
+def get_trace(trace_id: str, *, traces: Any = None) -> Trace | None:
+    """Return the trace with this id, or ``None`` if there is none (as in MLflow).
+
+    Args:
+        trace_id: The trace id (``tr-...``).
+        traces: Where to look: a ``TraceFrame``, an iterable of ``Trace``, a path or
+            database URL (read with `polartrace.read_traces`), or ``None`` for the
+            finished traces of the in-memory store.
+
+    Returns:
+        The trace, or ``None``.
 
     Example:
         >>> get_trace("tr-00000000000000000000000000000000") is None
         True
+        >>> from polartrace.testing import example_traces
+        >>> found = get_trace("tr-00000000000000000000000000000002",
+        ...                   traces=example_traces())
+        >>> found.info.state.value
+        'ERROR'
     """
-    return get_store().get_trace(trace_id)
+    if traces is None:
+        return get_store().get_trace(trace_id)
+    from polartrace.frame import TraceFrame
+
+    if isinstance(traces, TraceFrame):
+        return traces.get_trace(trace_id)
+    if isinstance(traces, str | os.PathLike):
+        from polartrace.io import read_traces
+
+        return read_traces(traces).get_trace(trace_id)
+    if isinstance(traces, Trace):
+        traces = [traces]
+    return next((t for t in traces if t.info.trace_id == trace_id), None)

@@ -32,6 +32,13 @@ import attrs
 import polars as pl
 import pyarrow.parquet as pq
 
+from polartrace._mlflow_args import check_extract_fields, with_extracted
+from polartrace._page_token import (
+    decode_page_token,
+    encode_page_token,
+    page_fingerprint,
+)
+from polartrace._restrict import Restriction, restrict, restriction
 from polartrace.ast import Op
 from polartrace.bind import (
     AllOf,
@@ -49,11 +56,6 @@ from polartrace.errors import SearchArgumentError
 from polartrace.fields import Source
 from polartrace.frame import META_PREFIX, RAW_PREFIX, TAG_PREFIX, TraceFrame
 from polartrace.io.parquet import TABLES, read_manifest, read_parquet, table_files
-from polartrace.search import (
-    decode_page_token,
-    encode_page_token,
-    page_fingerprint,
-)
 
 __all__ = ["BATCH_ROWS", "LazyTraceFrame"]
 
@@ -121,13 +123,18 @@ class LazyTraceFrame:
 
     # --- filters ------------------------------------------------------------------
 
-    def mask(self, filter_string: str | None) -> pl.Expr:
+    def mask(
+        self, filter_string: str | None, scope: Restriction | None = None
+    ) -> pl.Expr:
         """The trace-level boolean expression for ``filter_string`` on ``traces``.
 
         Span, assessment, prompt and text clauses are resolved to key sets here, by
         streaming their tables; the expression itself only reads trace columns.
+        ``scope`` (experiments, run, model) is ANDed on as trace-level conditions.
         """
         bound = parse_filter(filter_string)
+        if scope is not None:
+            bound = restrict(bound, scope)
         return pl.lit(value=True) if bound.root is None else self._node(bound.root)
 
     def _node(self, node: Node) -> pl.Expr:
@@ -267,13 +274,30 @@ class LazyTraceFrame:
 
     # --- searching ----------------------------------------------------------------
 
-    def count(self, filter_string: str | None = None) -> int:
+    def count(
+        self,
+        filter_string: str | None = None,
+        *,
+        locations: Sequence[str] | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        run_id: str | None = None,
+        model_id: str | None = None,
+    ) -> int:
         """Count the matching traces, streaming the dataset.
+
+        The keywords restrict the count as in `polartrace.count`.
 
         Raises:
             FilterError: For a rejected filter.
+            SearchArgumentError: For a bad restriction argument.
         """
-        query = self.traces.filter(self.mask(filter_string)).select(pl.len())
+        scope = restriction(
+            experiment_ids=experiment_ids,
+            locations=locations,
+            run_id=run_id,
+            model_id=model_id,
+        )
+        query = self.traces.filter(self.mask(filter_string, scope)).select(pl.len())
         return int(query.collect(engine="streaming").item())
 
     def _sort(
@@ -304,11 +328,17 @@ class LazyTraceFrame:
     def search(
         self,
         filter_string: str | None = None,
+        *,
         order_by: Sequence[str] | str | None = None,
         max_results: int | None = None,
         page_token: str | None = None,
         return_type: str = "pandas",
         include_spans: bool = True,
+        locations: Sequence[str] | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        run_id: str | None = None,
+        model_id: str | None = None,
+        extract_fields: Sequence[str] | None = None,
     ) -> Any:
         """Search the dataset; arguments and results as `polartrace.search_traces`.
 
@@ -328,11 +358,18 @@ class LazyTraceFrame:
         ):
             msg = f"max_results must be a non-negative int or None, not {max_results!r}"
             raise SearchArgumentError(msg)
+        scope = restriction(
+            experiment_ids=experiment_ids,
+            locations=locations,
+            run_id=run_id,
+            model_id=model_id,
+        )
+        fields = check_extract_fields(extract_fields, return_type)
         exprs, descending = self._sort(order_by)
-        fingerprint = page_fingerprint(filter_string, order_by)
+        fingerprint = page_fingerprint(filter_string, order_by, scope)
         offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
         query = (
-            self.traces.filter(self.mask(filter_string))
+            self.traces.filter(self.mask(filter_string, scope))
             .sort(exprs, descending=descending, nulls_last=True, maintain_order=True)
             .select("_key")
             .slice(offset, None if max_results is None else max_results + 1)
@@ -346,7 +383,9 @@ class LazyTraceFrame:
         from polartrace import output
 
         page = _frame(raw_json=texts)  # JSON text only: output decodes the page rows
-        return output.build(page, range(len(texts)), return_type, include_spans, token)
+        rows = range(len(texts))
+        result = output.build(page, rows, return_type, include_spans, token)
+        return with_extracted(result, page, rows, fields, include_spans)
 
     def _json(self, keys: pl.Series) -> pl.Series:
         if keys.is_empty():
