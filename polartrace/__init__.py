@@ -10,6 +10,7 @@ True
 """
 
 from polartrace import openai
+from polartrace._concat import concat
 from polartrace.bind import BoundFilter, parse_filter
 from polartrace.errors import (
     FilterError,
@@ -69,6 +70,7 @@ __all__ = [
     "TraceStore",
     "TracingError",
     "TracingWarning",
+    "concat",
     "count",
     "get_current_active_span",
     "get_last_active_trace_id",
