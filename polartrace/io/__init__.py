@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 from polartrace._concat import concat
 from polartrace.errors import TraceFormatError
 from polartrace.frame import TraceFrame
+from polartrace.io._cache import CACHE_SIZE, clear_cache
 from polartrace.io._progress import Progress, interactive
 from polartrace.io._sources import (
     DB_SUFFIXES,
@@ -48,8 +49,10 @@ if TYPE_CHECKING:
     from polartrace.io.lazy import LazyTraceFrame
 
 __all__ = [
+    "CACHE_SIZE",
     "FORMATS",
     "DatasetWriter",
+    "clear_cache",
     "detect_format",
     "iter_jsonl",
     "read_traces",

@@ -13,7 +13,6 @@ import gzip
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Final, TypeAlias
@@ -207,6 +206,8 @@ def stream_to_file(
         raise TraceFormatError(msg, source=name)
     lines = kind == "jsonl" or (kind == "otlp" and _sniff_lines(data))
     suffix = ".db" if kind == "mlflow-db" else ".jsonl" if lines else ".json"
+    import tempfile  # only file objects need it; keep it off the import path
+
     handle, target = tempfile.mkstemp(suffix=suffix, dir=directory)
     with os.fdopen(handle, "wb") as out:
         out.write(data)
