@@ -201,3 +201,17 @@ def test_no_bar_when_stderr_is_not_a_terminal(
 ) -> None:
     read_traces(mixed_dir, progress=progress)
     assert capsys.readouterr().err == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_bar_is_drawn_by_default_on_a_terminal(
+    mixed_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    read_traces(mixed_dir)
+    assert "reading traces" in terminal.getvalue()
