@@ -10,6 +10,7 @@ True
 """
 
 from polartrace import openai
+from polartrace._concat import concat
 from polartrace.bind import BoundFilter, parse_filter
 from polartrace.errors import (
     FilterError,
@@ -71,6 +72,7 @@ __all__ = [
     "TraceStore",
     "TracingError",
     "TracingWarning",
+    "concat",
     "count",
     "delete_trace_tag",
     "get_current_active_span",

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -45,6 +45,7 @@ from polartrace._json import (
     decode_attribute,
     numeric_value,
 )
+from polartrace._repr import frame_html, frame_repr
 from polartrace._text import linked_prompts
 from polartrace._units import build_units
 from polartrace.errors import TraceFormatError
@@ -69,6 +70,8 @@ RAW_PREFIX = "raw:"
 # A column is dictionary-encoded when it has at most max(MIN, rows / RATIO) values.
 _DICTIONARY_MIN = 64
 _DICTIONARY_RATIO = 20
+# Traces built at a time when a frame is iterated.
+_ITER_BATCH = 1024
 
 _TRACE_SCHEMA: dict[str, pl.DataType] = {
     "_key": pl.UInt32(),
@@ -224,11 +227,20 @@ class TraceFrame:
     def __len__(self) -> int:
         return self.traces.height
 
+    def __iter__(self) -> Iterator[Trace]:
+        """Yield the frame's traces as ``Trace`` objects, in frame order.
+
+        Objects are built a batch at a time from the kept JSON text, so iterating
+        a frame read from a file holds one batch, not every trace, in memory.
+        """
+        for start in range(0, len(self), _ITER_BATCH):
+            yield from self.traces_at(range(start, min(start + _ITER_BATCH, len(self))))
+
     def __repr__(self) -> str:
-        return (
-            f"<TraceFrame: {len(self)} traces, {self.spans.height} spans, "
-            f"{self.assessments.height} assessment rows>"
-        )
+        return frame_repr(self)
+
+    def _repr_html_(self) -> str:
+        return frame_html(self)
 
     def trace(self, key: int) -> Trace:
         """Return the ``Trace`` object at row ``key``."""

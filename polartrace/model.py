@@ -39,6 +39,7 @@ from polartrace._json import (
     time_ms,
     timestamp_text,
 )
+from polartrace._repr import trace_html, trace_repr
 from polartrace._spans import (
     Span,
     SpanEvent,
@@ -325,7 +326,7 @@ def _trace_from_dict(d: Any, path: str) -> Trace:
     return Trace(info, TraceData(spans))
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Trace:
     """A trace: its `TraceInfo` and its spans.
 
@@ -382,6 +383,13 @@ class Trace:
             return cls.from_dict(d, source=source)
         msg = f"invalid JSON: {message}"
         raise TraceFormatError(msg, source=source, location=where)
+
+    def __repr__(self) -> str:
+        """A one-line summary: id, state, name, span count and duration."""
+        return trace_repr(self)
+
+    def _repr_html_(self) -> str:
+        return trace_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``{"info": ..., "data": {"spans": [...]}}`` as MLflow writes it."""

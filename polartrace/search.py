@@ -93,9 +93,9 @@ def _as_frame(traces: Any) -> TraceFrame:
     if isinstance(traces, TraceStore):
         return traces.to_frame()
     if isinstance(traces, str | os.PathLike):
-        from polartrace.io import read_traces
+        from polartrace.io._cache import read_cached
 
-        return read_traces(traces)
+        return read_cached(traces)
     if isinstance(traces, Trace):
         return TraceFrame.from_traces([traces])
     if isinstance(traces, Iterable):

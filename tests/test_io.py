@@ -114,7 +114,9 @@ def test_detect_format_knows_directories_and_urls(tmp_path: Path) -> None:
             id="unknown-extension",
         ),
         pytest.param(
-            lambda p: (p / "d").mkdir() or p / "d", "neither", id="foreign-dir"
+            lambda p: (p / "d").mkdir() or p / "d",
+            "directory holds no trace files",
+            id="empty-dir",
         ),
     ],
 )

@@ -24,12 +24,23 @@ partial frame is returned. An empty source gives an empty frame with the full sc
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
+from polartrace._concat import concat
 from polartrace.errors import TraceFormatError
 from polartrace.frame import TraceFrame
+from polartrace.io._cache import CACHE_SIZE, clear_cache
+from polartrace.io._progress import Progress, interactive
+from polartrace.io._sources import (
+    DB_SUFFIXES,
+    Single,
+    Source,
+    expand,
+    first_key,
+    label,
+    stream_to_file,
+)
 from polartrace.io.jsonl import iter_jsonl, read_json, read_jsonl, write_jsonl
 from polartrace.io.mlflow_db import is_database_url
 from polartrace.io.parquet import DatasetWriter, is_dataset, write_parquet
@@ -38,8 +49,10 @@ if TYPE_CHECKING:
     from polartrace.io.lazy import LazyTraceFrame
 
 __all__ = [
+    "CACHE_SIZE",
     "FORMATS",
     "DatasetWriter",
+    "clear_cache",
     "detect_format",
     "iter_jsonl",
     "read_traces",
@@ -49,22 +62,7 @@ __all__ = [
 ]
 
 FORMATS: Final = ("jsonl", "json", "otlp", "parquet", "mlflow-db", "mlflow-files")
-_DB_SUFFIXES: Final = (".db", ".sqlite", ".sqlite3")
-_FIRST_KEY: Final = re.compile(rb'^\s*\[?\s*\{\s*"([^"\\]*)"')
-
-
-def _first_key(path: Path) -> str | None:
-    """The first object key of a (gzip) JSON file, read from its first few KB."""
-    import gzip
-
-    try:
-        opener = gzip.open if path.suffix.lower() == ".gz" else open
-        with opener(path, "rb") as handle:
-            head = handle.read(4096)
-    except (OSError, EOFError):
-        return None  # the reader reports the problem, with its own message
-    match = _FIRST_KEY.match(head)
-    return match.group(1).decode("utf-8", "replace") if match else None
+_DIRECTORY_FORMATS: Final = ("parquet", "mlflow-files")
 
 
 def detect_format(source: str | os.PathLike[str]) -> str:
@@ -100,10 +98,10 @@ def detect_format(source: str | os.PathLike[str]) -> str:
     if suffixes and suffixes[-1] == ".gz":
         suffixes.pop()
     last = suffixes[-1] if suffixes else ""
-    if last in _DB_SUFFIXES:
+    if last in DB_SUFFIXES:
         return "mlflow-db"
     if last in (".jsonl", ".ndjson", ".json"):
-        first = _first_key(path)
+        first = first_key(path)
         if first == "resourceSpans":
             return "otlp"
         if first == "spans":
@@ -121,41 +119,97 @@ def detect_format(source: str | os.PathLike[str]) -> str:
 
 
 def read_traces(
-    source: str | os.PathLike[str],
+    source: Source,
     format: str | None = None,
+    *,
+    progress: bool | None = None,
 ) -> TraceFrame:
-    """Read traces from a file, directory or database into a ``TraceFrame``.
+    """Read traces from files, directories, globs, file objects or a database.
+
+    A list or tuple of sources, a glob (``"exports/*.jsonl"``) and a directory that
+    is neither a Parquet dataset nor an MLflow file store are read source by
+    source and joined with :func:`polartrace.concat`: every trace is kept, and a
+    trace id found twice gives a ``UserWarning``. A directory is searched
+    recursively for files named ``.jsonl``, ``.ndjson``, ``.json`` (each optionally
+    ``.gz``), ``.db``, ``.sqlite`` and ``.sqlite3``, and for Parquet datasets and
+    MLflow file stores; hidden entries and other files are skipped; everything is
+    read in path order. An open file object (text or binary, optionally gzip) is
+    read to its end; its format comes from ``format`` or from its content.
 
     Args:
-        source: A path (file or directory) or a database URL; see the module
-            docstring for what each format expects.
-        format: One of ``FORMATS`` to skip detection.
+        source: A path (file or directory), a database URL, a glob, an open file
+            object, or a list or tuple of those; see the module docstring for what
+            each format expects.
+        format: One of ``FORMATS`` to skip detection (for every source).
+        progress: Show a progress bar over the sources (tqdm): ``None`` shows one
+            when stderr is a terminal or in a notebook, ``True`` always, ``False``
+            never.
 
     Returns:
         A frame with one row per trace, in source order (databases: by request
         time, then trace id).
 
     Raises:
-        TraceFormatError: If the source is missing, unreadable or holds a bad record;
-            the message names the file (or table) and the record.
+        TraceFormatError: If a source is missing, unreadable or holds a bad record
+            (the message names the file, or table, and the record), or a glob
+            matches nothing, or a directory holds no trace file.
+        TypeError: If ``source`` is of no accepted type.
 
     Example:
         >>> import pathlib, tempfile
         >>> from polartrace.generate import write_jsonl as generate
         >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     _ = generate(pathlib.Path(tmp) / "t.jsonl.gz", 3, seed=0)
-        ...     len(read_traces(pathlib.Path(tmp) / "t.jsonl.gz"))
-        3
+        ...     _ = generate(pathlib.Path(tmp) / "a.jsonl.gz", 3, seed=0)
+        ...     _ = generate(pathlib.Path(tmp) / "b.jsonl", 2, seed=1)
+        ...     one, every = pathlib.Path(tmp) / "a.jsonl.gz", tmp
+        ...     len(read_traces(one)), len(read_traces(every))
+        (3, 5)
     """
-    kind = format or detect_format(source)
-    text = os.fspath(source)
+    if format is not None and format not in FORMATS:
+        where = os.fspath(source) if isinstance(source, str | os.PathLike) else None
+        msg = f"unknown format {format!r}; expected one of {', '.join(FORMATS)}"
+        raise TraceFormatError(msg, source=where)
+    if format in _DIRECTORY_FORMATS and isinstance(source, str | os.PathLike):
+        singles: list[Single] = [os.fspath(source)]  # one store, not its files
+    else:
+        singles = expand(source)
+    show = interactive() if progress is None else progress
+    frames = []
+    with Progress(len(singles), enabled=show) as bar:
+        for item in singles:
+            bar.start(label(item))
+            frames.append(_read_single(item, format))
+            bar.done()
+    return concat(frames)
+
+
+def _read_single(item: Single, format: str | None) -> TraceFrame:
+    if not isinstance(item, str):
+        return _read_stream(item, format)
+    kind = format or detect_format(item)
     try:
-        return _read(kind, text)
+        return _read(kind, item)
     except TraceFormatError as exc:
         if exc.source is not None:
             raise
         # A record every reader accepted but the frame cannot hold: name the file.
-        raise TraceFormatError(exc.message, source=text, location=exc.location) from exc
+        raise TraceFormatError(exc.message, source=item, location=exc.location) from exc
+
+
+def _read_stream(stream: IO[Any], format: str | None) -> TraceFrame:
+    """Read a file object through a temporary file, naming the object in errors."""
+    import tempfile
+
+    name = label(stream)
+    with tempfile.TemporaryDirectory(prefix="polartrace-") as directory:
+        kind, path = stream_to_file(stream, format, directory)
+        try:
+            return _read(kind, path)
+        except TraceFormatError as exc:
+            source = name if exc.source in (None, path) else exc.source
+            raise TraceFormatError(
+                exc.message, source=source, location=exc.location
+            ) from None
 
 
 def _read(kind: str, text: str) -> TraceFrame:

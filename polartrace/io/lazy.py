@@ -112,7 +112,9 @@ class LazyTraceFrame:
         self._schema_frame = _frame(traces=pl.DataFrame(schema=schema))
 
     def __repr__(self) -> str:
-        return f"<LazyTraceFrame: {self.path!r}, {self.manifest.get('traces')} traces>"
+        traces = self.manifest.get("traces")
+        count = f"{traces:,}" if isinstance(traces, int) else "?"
+        return f"LazyTraceFrame({self.path!r}, {count} traces)"
 
     def __len__(self) -> int:
         return int(self.traces.select(pl.len()).collect(engine="streaming").item())
