@@ -107,7 +107,10 @@ def test_bad_filter_exits_2_with_a_caret(data: Path) -> None:
 def test_bad_order_by_exits_2(capsys: pytest.CaptureFixture[str], data: Path) -> None:
     assert main(["search", str(data), "--order-by", "colour DESC"]) == 2
     assert capsys.readouterr().err == (
-        "polartrace: error: cannot order by 'colour': 'colour DESC'\n"
+        "polartrace: error: cannot order by 'colour' (at position 0 of the order_by "
+        "entry)\n"
+        "  colour DESC\n"
+        "  ^^^^^^\n"
     )
 
 
