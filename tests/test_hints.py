@@ -8,6 +8,8 @@ suggested fix is also checked to get past the mistake it fixes.
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from polartrace.bind import Cond, bind_order_by, parse_filter
@@ -490,3 +492,28 @@ def test_near_mistake_is_accepted(
 
 def test_order_by_given_as_one_string_is_one_entry() -> None:
     assert bind_order_by("timestamp_ms DESC") == bind_order_by(["timestamp_ms DESC"])
+
+
+def test_order_by_error_shows_a_caret_under_the_problem() -> None:
+    with pytest.raises(OrderByError) as info:
+        bind_order_by(["timestamp_ms DSC"])
+    assert str(info.value) == (
+        "unknown direction 'DSC'; use ASC or DESC (at position 13 of the order_by "
+        "entry)\n"
+        "  timestamp_ms DSC\n"
+        "               ^^^\n"
+        "Hint: did you mean 'DESC'?"
+    )
+
+
+def test_order_by_error_survives_pickling() -> None:
+    error = OrderByError("cannot order by 'x'", "x DESC", position=0, end=1, hint="h")
+    back = pickle.loads(pickle.dumps(error))
+    assert (back.message, back.clause, back.position, back.end, back.hint) == (
+        "cannot order by 'x'",
+        "x DESC",
+        0,
+        1,
+        "h",
+    )
+    assert str(back) == str(error)
