@@ -22,6 +22,7 @@ __all__ = [
     "NAME_HINTS",
     "ORDER_KEYS",
     "PREFIXES",
+    "PREFIX_HINTS",
     "SPAN_FIELDS",
     "FieldSpec",
     "Prefix",
