@@ -23,6 +23,8 @@ from polartrace.fields import (
     FieldSpec,
     Prefix,
     Source,
+    suggest_field,
+    suggest_prefix,
 )
 
 __all__ = ["OrderKey", "bind_order_by"]
@@ -50,6 +52,9 @@ _ORDER_RE = re.compile(
     r"(?:\s+(?P<direction>\S+))?\s*\Z"
 )
 _ORDERABLE_PREFIXES = {Prefix.ATTRIBUTE, Prefix.TAG, Prefix.METADATA}
+# A comma outside quotes, and SQL's "ORDER BY" written into an entry.
+_COMMA = re.compile(r"`[^`]*`|\"[^\"]*\"|'[^']*'|(,)")
+_ORDER_BY_WORDS = re.compile(r"\s*((?i:order\s+by))\s+")
 
 
 def _split_field(text: str) -> ast.Field:
@@ -103,6 +108,7 @@ def bind_order_by(order_by: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
             raise OrderByError(
                 msg,
                 entry,
+                end=len(entry.rstrip()),
                 hint=f"{seen[key.identity]!r} already orders by it",
             )
         seen[key.identity] = entry
@@ -113,16 +119,21 @@ def bind_order_by(order_by: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
 def _order_key(entry: str) -> OrderKey:
     match = _ORDER_RE.match(entry)
     if match is None or not entry.strip():
-        msg = "cannot parse order_by entry"
+        raise _unparsable(entry)
+    at, to = match.start("field"), match.end("field")
+    written = match["direction"]
+    direction = (written or "ASC").upper()
+    if direction not in ("ASC", "DESC"):
+        msg = f"unknown direction {written!r}; use ASC or DESC"
+        guess = next((d for d in ("DESC", "ASC") if direction.startswith(d)), None)
+        guess = guess or closest_match(direction, ["ASC", "DESC"])
         raise OrderByError(
             msg,
             entry,
-            hint="one key per entry, e.g. ['timestamp_ms DESC', 'tags.env']",
+            position=match.start("direction"),
+            end=match.end("direction"),
+            hint=f"did you mean {guess!r}?" if guess else None,
         )
-    direction = (match["direction"] or "ASC").upper()
-    if direction not in ("ASC", "DESC"):
-        msg = f"unknown direction {match['direction']!r}; use ASC or DESC"
-        raise OrderByError(msg, entry)
     field = _split_field(match["field"])
     prefix = PREFIXES.get(field.prefix)
     if prefix is None or prefix not in _ORDERABLE_PREFIXES:
@@ -130,19 +141,19 @@ def _order_key(entry: str) -> OrderKey:
             f"cannot order by {match['field']!r}: only trace attributes, tags and "
             "metadata are orderable"
         )
-        raise OrderByError(msg, entry)
+        guess = suggest_prefix(field.prefix or "") if prefix is None else None
+        orderable = guess is not None and PREFIXES[guess] in _ORDERABLE_PREFIXES
+        hint = f"did you mean '{guess}.{field.key}'?" if orderable else None
+        raise OrderByError(msg, entry, position=at, end=to, hint=hint)
     if not field.key:
         msg = "empty key"
-        raise OrderByError(msg, entry)
+        raise OrderByError(msg, entry, position=at, end=to)
     if prefix is Prefix.ATTRIBUTE:
         spec = ORDER_KEYS.get(field.key)
         if spec is None:
-            guess = closest_match(field.key, list(ORDER_KEYS))
             msg = f"cannot order by {field.key!r}"
             raise OrderByError(
-                msg,
-                entry,
-                hint=f"did you mean {guess!r}?" if guess else None,
+                msg, entry, position=at, end=to, hint=_field_hint(field.key)
             )
         key = spec.column if spec.source in (Source.TAG, Source.METADATA) else None
         return OrderKey(spec, key, direction == "DESC")
@@ -151,3 +162,41 @@ def _order_key(entry: str) -> OrderKey:
         return OrderKey(reserved, reserved.column, direction == "DESC")
     spec = next(s for s in FIELDS if s.keyed and s.prefix is prefix)
     return OrderKey(spec, field.key, direction == "DESC")
+
+
+def _field_hint(key: str) -> str | None:
+    guess = suggest_field(key, orderable=True)
+    if guess is None:
+        return None
+    if "<" in guess:  # tags.<key>, metadata.<key>
+        return f"{key!r} needs a key: {guess}"
+    return f"did you mean {guess!r}?"
+
+
+def _unparsable(entry: str) -> OrderByError:
+    """Explain an entry that is not "key [ASC|DESC]"."""
+    msg = "cannot parse order_by entry"
+    if not entry.strip():
+        hint = "write a key, e.g. 'timestamp_ms DESC'"
+        return OrderByError(f"{msg}: it is empty", entry, end=len(entry), hint=hint)
+    if comma := _COMMA.search(entry):
+        parts = ", ".join(repr(p.strip()) for p in entry.split(","))
+        hint = f"give each key its own entry: {parts}"
+        msg = f"{msg}: ',' joins two keys"
+        return OrderByError(msg, entry, position=comma.start(1), hint=hint)
+    if prefix := _ORDER_BY_WORDS.match(entry):
+        msg = f"{msg}: {prefix[1]!r} is not part of it"
+        hint = f"write the key alone: {entry[prefix.end() :]!r}"
+        return OrderByError(
+            msg, entry, position=prefix.start(1), end=prefix.end(1), hint=hint
+        )
+    words = list(re.finditer(r"\S+", entry))
+    if len(words) > 2:  # "timestamp_ms DESC LIMIT 5"
+        extra = words[2]
+        msg = f"{msg}: unexpected {extra[0]!r} after the direction"
+        hint = "an entry is one key and an optional ASC or DESC"
+        return OrderByError(
+            msg, entry, position=extra.start(), end=len(entry.rstrip()), hint=hint
+        )
+    hint = "one key per entry, e.g. ['timestamp_ms DESC', 'tags.env']"
+    return OrderByError(msg, entry, end=len(entry), hint=hint)

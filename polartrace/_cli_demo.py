@@ -1,4 +1,4 @@
-"""The longer ``polartrace`` commands: ``demo``, ``generate`` and ``explain``.
+"""The longer ``polartrace`` commands: ``demo`` and ``generate``.
 
 Kept apart from ``cli.py`` (argument parsing, output formats and exit codes) so that
 each stays short; nothing here is public API.
@@ -7,33 +7,18 @@ each stays short; nothing here is public API.
 from __future__ import annotations
 
 import itertools
-import json
-import re
 import time
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from polartrace._cli_table import render_table
-from polartrace.ast import unparse
-from polartrace.bind import (
-    AllOf,
-    AnyOf,
-    Cond,
-    Dynamic,
-    Negate,
-    Node,
-    SpanGroup,
-    parse_filter,
-)
-from polartrace.compile import compile_filter
 from polartrace.frame import TraceFrame
 from polartrace.generate import generate_jsonl_lines, write_jsonl
 from polartrace.io import DatasetWriter, read_traces, write_parquet
 from polartrace.model import Trace
-from polartrace.parser import parse
 from polartrace.search import count, search_traces
 
-__all__ = ["explain", "generate", "output_kind", "run_demo"]
+__all__ = ["generate", "output_kind", "run_demo"]
 
 #: The tutorial's quick reference, adapted to the generated data.
 DEMO_SEARCHES: Final = (
@@ -78,78 +63,6 @@ def generate(n: int, out: str | Path, *, seed: int = 0) -> str:
             while chunk := list(itertools.islice(lines, _CHUNK)):
                 writer.write(TraceFrame.from_traces(Trace.from_json(t) for t in chunk))
     return kind
-
-
-# --- explain --------------------------------------------------------------------------
-
-
-def _field(cond: Cond) -> str:
-    name = cond.field.name
-    return re.sub(r"<[^>]*>", str(cond.key), name) if cond.key is not None else name
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_value(v) for v in value) + ")"
-    if isinstance(value, Dynamic):
-        return json.dumps(value.text) + (
-            f" (or number {value.number:g})" if value.number is not None else ""
-        )
-    return "" if value is None else json.dumps(value)
-
-
-def _tree(node: Node, depth: int = 1) -> list[str]:
-    pad = "  " * depth
-    match node:
-        case Cond():
-            source = node.field.source.value
-            return [
-                f"{pad}{_field(node)} {node.op.value} {_value(node.value)}".rstrip()
-                + f"   [{source}]"
-            ]
-        case SpanGroup(conds=conds):
-            head = [f"{pad}ONE SPAN satisfies all of:"]
-            return head + [line for c in conds for line in _tree(c, depth + 1)]
-        case AllOf(items=items) | AnyOf(items=items):
-            word = "ALL of" if isinstance(node, AllOf) else "ANY of"
-            return [f"{pad}{word}:"] + [
-                line for i in items for line in _tree(i, depth + 1)
-            ]
-        case Negate(item=item):
-            return [f"{pad}NOT:", *_tree(item, depth + 1)]
-    return [f"{pad}{node!r}"]  # pragma: no cover
-
-
-def explain(filter_string: str, frame: TraceFrame | None = None) -> str:
-    """Return the parsed filter, its resolved fields and the Polars plan, as text.
-
-    Args:
-        filter_string: The filter.
-        frame: Data to plan against (default: an empty frame, on which every tag
-            and metadata column is absent and so a null literal).
-
-    Raises:
-        FilterError: If the filter is rejected.
-    """
-    bound = parse_filter(filter_string)
-    on = "an empty frame" if frame is None else f"{len(frame):,} traces"
-    frame = TraceFrame.from_traces([]) if frame is None else frame
-    plan = frame.traces.lazy().filter(compile_filter(bound, frame)).explain()
-    resolved = _tree(bound.root) if bound.root is not None else ["  (every trace)"]
-    return "\n".join(
-        [
-            "Parsed (the syntax tree written back as filter text):",
-            f"  {unparse(parse(filter_string))}",
-            "",
-            "Resolved fields (aliases resolved, literals converted):",
-            *resolved,
-            "",
-            f"Polars plan (on {on}; span, assessment and text clauses are",
-            "masks scattered from their own tables):",
-            *("  " + line for line in plan.splitlines()),
-            "",
-        ]
-    )
 
 
 # --- demo -----------------------------------------------------------------------------

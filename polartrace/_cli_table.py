@@ -17,7 +17,11 @@ from typing import Any, TextIO
 from polartrace.errors import PolartraceError
 from polartrace.model import Trace
 
-__all__ = ["progress", "render_table", "trace_column"]
+__all__ = ["UsageError", "progress", "render_table", "trace_column"]
+
+
+class UsageError(PolartraceError):
+    """A command line that cannot work as given; the command exits with code 2."""
 
 
 @contextlib.contextmanager
@@ -100,7 +104,7 @@ def trace_column(trace: Trace, name: str) -> Any:
     """Return the value of display column ``name`` (see ``polartrace search --help``).
 
     Raises:
-        PolartraceError: For a column name that does not exist.
+        UsageError: For a column name that does not exist.
     """
     info = trace.info
     match name:
@@ -136,7 +140,7 @@ def trace_column(trace: Trace, name: str) -> Any:
         "execution_time_ms, client_request_id, request, response, spans, assessments, "
         "experiment_id, tags.<key> or metadata.<key>"
     )
-    raise PolartraceError(msg)
+    raise UsageError(msg)
 
 
 def _iso(ms: int) -> str:

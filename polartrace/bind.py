@@ -46,6 +46,8 @@ from polartrace.fields import (
     Prefix,
     Source,
     ValueType,
+    suggest_field,
+    suggest_prefix,
 )
 from polartrace.operators import OPERATORS, parse_number
 from polartrace.parser import parse
@@ -201,15 +203,6 @@ def bind(expr: ast.Expr | None, text: str) -> BoundFilter:
 
 # --- the binder --------------------------------------------------------------------
 
-_HINT_NAMES = {
-    "execution_duration": "execution_time_ms",
-    "duration": "execution_time_ms",
-    "request_time": "timestamp_ms",
-    "start_time": "timestamp_ms",
-    "time": "timestamp_ms",
-    "id": "request_id",
-    "trace.id": "request_id",
-}
 _ASSESSMENT_PREFIXES = {Prefix.FEEDBACK: "feedback", Prefix.EXPECTATION: "expectation"}
 _ISO_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
@@ -343,12 +336,7 @@ class _Binder:
     def _unknown_prefix(self, field: ast.Field) -> FilterError:
         written = field.prefix or ""
         known = [p for p in PREFIXES if p]
-        extra = {
-            "assessment": "feedback", "assessments": "feedback", "spans": "span",
-            "attr": "attributes", "feedbacks": "feedback", "expectations":
-            "expectation", "meta": "metadata", "run": "attributes",
-        }  # fmt: skip
-        guess = extra.get(written.lower()) or closest_match(written, known)
+        guess = suggest_prefix(written)
         return self._fail(
             UnknownFieldError,
             f"unknown prefix '{written}' in '{written}.{field.key}'; prefixes are "
@@ -363,11 +351,13 @@ class _Binder:
         lead = f"{field.prefix}." if field.prefix else ""
         if not key:
             return self._fail(UnknownFieldError, "empty field name", field.loc)
-        guess = _HINT_NAMES.get(key) or closest_match(key, list(ATTRIBUTE_FIELDS))
+        guess = suggest_field(key)
         if "." in key and field.prefix is None:
             head = key.split(".", 1)[0]
             rest = key[len(head) + 1 :]
             hint = f"a prefix is written outside the quotes: {head}.`{rest}`"
+        elif guess and "<" in guess:  # a keyed field: tags.<key>, feedback.<name>
+            hint = f"'{written}' needs a key: {guess}"
         elif guess:
             hint = f"did you mean '{lead}{guess}'?"
         else:
@@ -513,7 +503,7 @@ class _Binder:
             FilterTypeError,
             f"'{self.written}' needs a number, not {lit.value!r}",
             lit.loc,
-            hint="write the number without quotes, e.g. 1000",
+            hint="write milliseconds as a number without quotes, e.g. 1000",
         )
 
     def _dynamic(self, spec: FieldSpec, op: Op, lit: ast.Literal) -> Dynamic:

@@ -1,11 +1,13 @@
 """The ``polartrace`` command line.
 
-Commands: ``demo``, ``generate``, ``search``, ``count``, ``explain``, ``fields`` and
-``convert``; ``polartrace COMMAND --help`` describes each.
+Commands: ``demo``, ``generate``, ``search``, ``count``, ``show``, ``explain``,
+``fields`` and ``convert``; ``polartrace COMMAND --help`` describes each.
 
-Exit codes: 0 on success, 2 for a rejected filter or ``--order-by`` (the message with
-its caret line goes to stderr) or a bad command line, 1 for data that cannot be read
-or written and any other polartrace error. User errors never print a traceback.
+Exit codes: 0 on success, 2 for bad input on the command line (a rejected filter or
+``--order-by`` with its caret line, a bad page token or argument, an unknown trace
+id or column, an existing output without ``--overwrite``), 1 for data that cannot
+be read or written and any other polartrace error. Errors go to stderr as the
+library's message, never as a traceback.
 
 Example:
     >>> main(["count", "no-such-file.jsonl", "status = 'OK'"])
@@ -25,8 +27,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from polartrace._cli_table import progress, render_table, trace_column
-from polartrace.errors import FilterError, OrderByError, PolartraceError
+from polartrace._cli_table import UsageError, progress, render_table, trace_column
+from polartrace.errors import (
+    FilterError,
+    OrderByError,
+    PageTokenError,
+    PolartraceError,
+    SearchArgumentError,
+)
 from polartrace.io import (
     FORMATS,
     detect_format,
@@ -65,6 +73,7 @@ def _search(data: Any, args: argparse.Namespace, return_type: str) -> Any:
     kwargs = {
         "order_by": args.order_by,
         "max_results": args.max_results,
+        "page_token": args.page_token,
         "return_type": return_type,
     }
     scope = {"locations": args.experiment_id}
@@ -85,6 +94,15 @@ def _search(data: Any, args: argparse.Namespace, return_type: str) -> Any:
 def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     data = _load(args.path, args.input_format, lazy_ok=args.engine == "polars")
     traces, total = _search(data, args, "list")
+    _write_search(args, out, traces, total)
+    if traces.token is not None:  # stderr, so that stdout stays the data alone
+        sys.stderr.write(f"polartrace: next page: --page-token {traces.token}\n")
+    return 0
+
+
+def _write_search(
+    args: argparse.Namespace, out: TextIO, traces: Any, total: int
+) -> None:
     columns = [
         c.strip() for c in (args.columns or ",".join(_DEFAULT_COLUMNS)).split(",")
     ]
@@ -94,25 +112,24 @@ def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             msg = "--format parquet needs --output DIR"
             raise PolartraceError(msg)
         write_parquet(list(traces), args.output, overwrite=True)
-        return 0
+        return
     if fmt in ("json", "jsonl") and not args.columns:  # whole MLflow traces
         if fmt == "jsonl" and args.output:
             write_jsonl(list(traces), args.output)  # .gz-aware, atomic
-            return 0
+            return
         with _sink(args.output, out) as sink:
             if fmt == "jsonl":
                 sink.writelines(t.to_json() + "\n" for t in traces)
             else:
                 json.dump([t.to_dict() for t in traces], sink, indent=2)
                 sink.write("\n")
-        return 0
+        return
     rows = [[trace_column(t, c) for c in columns] for t in traces]
     with _sink(args.output, out) as sink:
         _write_rows(sink, fmt, columns, rows)
         if fmt == "table":
             shown = f"{len(rows)} of {total}" if len(rows) < total else f"{total}"
             sink.write(f"\n{shown} matching trace{'s' if total != 1 else ''}\n")
-    return 0
 
 
 def _write_rows(
@@ -158,14 +175,34 @@ def _cmd_count(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
-    from polartrace._cli_demo import explain
+def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    from polartrace._cli_show import render_trace
 
-    frame = None
-    if args.data:
-        with progress(f"loading {args.data}"):
-            frame = read_traces(args.data)
-    out.write(explain(args.filter, frame))
+    data = _load(args.path, args.input_format, lazy_ok=True)
+    quoted = args.trace_id.replace("\\", "\\\\").replace("'", "\\'")
+    query = f"trace_id = '{quoted}'"
+    if hasattr(data, "mask"):  # a LazyTraceFrame
+        found = data.search(query, max_results=1, return_type="list")
+    else:
+        from polartrace.search import search_traces
+
+        found = search_traces(data, query, max_results=1, return_type="list")
+    if not found:
+        msg = f"no trace {args.trace_id!r} in {args.path}"
+        raise UsageError(msg)
+    out.write(render_trace(found[0]))
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    from polartrace._cli_explain import explain
+
+    if not args.data:
+        out.write(explain(args.filter))
+        return 0
+    with progress(f"loading {args.data}"):
+        frame = read_traces(args.data)
+    out.write(explain(args.filter, frame, args.data))
     return 0
 
 
@@ -187,10 +224,18 @@ def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     from polartrace._cli_demo import output_kind
+    from polartrace.io.parquet import is_dataset
 
     with progress(f"loading {args.input}"):
         frame = read_traces(args.input, format=args.input_format)
     kind = args.output_format or output_kind(args.output)
+    if kind == "parquet" and not args.overwrite and is_dataset(Path(args.output)):
+        # Checked here so the message names the flag, not write_parquet's keyword.
+        msg = (
+            f"{args.output} is a polartrace dataset already; pass --overwrite to "
+            "replace it"
+        )
+        raise UsageError(msg)
     with progress(f"writing {args.output}"):
         if kind == "parquet":
             write_parquet(
@@ -281,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--max-results", type=int, default=None, metavar="N")
     search.add_argument(
+        "--page-token",
+        metavar="TOKEN",
+        help="continue a search cut by --max-results (the token it printed)",
+    )
+    search.add_argument(
         "--columns", help=f"comma-separated (default: {','.join(_DEFAULT_COLUMNS)})"
     )
     search.add_argument(
@@ -295,9 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
     _input_options(count)
     count.set_defaults(command=_cmd_count)
 
+    show = commands.add_parser("show", help="print one trace and its span tree")
+    show.add_argument("path", help="trace file, directory or database URL")
+    show.add_argument("trace_id", help="the trace id, e.g. tr-...")
+    show.add_argument(
+        "--input-format", choices=FORMATS, default=None, help="skip format detection"
+    )
+    show.set_defaults(command=_cmd_show)
+
     explain = commands.add_parser("explain", help="show how a filter is parsed and run")
     explain.add_argument("filter")
-    explain.add_argument("--data", metavar="PATH", help="plan against these traces")
+    explain.add_argument(
+        "--data", metavar="PATH", help="count what each clause matches in these traces"
+    )
     explain.set_defaults(command=_cmd_explain)
 
     fields = commands.add_parser("fields", help="list the searchable fields")
@@ -333,7 +393,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _warning
     try:
         return command(args, sys.stdout)
-    except (FilterError, OrderByError) as exc:
+    except (
+        FilterError,
+        OrderByError,
+        PageTokenError,
+        SearchArgumentError,
+        UsageError,
+    ) as exc:
         sys.stderr.write(f"polartrace: error: {exc}\n")
         return 2
     except PolartraceError as exc:

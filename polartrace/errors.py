@@ -141,16 +141,48 @@ class FilterTypeError(FilterError):
 
 
 class OrderByError(PolartraceError):
-    """An ``order_by`` entry that cannot be parsed or names an unorderable key."""
+    """An ``order_by`` entry that cannot be parsed or names an unorderable key.
 
-    def __init__(self, message: str, clause: str, *, hint: str | None = None) -> None:
+    Attributes:
+        message: What is wrong, quoting the offending input.
+        clause: The whole ``order_by`` entry as the user wrote it.
+        position: 0-based offset of the offending text in ``clause``.
+        end: Offset just past the offending text (``None``: one character).
+        hint: A suggestion such as ``did you mean 'timestamp_ms'?``, or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        clause: str,
+        *,
+        position: int = 0,
+        end: int | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.message = message
         self.clause = clause
+        self.position = position
+        self.end = end
         self.hint = hint
-        text = f"{message}: {clause!r}"
+        text = f"{message} (at position {position} of the order_by entry)\n"
+        text += caret_line(clause, position, end)
         if hint:
             text += f"\nHint: {hint}"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only fields would be lost by ValueError's default pickling.
+        return (
+            _rebuild_order_by_error,
+            (self.message, self.clause, self.position, self.end, self.hint),
+        )
+
+
+def _rebuild_order_by_error(
+    message: str, clause: str, position: int, end: int | None, hint: str | None
+) -> OrderByError:
+    return OrderByError(message, clause, position=position, end=end, hint=hint)
 
 
 class PageTokenError(PolartraceError):

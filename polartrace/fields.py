@@ -14,18 +14,23 @@ from collections.abc import Iterable
 import attrs
 
 from polartrace.ast import Op
+from polartrace.errors import closest_match
 
 __all__ = [
     "ATTRIBUTE_FIELDS",
     "FIELDS",
+    "NAME_HINTS",
     "ORDER_KEYS",
     "PREFIXES",
+    "PREFIX_HINTS",
     "SPAN_FIELDS",
     "FieldSpec",
     "Prefix",
     "Source",
     "ValueType",
     "render_markdown",
+    "suggest_field",
+    "suggest_prefix",
 ]
 
 
@@ -281,6 +286,52 @@ RESERVED_KEYS: dict[tuple[Prefix, str], FieldSpec] = {
 ORDER_KEYS: dict[str, FieldSpec] = {
     name: spec for name, spec in ATTRIBUTE_FIELDS.items() if spec.orderable
 }
+
+#: Names that are not fields but that users write for one: the columns of MLflow's
+#: ``search_traces`` DataFrame (MLflow 2 and 3) and common words. "Did you mean"
+#: hints offer these fields instead of a look-alike spelling (``request_time`` is
+#: ``timestamp_ms``, not ``request_id``).
+NAME_HINTS: dict[str, FieldSpec] = {
+    "request_time": TIMESTAMP, "start_time": TIMESTAMP, "time": TIMESTAMP,
+    "execution_duration": EXECUTION_TIME, "duration": EXECUTION_TIME,
+    "id": REQUEST_ID,
+    "request": TEXT, "response": TEXT, "inputs": TEXT, "outputs": TEXT,
+    "tags": TAGS, "tag": TAGS,
+    "metadata": METADATA, "trace_metadata": METADATA, "request_metadata": METADATA,
+    "assessments": FEEDBACK, "feedback": FEEDBACK, "expectation": EXPECTATION,
+    "expectations": EXPECTATION,
+}  # fmt: skip
+
+#: Prefix spellings that are no prefix, and the prefix meant.
+PREFIX_HINTS: dict[str, str] = {
+    "assessment": "feedback", "assessments": "feedback", "feedbacks": "feedback",
+    "expectations": "expectation", "spans": "span", "attr": "attributes",
+    "run": "attributes", "meta": "metadata", "trace_metadata": "metadata",
+}  # fmt: skip
+
+
+def suggest_field(name: str, *, orderable: bool = False) -> str | None:
+    """Return the field a "did you mean" hint offers for an unknown attribute name.
+
+    A name in ``NAME_HINTS`` gives its field, or nothing if that field cannot be
+    used there (``orderable``): it is never guessed by spelling instead. Any other
+    name gives the closest attribute name, if one is close.
+
+    Example:
+        >>> suggest_field("request_time", orderable=True), suggest_field("stauts")
+        ('timestamp_ms', 'status')
+    """
+    spec = NAME_HINTS.get(name)
+    if spec is not None:
+        return spec.name if spec.orderable or not orderable else None
+    return closest_match(name, list(ORDER_KEYS if orderable else ATTRIBUTE_FIELDS))
+
+
+def suggest_prefix(written: str) -> str | None:
+    """Return the prefix a "did you mean" hint offers for an unknown prefix."""
+    known = [p for p in PREFIXES if p]
+    return PREFIX_HINTS.get(written.lower()) or closest_match(written, known)
+
 
 #: The values ``status`` and ``span.status`` accept, with their stored spelling.
 STATE_VALUES: dict[str, str] = {

@@ -287,8 +287,10 @@ def _table(text: str) -> dict[tuple[str, str], tuple[str, str]]:
 # tried in order as patterns at a character nothing could lex, and "symbol" rows
 # are hints for runs of symbols that are no operator. Messages and hints see m0-m2
 # (a pattern's match and groups), got (the token), word (its text), inner (word
-# without quotes), before/prev (the previous token, quoted/bare), wanted, generic
-# and field/op (of "'OK' = status").
+# without quotes), before/prev (the previous token, quoted/bare), wanted, generic,
+# field/op (of "'OK' = status"), bare/quoted (the whole unquoted value that starts
+# at the token, as written and as a string literal; see _bare_value) and items
+# (the values after an IN without parentheses, as a list).
 _MISTAKES = _table(r"""
 char (['"])(?=[\s\S]*\\\1)[\s\S]* unterminated string {m0}
     close the string with {m1}; \{m1} is an escaped quote, write \\ for a backslash
@@ -300,7 +302,7 @@ char --|/\* SQL comments ('{m0}') are not supported | remove the comment
 char ([+-])\s+(\.?[0-9][\w.]*) the sign '{m1}' is separated from its number
     write {m1}{m2}
 char [+-]?\.?[0-9](?:[\w.]|(?<=[eE])[+-])* invalid number '{m0}'
-    numbers are decimal (10, -1.5, 1e3); quote text: '{m0}'
+    numbers are decimal (10, -1.5, 1e3); quote text: {quoted}
 char (?<=\w)-[\w\-]* '-' is not allowed in a field name without a prefix
     quote the name with backticks, e.g. `my-field`
 char [^\W\d_] unexpected character '{m0}'
@@ -332,8 +334,8 @@ condition QUOTED expected a field, got the string {got}
 condition KEYWORD expected a condition, got the keyword {got}
     quote a field with this name in backticks: `{word}`
 condition * expected a condition, got {got}
-value FIELD expected a value after {before}, got the bare word {got}
-    quote it: '{word}'
+value FIELD expected a value after {before}, got the unquoted text {bare}
+    quote it: {quoted}
 value BOOL expected a value after {before}, got the keyword {got}
     quote it: '{word}'
 value KEYWORD expected a value after {before}, got the keyword {got}
@@ -346,12 +348,13 @@ list_item COMMA empty item in the list | remove the extra ','
 list_item LPAR nested parentheses in a list | write one flat list: IN ('a', 'b')
 list_next STRING,NUMBER missing ',' before {got} in the list
     separate list items with ','
-list STRING,NUMBER {before} needs a list in parentheses, got {got}
-    write {prev} ({word})
+list STRING,NUMBER,FIELD {before} needs a list in parentheses, got {got}
+    write {prev} ({items})
 list * {before} needs a list in parentheses, got {got} | write {prev} ('a', 'b')
 null * {generic} | IS only tests for a missing value; compare with '=' or '!='
 not_op EQ {generic} | use '!=', or put NOT in front of the condition
 not_op * {generic} | to negate a condition, put NOT in front of it
+end SPLIT_NUMBER a number cannot hold a space: {prev} {word} | write {prev}{word}
 end FIELD,STRING,NUMBER,LPAR,NOT {generic} | join conditions with AND or OR
 """)
 _CHAR_MISTAKES = [
@@ -373,6 +376,19 @@ _REVERSED = re.compile(
     r"\s*(!=|<=|>=|=|<|>|(?i:[ir]?like)\b)\s*([A-Za-z_][\w.]*|`[^`]*`)"
 )
 _OPERATOR_AHEAD = re.compile(r"\s*(?:[=<>!]|(?i:[ir]?like|in|is|not)\b)")
+# An unquoted value: words up to AND/OR, a parenthesis, a comma or the next
+# condition's field (a word followed by an operator), so "gpt-4o" and "foo bar" are
+# taken whole.
+_BARE_VALUE = re.compile(
+    r"[^\s,()]+(?:\s+(?!(?i:and|or)\b|[^\s,()=<>!]+\s*(?:[=<>!]"
+    r"|(?i:[ir]?like|in|is|not)\b))[^\s,()]+)*"
+)
+# A string or number literal (the grammar's STRING and NUMBER), and a list's comma.
+_LIST_ITEM = re.compile(
+    r"'(?:[^'\\]|\\.|'')*'"
+    r"|[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?![\w.])"
+)
+_LIST_COMMA = re.compile(r"\s*,\s*")
 _QUOTED_OR_PAREN = re.compile(
     r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`|[()]"
 )
@@ -433,6 +449,7 @@ def _diagnose(
     names = [phrase for name, phrase in _EXPECTED.items() if name in shown]
     wanted = " or ".join([", ".join(names[:-1]), names[-1]] if names[1:] else names)
     before = _show(prev) if prev else "the start"
+    bare = _bare_value(text, start)
     flip = _REVERSED.match(text, end)
     fields = {
         "got": _show(found), "word": word, "inner": word[1:-1], "before": before,
@@ -440,6 +457,8 @@ def _diagnose(
         "generic": f"expected {wanted} after {before}, got {_show(found)}",
         "field": flip[2] if flip else "", "op": flip[1] if flip else "",
         "spaced": prev.text.replace(".", ".`", 1) + f" {word}`" if prev else "",
+        "bare": f"'{_clip(bare)}'", "quoted": _quoted(bare),
+        "items": _list_items(text, start),
     }  # fmt: skip
     message, hint, run = "", "", ""
     if found.kind in ("CHAR", "SYMBOL_OP"):  # widen to the whole "==", "<>", "&&"
@@ -480,6 +499,10 @@ def _diagnose(
             message, hint = _MISTAKES.get(("value", kind), _MISTAKES[("value", "*")])
         if (context, found.kind) == ("list_item", "RPAR") and prev:
             start = prev.start  # underline the whole "()"
+        if kind == "SPLIT_NUMBER" and prev:
+            start = prev.start  # underline "1 000" whole
+    if "{quoted}" in hint and bare:
+        end = start + len(bare)  # the caret marks what the quoted hint replaces
     # Messages are templates: user text only ever enters as a field's value.
     fields |= {"run": _clip(run), "start": str(start)}
     message, hint = (message or "{generic}").format(**fields), hint.format(**fields)
@@ -521,7 +544,37 @@ def _refine(found: _Seen, text: str, prev: _Seen | None) -> str:
         return "QUOTED"
     if kind in ("LIKE_OP", "IN", "IS", "NULL"):
         return "KEYWORD"
+    if kind == "NUMBER" and prev and prev.kind == "NUMBER":
+        return "SPLIT_NUMBER"  # "latency > 1 000"
     return "EQ" if word == "=" else kind
+
+
+def _bare_value(text: str, start: int) -> str:
+    """Return the unquoted value that starts at ``start`` (empty if none does)."""
+    match = _BARE_VALUE.match(text, start)
+    return match[0] if match else ""
+
+
+def _quoted(value: str) -> str:
+    """Return ``value`` as a string literal of the filter language."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _list_items(text: str, start: int) -> str:
+    """Return the comma-separated values at ``start`` as list items, quoting bare ones.
+
+    For "IN 'a', 'b'" and "IN a, b"; stops at the first thing that is not a value.
+    """
+    items: list[str] = []
+    pos = start
+    while match := _LIST_ITEM.match(text, pos) or _BARE_VALUE.match(text, pos):
+        literal = match.re is _LIST_ITEM
+        items.append(match[0] if literal else _quoted(match[0]))
+        comma = _LIST_COMMA.match(text, match.end())
+        if comma is None:
+            break
+        pos = comma.end()
+    return ", ".join(items) or "'a', 'b'"
 
 
 def _show(seen: _Seen) -> str:

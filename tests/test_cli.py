@@ -18,6 +18,7 @@ import pytest
 
 from polartrace import Trace, count, read_traces
 from polartrace.cli import main, render_table
+from polartrace.io import write_jsonl
 
 N = 300
 
@@ -107,7 +108,10 @@ def test_bad_filter_exits_2_with_a_caret(data: Path) -> None:
 def test_bad_order_by_exits_2(capsys: pytest.CaptureFixture[str], data: Path) -> None:
     assert main(["search", str(data), "--order-by", "colour DESC"]) == 2
     assert capsys.readouterr().err == (
-        "polartrace: error: cannot order by 'colour': 'colour DESC'\n"
+        "polartrace: error: cannot order by 'colour' (at position 0 of the order_by "
+        "entry)\n"
+        "  colour DESC\n"
+        "  ^^^^^^\n"
     )
 
 
@@ -250,7 +254,7 @@ def test_search_reference_engine_agrees(
 def test_unknown_column_is_an_error(
     capsys: pytest.CaptureFixture[str], data: Path
 ) -> None:
-    assert main(["search", str(data), "--columns", "colour"]) == 1
+    assert main(["search", str(data), "--columns", "colour"]) == 2
     assert "unknown column 'colour'" in capsys.readouterr().err
 
 
@@ -281,3 +285,158 @@ def test_progress_shows_a_timer_on_a_terminal() -> None:
     text = stream.getvalue()
     assert "loading big.jsonl" in text
     assert text.endswith("\r\033[K")  # the line is cleared afterwards
+
+
+# --- show, explain --data, paging and exit codes (in-process, oracle traces) ----------
+
+T1 = "tr-48a3400cfc68eb1f6eef00340787b3ee"
+
+
+@pytest.fixture
+def oracle_file(tmp_path: Path, oracle_traces: list[Trace]) -> Path:
+    path = tmp_path / "oracle.jsonl"
+    write_jsonl(oracle_traces, path)
+    return path
+
+
+def test_show_prints_the_trace_and_its_span_tree(
+    capsys: pytest.CaptureFixture[str], oracle_file: Path
+) -> None:
+    assert main(["show", str(oracle_file), T1]) == 0
+    assert capsys.readouterr().out == (
+        "trace_id  tr-48a3400cfc68eb1f6eef00340787b3ee\n"
+        "name      chat_pipeline\n"
+        "state     OK\n"
+        "time      2023-11-14 22:13:20.000Z\n"
+        "duration  150 ms\n"
+        "tags      environment = production\n"
+        "          team = ml-Platform\n"
+        "          (4 mlflow.* tags not shown)\n"
+        "\n"
+        "span           type       status  duration\n"
+        "chat_pipeline  CHAIN      OK        150 ms\n"
+        "  retriever    RETRIEVER  OK          1 ms\n"
+        "  llm_call     LLM        OK          1 ms\n"
+        "\n"
+        "3 spans\n"
+    )
+
+
+def test_show_a_trace_without_spans(
+    capsys: pytest.CaptureFixture[str], oracle_file: Path
+) -> None:
+    assert main(["show", str(oracle_file), "tr-00000000000000000000000000000004"]) == 0
+    out = capsys.readouterr().out
+    assert "duration  in progress\n" in out
+    assert out.endswith("\nno spans\n")
+
+
+def test_show_an_unknown_trace_exits_2(
+    capsys: pytest.CaptureFixture[str], oracle_file: Path
+) -> None:
+    assert main(["show", str(oracle_file), "tr-nope"]) == 2
+    assert capsys.readouterr().err == (
+        f"polartrace: error: no trace 'tr-nope' in {oracle_file}\n"
+    )
+
+
+def test_show_finds_a_trace_in_a_parquet_dataset(
+    capsys: pytest.CaptureFixture[str], oracle_file: Path, tmp_path: Path
+) -> None:
+    dataset = tmp_path / "oracle.parquet"
+    assert main(["convert", str(oracle_file), str(dataset)]) == 0
+    capsys.readouterr()
+    assert main(["show", str(dataset), T1]) == 0
+    assert capsys.readouterr().out.startswith(f"trace_id  {T1}\n")
+
+
+def test_explain_with_data_counts_each_clause(
+    capsys: pytest.CaptureFixture[str], oracle_file: Path
+) -> None:
+    text = (
+        "tags.environment = 'production' OR (span.type = 'LLM' AND "
+        "span.status = 'ERROR') OR NOT feedback.relevance >= 0.5"
+    )
+    assert main(["explain", text, "--data", str(oracle_file)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3:] == [
+        f"Matches in {oracle_file} (6 traces), each clause on its own:",
+        "  clause                             reads        traces",
+        "  ANY of:                                              5",
+        '    tags.environment = "production"  trace tags        1',
+        "    ONE SPAN satisfies all of:       spans             1",
+        '      span.type = "LLM"              spans             2',
+        '      span.status = "ERROR"          spans             1',
+        "    NOT:                                               3",
+        "      feedback.relevance >= 0.5      assessments       3",
+        "",
+        "5 of 6 traces match the filter.",
+    ]
+
+
+def test_search_prints_the_next_page_token_on_stderr(
+    capsys: pytest.CaptureFixture[str], oracle_file: Path
+) -> None:
+    args = ["search", str(oracle_file), "--max-results", "2", "--columns", "trace_id"]
+    assert main([*args, "--format", "csv"]) == 0
+    first = capsys.readouterr()
+    assert first.out.splitlines() == [
+        "trace_id",
+        "tr-0a6b362239fde391d3101ee1287124b5",
+        "tr-e559488f8d1bc9c759e1a7968eb3dcd8",
+    ]
+    prefix = "polartrace: next page: --page-token "
+    assert first.err.startswith(prefix)
+    token = first.err.removeprefix(prefix).strip()
+    assert main([*args, "--format", "csv", "--page-token", token]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "trace_id",
+        "tr-7e2ff8e30e3b463a1d82b69bab55f58d",
+        "tr-00000000000000000000000000000004",
+    ]
+
+
+def test_last_page_prints_no_token(
+    capsys: pytest.CaptureFixture[str], oracle_file: Path
+) -> None:
+    assert main(["search", str(oracle_file), "--max-results", "6"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["--page-token", "abc"],
+            "invalid page token 'abc': not a polartrace token",
+            id="page-token",
+        ),
+        pytest.param(
+            ["--max-results", "-1"],
+            "max_results must be a non-negative int or None, not -1",
+            id="max-results",
+        ),
+    ],
+)
+def test_bad_search_argument_exits_2(
+    capsys: pytest.CaptureFixture[str],
+    oracle_file: Path,
+    args: list[str],
+    message: str,
+) -> None:
+    assert main(["search", str(oracle_file), *args]) == 2
+    assert capsys.readouterr().err == f"polartrace: error: {message}\n"
+
+
+def test_convert_onto_a_dataset_names_the_overwrite_flag(
+    capsys: pytest.CaptureFixture[str], oracle_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ds.parquet"
+    assert main(["convert", str(oracle_file), str(out)]) == 0
+    capsys.readouterr()
+    assert main(["convert", str(oracle_file), str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"polartrace: error: {out} is a polartrace dataset already; pass "
+        "--overwrite to replace it\n"
+    )
+    assert main(["convert", str(oracle_file), str(out), "--overwrite"]) == 0

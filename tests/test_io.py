@@ -351,6 +351,17 @@ def test_parquet_refuses_to_overwrite_a_foreign_directory(tmp_path: Path) -> Non
     assert (tmp_path / "notes.txt").exists()
 
 
+def test_parquet_overwrite_never_replaces_a_foreign_directory(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(TraceFormatError) as info:
+        write_parquet([], tmp_path, overwrite=True)
+    assert info.value.message == (
+        "directory is not empty and not a polartrace dataset; only a polartrace "
+        "dataset is ever replaced"
+    )
+    assert (tmp_path / "notes.txt").exists()
+
+
 def test_parquet_overwrite_replaces_a_dataset(
     tmp_path: Path, generated: list[Trace]
 ) -> None:

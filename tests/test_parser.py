@@ -462,8 +462,8 @@ SYNTAX_ERRORS = [
     ("a = 'x';", "';' is not allowed", 7, "remove the ';'"),
     ("a = 'x' -- note", "SQL comments ('--')", 8, "remove the comment"),
     ("a = 'x' /* note */", "SQL comments ('/*')", 8, "remove the comment"),
-    ("status = OK", "got the bare word 'OK'", 9, "quote it: 'OK'"),
-    ("status = tags.x", "got the bare word 'tags.x'", 9, "quote it: 'tags.x'"),
+    ("status = OK", "got the unquoted text 'OK'", 9, "quote it: 'OK'"),
+    ("status = tags.x", "got the unquoted text 'tags.x'", 9, "quote it: 'tags.x'"),
     ("status = true", "got the keyword 'true'", 9, "quote it: 'true'"),
     ("status = FALSE", "got the keyword 'FALSE'", 9, "quote it: 'FALSE'"),
     ("status = null", "got the keyword 'null'", 9, "use IS NULL"),
@@ -501,7 +501,7 @@ SYNTAX_ERRORS = [
     ),
     ("status IN ('a',, 'b')", "empty item in the list", 15, "remove the extra ','"),
     ("status IN (, 'b')", "empty item in the list", 11, "remove the extra ','"),
-    ("status IN (a, b)", "got the bare word 'a'", 11, "quote it: 'a'"),
+    ("status IN (a, b)", "got the unquoted text 'a'", 11, "quote it: 'a'"),
     ("status IN 'OK'", "'IN' needs a list in parentheses", 10, "write IN ('OK')"),
     ("status NOT IN 1", "'IN' needs a list in parentheses", 14, "write IN (1)"),
     ("status = ('OK')", "'=' cannot take a list", 9, "use IN for a list"),
@@ -605,7 +605,7 @@ def test_error_message_shows_a_caret_and_the_hint() -> None:
     with pytest.raises(FilterSyntaxError) as info:
         parse("status = OK")
     assert str(info.value) == (
-        "expected a value after '=', got the bare word 'OK' (at position 9)\n"
+        "expected a value after '=', got the unquoted text 'OK' (at position 9)\n"
         "  status = OK\n"
         "           ^^\n"
         "Hint: quote it: 'OK'"

@@ -191,7 +191,13 @@ def _prepare(path: Path, *, overwrite: bool) -> None:
         msg = "the output of a Parquet dataset must be a directory"
         raise TraceFormatError(msg, source=str(path))
     if path.is_dir() and any(path.iterdir()):
-        if not overwrite or not is_dataset(path):
+        if not is_dataset(path):
+            msg = (
+                "directory is not empty and not a polartrace dataset; only a "
+                "polartrace dataset is ever replaced"
+            )
+            raise TraceFormatError(msg, source=str(path))
+        if not overwrite:
             msg = (
                 "directory is not empty; pass overwrite=True to replace an existing "
                 "polartrace dataset (other directories are never replaced)"
