@@ -596,7 +596,8 @@ def search_traces(
         end = offset + len(page)
         if max_results is not None and len(page) > max_results:
             page, end = page[:max_results], offset + max_results
-            token = encode_page_token(end, fingerprint)
+            # A page of no rows has no next page: its token would point back here.
+            token = encode_page_token(end, fingerprint) if max_results else None
         else:
             token = None
     else:
@@ -604,7 +605,8 @@ def search_traces(
         offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
         end = len(keys) if max_results is None else offset + max_results
         page = keys[offset:end]
-        token = encode_page_token(end, fingerprint) if end < len(keys) else None
+        more = max_results != 0 and end < len(keys)
+        token = encode_page_token(end, fingerprint) if more else None
 
     from polartrace import output
 

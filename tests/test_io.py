@@ -445,6 +445,12 @@ def test_lazy_search_pages_like_eager_search(
     assert list(ours) == list(theirs)
 
 
+def test_lazy_search_of_no_rows_has_no_next_page(lazy: LazyTraceFrame) -> None:
+    page = lazy.search("status = 'OK'", max_results=0, return_type="list")
+    assert list(page) == []
+    assert page.token is None
+
+
 def test_lazy_search_returns_polars_rows(lazy: LazyTraceFrame) -> None:
     table = lazy.search("span.name = 'retriever'", max_results=3, return_type="polars")
     assert table.columns[:2] == ["trace_id", "trace"]

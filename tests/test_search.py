@@ -242,6 +242,29 @@ def test_max_results_zero_returns_nothing(oracle_frame: TraceFrame) -> None:
     assert search_traces(oracle_frame, max_results=0, return_type="list") == []
 
 
+def test_max_results_zero_has_no_next_page(
+    oracle_frame: TraceFrame, engine: Engine
+) -> None:
+    page = search_traces(oracle_frame, max_results=0, return_type="list", engine=engine)
+    assert page == []
+    assert page.token is None
+
+
+def test_max_results_zero_after_a_page_has_no_next_page(
+    oracle_frame: TraceFrame, engine: Engine
+) -> None:
+    first = search_traces(oracle_frame, max_results=2, return_type="list")
+    page = search_traces(
+        oracle_frame,
+        max_results=0,
+        page_token=first.token,
+        return_type="list",
+        engine=engine,
+    )
+    assert page == []
+    assert page.token is None
+
+
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [

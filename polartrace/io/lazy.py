@@ -380,7 +380,12 @@ class LazyTraceFrame:
         token = None
         if max_results is not None and len(keys) > max_results:
             keys = keys[:max_results]
-            token = encode_page_token(offset + max_results, fingerprint)
+            # A page of no rows has no next page: its token would point back here.
+            token = (
+                encode_page_token(offset + max_results, fingerprint)
+                if max_results
+                else None
+            )
         texts = self._json(keys)
         from polartrace import output
 
