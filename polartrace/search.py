@@ -92,7 +92,7 @@ def _as_frame(traces: Any) -> TraceFrame:
         return _default_frame()
     if isinstance(traces, TraceStore):
         return traces.to_frame()
-    if isinstance(traces, str | os.PathLike):
+    if isinstance(traces, str | os.PathLike) or _is_path_list(traces):
         from polartrace.io._cache import read_cached
 
         return read_cached(traces)
@@ -101,11 +101,21 @@ def _as_frame(traces: Any) -> TraceFrame:
     if isinstance(traces, Iterable):
         return TraceFrame.from_traces(traces)
     msg = (
-        "traces must be a TraceFrame, an iterable of Trace, a path, a TraceStore or "
+        "traces must be a TraceFrame, an iterable of Trace, a path or list of paths, a "
+        "TraceStore or "
         "None, not "
         f"{type(traces).__name__}"
     )
     raise SearchArgumentError(msg)
+
+
+def _is_path_list(traces: Any) -> bool:
+    """Whether ``traces`` is a non-empty list or tuple of paths (files to read)."""
+    return (
+        isinstance(traces, list | tuple)
+        and bool(traces)
+        and all(isinstance(item, str | os.PathLike) for item in traces)
+    )
 
 
 def _is_lazy(traces: Any, engine: str = "polars") -> bool:

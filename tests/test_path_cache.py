@@ -42,7 +42,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return calls
 
 
-def _ids(path: Path | str) -> list[str]:
+def _ids(path: Any) -> list[str]:
     found = polartrace.search_traces(path, return_type="list", order_by=["trace_id"])
     return [t.info.trace_id for t in found]
 
@@ -138,3 +138,15 @@ def test_clear_cache_drops_every_frame(
     clear_cache()
     polartrace.count(path, None)
     assert len(reads) == 2
+
+
+def test_a_list_of_paths_is_searched_and_cached(
+    tmp_path: Path, oracle_traces: list[Trace], reads: list[Any]
+) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    write_jsonl(oracle_traces[1:2], first)
+    write_jsonl(oracle_traces[2:3], second)
+    assert _ids([first, str(second)]) == [T2, T3]
+    assert polartrace.count((first, second), "status = 'OK'") == 1
+    assert polartrace.count([first, str(second)], None) == 2
+    assert len(reads) == 1  # a list and a tuple of the same files: one source
