@@ -4,9 +4,9 @@ Like ``polars.testing.parametric``, this package is public so that code built on
 polartrace can be property-tested with the data that proves polartrace's Polars
 engine equal to its reference evaluator (``property_tests/``, ``docs/testing.md``).
 
-It needs Hypothesis, a development dependency (``pip install -e '.[dev]'`` from the checkout,
-or ``pip install hypothesis``): importing it without Hypothesis raises ``ImportError``
-saying so. Nothing else in polartrace imports it.
+It needs Hypothesis, a development dependency (``pip install -e '.[dev]'`` from the
+checkout, or ``pip install hypothesis``): importing it without Hypothesis raises
+``ImportError`` saying so. Nothing else in polartrace imports it.
 
 Everything is drawn from one small shared vocabulary (a handful of tag keys and
 values, span names, attribute values, assessment names, times a few hundred
