@@ -26,14 +26,11 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from polartrace._cli_table import progress, render_table, trace_column
+from polartrace._formats import FORMATS
 from polartrace.errors import FilterError, OrderByError, PolartraceError
-from polartrace.io import (
-    FORMATS,
-    detect_format,
-    read_traces,
-    write_jsonl,
-    write_parquet,
-)
+
+# The readers, the engine and the writers are imported inside the command that runs,
+# so `polartrace --help` and a rejected command line never load Polars or PyArrow.
 
 __all__ = ["build_parser", "main", "progress", "render_table"]
 
@@ -52,10 +49,10 @@ _DEFAULT_COLUMNS: Final = (
 
 def _load(path: str, input_format: str | None, lazy_ok: bool) -> Any:
     """A frame, or a lazy frame for Parquet datasets when the caller can use one."""
+    from polartrace.io import detect_format, read_traces, scan_traces
+
     kind = input_format or detect_format(path)
     if kind == "parquet" and lazy_ok:
-        from polartrace.io import scan_traces
-
         return scan_traces(path)
     with progress(f"loading {path}"):
         return read_traces(path, format=kind)
@@ -85,6 +82,8 @@ def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
         c.strip() for c in (args.columns or ",".join(_DEFAULT_COLUMNS)).split(",")
     ]
     fmt = args.format
+    from polartrace.io import write_jsonl, write_parquet
+
     if fmt == "parquet":
         if not args.output:
             msg = "--format parquet needs --output DIR"
@@ -156,6 +155,7 @@ def _cmd_count(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     from polartrace._cli_demo import explain
+    from polartrace.io import read_traces
 
     frame = None
     if args.data:
@@ -183,6 +183,7 @@ def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     from polartrace._cli_demo import output_kind
+    from polartrace.io import read_traces, write_jsonl, write_parquet
 
     with progress(f"loading {args.input}"):
         frame = read_traces(args.input, format=args.input_format)

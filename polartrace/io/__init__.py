@@ -28,6 +28,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from polartrace._formats import FORMATS
 from polartrace.errors import TraceFormatError
 from polartrace.frame import TraceFrame
 from polartrace.io.jsonl import iter_jsonl, read_json, read_jsonl, write_jsonl
@@ -48,7 +49,6 @@ __all__ = [
     "write_parquet",
 ]
 
-FORMATS: Final = ("jsonl", "json", "otlp", "parquet", "mlflow-db", "mlflow-files")
 _DB_SUFFIXES: Final = (".db", ".sqlite", ".sqlite3")
 _FIRST_KEY: Final = re.compile(rb'^\s*\[?\s*\{\s*"([^"\\]*)"')
 
