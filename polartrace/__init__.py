@@ -106,17 +106,19 @@ __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module that defines a public name, on first use."""
-    try:
-        module_name = _EXPORTS[name]
-    except KeyError:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg) from None
-    module = importlib.import_module(module_name)
-    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+if not TYPE_CHECKING:  # hidden from type checkers, which would then accept any name
+
+    def __getattr__(name: str) -> Any:
+        """Import the module that defines a public name, on first use."""
+        try:
+            module_name = _EXPORTS[name]
+        except KeyError:
+            msg = f"module {__name__!r} has no attribute {name!r}"
+            raise AttributeError(msg) from None
+        module = importlib.import_module(module_name)
+        value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
+        globals()[name] = value  # later lookups skip this function
+        return value
 
 
 def __dir__() -> list[str]:

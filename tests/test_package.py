@@ -66,6 +66,7 @@ def test_type_checking_block_imports_exactly_the_export_table() -> None:
     seen: dict[str, str] = {}
     for node in block.body:
         assert isinstance(node, ast.ImportFrom)
+        assert node.module is not None
         for alias in node.names:
             assert alias.asname == alias.name, alias.name  # an explicit re-export
             module = f"{node.module}.{alias.name}"
