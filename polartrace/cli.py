@@ -76,14 +76,14 @@ def _search(data: Any, args: argparse.Namespace, return_type: str) -> Any:
 
 
 def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
+    from polartrace.io import write_jsonl, write_parquet
+
     data = _load(args.path, args.input_format, lazy_ok=args.engine == "polars")
     traces, total = _search(data, args, "list")
     columns = [
         c.strip() for c in (args.columns or ",".join(_DEFAULT_COLUMNS)).split(",")
     ]
     fmt = args.format
-    from polartrace.io import write_jsonl, write_parquet
-
     if fmt == "parquet":
         if not args.output:
             msg = "--format parquet needs --output DIR"
