@@ -19,4 +19,7 @@ Modules:
     One run: every contender on every filter at every size, ratios from that run.
 ``report``
     The table and the JSON file.
+``import_time``
+    ``python -m benchmarks.import_time``: ``import polartrace`` against ``import
+    polars`` and ``polartrace --help``, in fresh processes (needs no extra).
 """

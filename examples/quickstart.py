@@ -1,6 +1,6 @@
 """MLflow's tracing tutorial, end to end, in one process and with no server.
 
-    pip install 'polartrace[openai]'
+    pip install -e '.[openai]'   # from the repository root
     python examples/quickstart.py
 
 1. Trace an app: ``@polartrace.trace`` on our functions, ``polartrace.openai.autolog()``

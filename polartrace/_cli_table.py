@@ -12,10 +12,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from polartrace.errors import PolartraceError
-from polartrace.model import Trace
+
+if TYPE_CHECKING:
+    from polartrace.model import Trace
 
 __all__ = ["UsageError", "progress", "render_table", "trace_column"]
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from polartrace._cli_table import UsageError, progress, render_table, trace_column
+from polartrace._formats import FORMATS
 from polartrace.errors import (
     FilterError,
     OrderByError,
@@ -35,13 +36,9 @@ from polartrace.errors import (
     PolartraceError,
     SearchArgumentError,
 )
-from polartrace.io import (
-    FORMATS,
-    detect_format,
-    read_traces,
-    write_jsonl,
-    write_parquet,
-)
+
+# The readers, the engine and the writers are imported inside the command that runs,
+# so `polartrace --help` and a rejected command line never load Polars or PyArrow.
 
 __all__ = ["build_parser", "main", "progress", "render_table"]
 
@@ -60,10 +57,10 @@ _DEFAULT_COLUMNS: Final = (
 
 def _load(path: str, input_format: str | None, lazy_ok: bool) -> Any:
     """A frame, or a lazy frame for Parquet datasets when the caller can use one."""
+    from polartrace.io import detect_format, read_traces, scan_traces
+
     kind = input_format or detect_format(path)
     if kind == "parquet" and lazy_ok:
-        from polartrace.io import scan_traces
-
         return scan_traces(path)
     with progress(f"loading {path}"):
         return read_traces(path, format=kind)
@@ -103,6 +100,8 @@ def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
 def _write_search(
     args: argparse.Namespace, out: TextIO, traces: Any, total: int
 ) -> None:
+    from polartrace.io import write_jsonl, write_parquet
+
     columns = [
         c.strip() for c in (args.columns or ",".join(_DEFAULT_COLUMNS)).split(",")
     ]
@@ -200,6 +199,8 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     if not args.data:
         out.write(explain(args.filter))
         return 0
+    from polartrace.io import read_traces
+
     with progress(f"loading {args.data}"):
         frame = read_traces(args.data)
     out.write(explain(args.filter, frame, args.data))
@@ -224,6 +225,7 @@ def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     from polartrace._cli_demo import output_kind
+    from polartrace.io import read_traces, write_jsonl, write_parquet
     from polartrace.io.parquet import is_dataset
 
     with progress(f"loading {args.input}"):

@@ -39,12 +39,11 @@ import json
 import operator
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import orjson
 import polars as pl
-import pyarrow as pa
 
 from polartrace._cut import OFFSETS, at, cut
 from polartrace._json import decode_attribute_fast, holds_wide_float
@@ -52,6 +51,9 @@ from polartrace._root_spans import root_texts
 from polartrace.errors import TraceFormatError
 from polartrace.frame import TraceFrame
 from polartrace.model import Trace, TraceData
+
+if TYPE_CHECKING:  # pyarrow loads with the pandas output that uses it
+    import pyarrow as pa
 
 __all__ = ["COLUMNS", "build"]
 
@@ -240,6 +242,8 @@ def _info_times(frame: TraceFrame, keys: Sequence[int]) -> pl.DataFrame | None:
 
 def _texts(frame: TraceFrame, keys: Sequence[int]) -> pa.LargeStringArray:
     """The JSON text of ``keys`` as one Arrow array (no Python string per row)."""
+    import pyarrow as pa
+
     assert frame._raw_json is not None
     rows = pl.Series(keys, dtype=pl.Int64)
     gathered = frame._raw_json.gather(rows).to_arrow(
@@ -360,6 +364,7 @@ def _pandas_column(values: pl.Series | pa.Array) -> Any:
     string per row); all-null columns stay ``object`` as inference leaves them.
     """
     import pandas as pd
+    import pyarrow as pa
 
     nulls = values.null_count if isinstance(values, pa.Array) else values.null_count()
     if nulls == len(values):

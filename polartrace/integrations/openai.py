@@ -52,7 +52,7 @@ def autolog(disable: bool = False) -> None:
 
     Raises:
         ImportError: If the ``openai`` package (1.0 or later) is not installed
-            (``pip install 'polartrace[openai]'``).
+            (``pip install 'openai>=1.40'``).
 
     Example:
         >>> import polartrace.openai  # doctest: +SKIP
@@ -66,7 +66,7 @@ def autolog(disable: bool = False) -> None:
     except ImportError as exc:
         msg = (
             "polartrace.openai.autolog needs the openai package (1.0 or later): "
-            "pip install 'polartrace[openai]'"
+            "pip install 'openai>=1.40'"
         )
         raise ImportError(msg) from exc
     with _LOCK:

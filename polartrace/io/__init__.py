@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from polartrace._concat import concat
+from polartrace._formats import FORMATS
 from polartrace.errors import TraceFormatError
 from polartrace.frame import TraceFrame
 from polartrace.io._cache import CACHE_SIZE, clear_cache
@@ -61,7 +62,6 @@ __all__ = [
     "write_parquet",
 ]
 
-FORMATS: Final = ("jsonl", "json", "otlp", "parquet", "mlflow-db", "mlflow-files")
 _DIRECTORY_FORMATS: Final = ("parquet", "mlflow-files")
 
 

@@ -57,7 +57,7 @@ def _yaml(file: Path) -> Any:
     try:
         import yaml
     except ImportError as exc:
-        msg = "reading MLflow YAML needs PyYAML: pip install 'polartrace[mlflow-files]'"
+        msg = "reading MLflow YAML needs PyYAML: pip install 'pyyaml>=6'"
         raise TraceFormatError(msg, source=str(file)) from exc
     try:
         # libyaml's C loader when the wheel has it: ten times faster than pure Python.

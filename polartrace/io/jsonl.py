@@ -18,7 +18,6 @@ from typing import IO, Any
 from polartrace._json import check_encodable
 from polartrace.errors import TraceFormatError
 from polartrace.frame import TraceFrame
-from polartrace.io._columnar import read_jsonl_columnar
 from polartrace.model import Trace
 
 __all__ = ["iter_jsonl", "read_json", "read_jsonl", "write_jsonl"]
@@ -161,6 +160,9 @@ def read_jsonl(path: str | os.PathLike[str]) -> TraceFrame:
         TraceFormatError: Naming the file and the 1-based line of the first bad
             record; nothing partial is returned.
     """
+    # Arrow's JSON reader (PyArrow) loads with the first JSONL file read.
+    from polartrace.io._columnar import read_jsonl_columnar
+
     frame = read_jsonl_columnar(Path(path))
     if frame is not None:
         return frame

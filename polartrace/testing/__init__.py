@@ -4,9 +4,9 @@ Like ``polars.testing.parametric``, this package is public so that code built on
 polartrace can be property-tested with the data that proves polartrace's Polars
 engine equal to its reference evaluator (``property_tests/``, ``docs/testing.md``).
 
-It needs Hypothesis, a development dependency (``pip install 'polartrace[dev]'`` or
-``pip install hypothesis``): importing it without Hypothesis raises ``ImportError``
-saying so. Nothing else in polartrace imports it.
+It needs Hypothesis, a development dependency (``pip install -e '.[dev]'`` from the
+checkout, or ``pip install hypothesis``): importing it without Hypothesis raises
+``ImportError`` saying so. Nothing else in polartrace imports it.
 
 Everything is drawn from one small shared vocabulary (a handful of tag keys and
 values, span names, attribute values, assessment names, times a few hundred
@@ -36,7 +36,7 @@ from __future__ import annotations
 try:
     import hypothesis  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    _MSG = "polartrace.testing needs Hypothesis: pip install 'polartrace[dev]'"
+    _MSG = "polartrace.testing needs Hypothesis: pip install hypothesis"
     raise ImportError(_MSG) from exc
 
 from polartrace.testing._examples import example_traces
