@@ -36,8 +36,9 @@ import polars as pl
 from benchmarks import data, mlflow_store
 from benchmarks.data import log
 from polartrace import search_traces
-from polartrace.errors import FilterError
-from polartrace.frame import META_PREFIX, TAG_PREFIX, TraceFrame
+from polartrace.frame.schema import META_PREFIX, TAG_PREFIX
+from polartrace.frame.trace_frame import TraceFrame
+from polartrace.values.errors import FilterError
 
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
 

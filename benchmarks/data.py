@@ -28,21 +28,15 @@ import time
 from pathlib import Path
 
 import polartrace
-from polartrace.frame import TraceFrame
+from polartrace.frame.trace_frame import TraceFrame
 from polartrace.generate import write_jsonl
-from polartrace.model import Trace
+from polartrace.model.trace import Trace
 
 DATA = Path(__file__).resolve().parent / "data"
 CHUNK = 100_000
-#: The modules that decide what a cached dataset holds: the frame's tables, the
-#: JSON text, and what the Parquet writer keeps beside it.
-_LAYOUT_MODULES = (
-    "frame.py",
-    "model.py",
-    "io/parquet.py",
-    "_cut.py",
-    "_root_spans.py",
-)
+#: The modules (and packages) that decide what a cached dataset holds: the frame's
+#: tables, the JSON text, and what the Parquet writer keeps beside it.
+_LAYOUT_MODULES = ("frame", "model", "values", "io/parquet.py", "io/_columnar.py")
 
 
 def label(n: int) -> str:
@@ -76,8 +70,10 @@ def fingerprint() -> str:
     root = Path(polartrace.__file__).resolve().parent
     digest = hashlib.sha256()
     for name in _LAYOUT_MODULES:
-        file = root / name
-        digest.update(file.read_bytes())
+        path = root / name
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.read_bytes())
     return digest.hexdigest()[:10]
 
 

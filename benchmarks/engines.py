@@ -21,7 +21,7 @@ import polars as pl
 
 import polartrace
 from benchmarks.queries import Query, Tables, hand_count, hand_keys
-from polartrace.frame import TraceFrame
+from polartrace.frame.trace_frame import TraceFrame
 
 #: Rows of a "page" search (MLflow fetches 100 a page).
 PAGE = 100
@@ -226,7 +226,7 @@ def hand(
 
 def reference_count(traces: list[Any], query: Query) -> int:
     """The reference evaluator over ``Trace`` objects."""
-    from polartrace.reference import evaluate
+    from polartrace.engines.reference import evaluate
 
     return sum(evaluate(polartrace.parse_filter(query.filter), traces))
 

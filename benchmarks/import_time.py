@@ -40,7 +40,7 @@ COMMANDS: Final[dict[str, tuple[str, ...]]] = {
     POLARS: ("-c", "import polars"),
     POLARTRACE: ("-c", "import polartrace"),
     FIRST_USE: ("-c", "from polartrace import search_traces"),
-    HELP: ("-m", "polartrace.cli", "--help"),
+    HELP: ("-m", "polartrace.cli.main", "--help"),
 }
 
 IMPORT_TARGET: Final = 0.15  # seconds more than import polars, at most

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.data import DATA, label, log
-from polartrace.model import Trace
+from polartrace.model.trace import Trace
 
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
 _PROMOTED = ("mlflow.trace.session", "mlflow.trace.tokenUsage", "mlflow.trace.cost")
@@ -146,7 +146,7 @@ _LINK_SQL = (
 
 
 def _prompt_links(trace: Trace) -> list[tuple[str, str, str]]:
-    from polartrace._text import linked_prompts
+    from polartrace.catalogue.text_units import linked_prompts
 
     tid = trace.info.trace_id
     return [

@@ -21,7 +21,7 @@ import polartrace
 from benchmarks import data, engines
 from benchmarks.queries import Query
 from benchmarks.timing import Contender, Timing, in_subprocess, interleaved, measure
-from polartrace.frame import TraceFrame
+from polartrace.frame.trace_frame import TraceFrame
 
 
 @dataclass
@@ -237,8 +237,8 @@ def page_ratios(row: dict[str, Any]) -> dict[str, float | None]:
 
 def parse_bind(opts: Options) -> dict[str, Any]:
     """Parse+bind time per filter: uncached (parser and binder called) and cached."""
-    from polartrace.bind import bind, parse_filter
-    from polartrace.parser import parse
+    from polartrace.bind.filter import bind, parse_filter
+    from polartrace.language.parser import parse
 
     out = {}
     loops = 200
@@ -334,7 +334,7 @@ def output(frame: TraceFrame, opts: Options) -> dict[str, Any]:
     100k-row results (gigabytes of Python objects for pandas) would be alive
     during a sample, and freeing one is not part of building the next.
     """
-    from polartrace import output as out_mod
+    from polartrace.output import build as out_mod
 
     n = len(frame)
     res: dict[str, Any] = {}

@@ -26,7 +26,7 @@ from pathlib import Path
 import openai
 
 import polartrace
-from polartrace.integrations._fake_openai_server import FakeOpenAIServer
+from polartrace.tracing.integrations._fake_openai_server import FakeOpenAIServer
 
 SLOW_SECONDS = 0.6  # the slow request: well above the 500 ms searched for below
 DOCS = {

@@ -9,8 +9,8 @@ from typing import Any, Literal
 from hypothesis import settings
 
 from polartrace import PolartraceError, Span, TraceFrame, count, search_traces
-from polartrace._json import canonical_text
-from polartrace.ast import And, Comparison, Expr, Field, Number, Op, String
+from polartrace.language.ast import And, Comparison, Expr, Field, Number, Op, String
+from polartrace.values.json_values import canonical_text
 
 Engine = Literal["polars", "reference"]
 ENGINES: tuple[Engine, ...] = ("polars", "reference")

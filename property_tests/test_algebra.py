@@ -19,9 +19,9 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from polartrace import Trace, TraceFrame, search_traces
-from polartrace import search as search_module
-from polartrace.ast import And, Expr, Not, Or, unparse
-from polartrace.search import PagedList
+from polartrace.engines.polars import ordering as search_module
+from polartrace.language.ast import And, Expr, Not, Or, unparse
+from polartrace.output.paged import PagedList
 from polartrace.testing import filters, order_by_lists, trace_lists
 from property_tests._support import (
     ENGINES,

@@ -12,10 +12,20 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from polartrace import FilterError, Trace, TraceFrame, parse_filter
-from polartrace.ast import And, Comparison, Expr, Field, Not, Op, Or, String, unparse
-from polartrace.compile import compile_filter
-from polartrace.fields import FIELDS, FieldSpec
-from polartrace.reference import evaluate
+from polartrace.catalogue.fields import FIELDS, FieldSpec
+from polartrace.engines.polars.compile import compile_filter
+from polartrace.engines.reference import evaluate
+from polartrace.language.ast import (
+    And,
+    Comparison,
+    Expr,
+    Field,
+    Not,
+    Op,
+    Or,
+    String,
+    unparse,
+)
 from polartrace.testing import comparisons, filters, order_by_lists, trace_lists
 from property_tests._support import examples, outcome, span_facts
 

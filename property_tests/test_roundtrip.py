@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polartrace.ast import Expr, unparse
-from polartrace.errors import FilterError
-from polartrace.parser import parse
+from polartrace.language.ast import Expr, unparse
+from polartrace.language.parser import parse
 from polartrace.testing import filters
+from polartrace.values.errors import FilterError
 from property_tests._support import examples
 from tests.conftest import load_jsonl
 

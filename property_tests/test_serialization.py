@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from polartrace import Trace, TraceFrame, read_traces, search_traces
-from polartrace.ast import unparse
 from polartrace.io.parquet import read_parquet, write_parquet
+from polartrace.language.ast import unparse
 from polartrace.testing import filters, trace_lists, traces
 from property_tests._support import ENGINES, examples, outcome
 
@@ -122,7 +122,7 @@ def test_output_read_from_jsonl_equals_output_built_from_objects(
     shuffle: bool,
 ) -> None:
     # Output rows of a frame read from JSONL are cut from the kept line text
-    # (polartrace._cut), whatever order another writer gave the info's keys and
+    # (polartrace.frame.cut), whatever order another writer gave the info's keys and
     # whatever members it added. Unshuffled, the decoys follow the trace
     # location, the "data" one first: a location holding a "state" followed by
     # a member holding the spans mark once sent the cut to the nested mark

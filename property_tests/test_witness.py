@@ -17,8 +17,9 @@ from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
 from polartrace import Assessment, Trace, TraceData, TraceFrame, TraceInfo, parse_filter
-from polartrace._json import canonical_text
-from polartrace.ast import (
+from polartrace.bind.filter import Cond, Dynamic
+from polartrace.catalogue.operators import parse_number
+from polartrace.language.ast import (
     And,
     Comparison,
     Expr,
@@ -29,10 +30,9 @@ from polartrace.ast import (
     String,
     unparse,
 )
-from polartrace.bind import Cond, Dynamic
-from polartrace.model import Span
-from polartrace.operators import parse_number
+from polartrace.model.trace import Span
 from polartrace.testing import BASE_TIME_MS, trace_lists
+from polartrace.values.json_values import canonical_text
 from property_tests._support import ENGINES, examples, matching, span_facts
 
 INDEX = st.integers(0, 11)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from polartrace import Trace, TraceFrame
-from polartrace.search import Engine
+from polartrace.api.search import Engine
 
 # Fixture builders (e.g. fixtures/mlflow/make_fixtures.py) need MLflow, a tool for
 # regenerating data, not a test: keep --doctest-modules from importing them.

@@ -59,3 +59,11 @@ def test_hand_written_page_has_polartrace_cells(
     assert hand.schema == ours.schema
     assert hand.height == ours.height > 0
     assert _cells(hand) == _cells(ours)
+
+
+def test_cached_dataset_fingerprint_reads_the_layout_modules() -> None:
+    from benchmarks import data
+
+    digest = data.fingerprint()
+    assert len(digest) == 10
+    assert int(digest, 16) >= 0  # hex: every module it names exists and was read

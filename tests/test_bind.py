@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from polartrace import FilterError, parse_filter
-from polartrace.ast import Op
-from polartrace.bind import (
+from polartrace.bind.filter import (
     AllOf,
     AnyOf,
     Cond,
@@ -15,7 +14,8 @@ from polartrace.bind import (
     SpanGroup,
     bind_order_by,
 )
-from polartrace.errors import (
+from polartrace.language.ast import Op
+from polartrace.values.errors import (
     FilterSyntaxError,
     FilterTypeError,
     OrderByError,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from polartrace import Trace, count, read_traces
-from polartrace.cli import main, render_table
+from polartrace.cli.main import main, render_table
 from polartrace.io import write_jsonl
 
 N = 300
@@ -25,7 +25,7 @@ N = 300
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "polartrace.cli", *args],
+        [sys.executable, "-m", "polartrace.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -264,7 +264,7 @@ def test_render_table_aligns_numbers_right() -> None:
 
 
 def test_progress_is_silent_without_a_terminal() -> None:
-    from polartrace.cli import progress
+    from polartrace.cli.main import progress
 
     stream = io.StringIO()
     with progress("loading", stream):
@@ -273,7 +273,7 @@ def test_progress_is_silent_without_a_terminal() -> None:
 
 
 def test_progress_shows_a_timer_on_a_terminal() -> None:
-    from polartrace.cli import progress
+    from polartrace.cli.main import progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -1,6 +1,6 @@
 """Cutting metadata, tags, assessments and spans out of a trace's JSON text.
 
-`polartrace._cut.cut` slices the parts out of ``Trace.to_json`` text and answers
+`polartrace.frame.cut.cut` slices the parts out of ``Trace.to_json`` text and answers
 ``None`` for any other shape (the caller then decodes the text). Each test states
 the slices expected, written out, or that the text is left to the decoder. The
 offsets it slices at are kept in Parquet files; `at` slices a text at kept
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from polartrace import Trace
-from polartrace._cut import OFFSETS, at, cut, offsets
+from polartrace.frame.cut import OFFSETS, at, cut, offsets
 
 TIME = "2024-01-01T00:00:00Z"
 SPAN: dict[str, Any] = {

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from polartrace.ast import Op
-from polartrace.fields import ATTRIBUTE_FIELDS, FIELDS, ORDER_KEYS, render_markdown
+from polartrace.catalogue.fields import (
+    ATTRIBUTE_FIELDS,
+    FIELDS,
+    ORDER_KEYS,
+    render_markdown,
+)
+from polartrace.language.ast import Op
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "fields.md"
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from polartrace import FilterError, PolartraceError, TraceFrame, search_traces
-from polartrace.search import Engine
+from polartrace.api.search import Engine
 from tests.conftest import load_jsonl
 
 FILTER_CASES = load_jsonl("filter-cases.jsonl")

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from polartrace import Trace, TraceFormatError, TraceFrame, read_traces
-from polartrace._text import preview_units, span_units
-from polartrace.model import Span, SpanEvent, TraceData, TraceInfo, TraceState
+from polartrace import Trace, TraceFormatError, TraceFrame, count, read_traces
+from polartrace.catalogue.text_units import preview_units, span_units
+from polartrace.model.trace import Span, SpanEvent, TraceData, TraceInfo, TraceState
 from tests.conftest import LABELS, ORACLE
 
 T1, T2, T3, T4, T5, T6 = (LABELS[f"T{i}"] for i in range(1, 7))
@@ -155,7 +155,7 @@ def test_empty_frame_keeps_the_schema() -> None:
         "state",
     ]
     assert frame.units.height == 0
-    assert frame.count("status = 'OK'") == 0
+    assert count(frame, "status = 'OK'") == 0
 
 
 def test_from_traces_rejects_other_objects() -> None:
@@ -176,7 +176,7 @@ def test_read_traces_jsonl(tmp_path: Path) -> None:
     _write_jsonl(path, [json.dumps(row["trace"]) for row in ORACLE])
     frame = read_traces(path)
     assert len(frame) == 6
-    assert frame.count("tags.environment = 'production'") == 1
+    assert count(frame, "tags.environment = 'production'") == 1
 
 
 def test_read_traces_gzip(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import pickle
 
 import pytest
 
-from polartrace.bind import Cond, bind_order_by, parse_filter
-from polartrace.errors import (
+from polartrace.bind.filter import Cond, bind_order_by, parse_filter
+from polartrace.values.errors import (
     FilterError,
     FilterSyntaxError,
     FilterTypeError,

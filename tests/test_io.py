@@ -21,17 +21,16 @@ from polartrace import (
     count,
     search_traces,
 )
+from polartrace.engines.lazy import LazyTraceFrame, scan_traces
 from polartrace.generate import generate_jsonl_lines
 from polartrace.io import (
     DatasetWriter,
     detect_format,
     iter_jsonl,
     read_traces,
-    scan_traces,
     write_jsonl,
     write_parquet,
 )
-from polartrace.io.lazy import LazyTraceFrame
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mlflow"
 DB = FIXTURES / "mlflow.db"

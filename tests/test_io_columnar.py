@@ -19,10 +19,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from polartrace import TraceFormatError, TraceFrame, search_traces
+from polartrace.api.search import ReturnType
 from polartrace.generate import generate_jsonl_lines
 from polartrace.io import iter_jsonl, read_traces
 from polartrace.io._columnar import read_jsonl_columnar
-from polartrace.search import ReturnType
 
 from .conftest import ORACLE
 

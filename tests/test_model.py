@@ -14,21 +14,10 @@ from typing import Any
 import attrs
 import pytest
 
-import polartrace._json
-import polartrace._spans
-import polartrace.model
-from polartrace._json import (
-    LONG_INTEGER,
-    canonical_text,
-    decode_attribute,
-    decode_attribute_fast,
-    format_timestamp_ms,
-    numeric_value,
-    parse_timestamp_ms,
-    text_leaves,
-)
-from polartrace.errors import TraceFormatError
-from polartrace.model import (
+import polartrace.model.span
+import polartrace.model.trace
+import polartrace.values.json_values
+from polartrace.model.trace import (
     Assessment,
     AssessmentError,
     AssessmentKind,
@@ -42,6 +31,17 @@ from polartrace.model import (
     TraceData,
     TraceInfo,
     TraceState,
+)
+from polartrace.values.errors import TraceFormatError
+from polartrace.values.json_values import (
+    LONG_INTEGER,
+    canonical_text,
+    decode_attribute,
+    decode_attribute_fast,
+    format_timestamp_ms,
+    numeric_value,
+    parse_timestamp_ms,
+    text_leaves,
 )
 from tests.conftest import load_jsonl
 
@@ -672,7 +672,7 @@ def test_decode_attribute(text: str, value: Any) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [polartrace._json, polartrace._spans, polartrace.model],
+    [polartrace.values.json_values, polartrace.model.span, polartrace.model.trace],
     ids=["_json", "_spans", "model"],
 )
 def test_docstring_examples(module: Any) -> None:

@@ -18,8 +18,8 @@ openai = pytest.importorskip("openai")
 
 import polartrace  # noqa: E402 - after the skip
 from polartrace import get_last_active_trace_id, get_store, get_trace  # noqa: E402
-from polartrace.integrations._fake_openai_server import FakeOpenAIServer  # noqa: E402
-from polartrace.model import SpanStatusCode, Trace, TraceState  # noqa: E402
+from polartrace.model.trace import SpanStatusCode, Trace, TraceState  # noqa: E402
+from polartrace.tracing.integrations._fake_openai_server import FakeOpenAIServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGES = [

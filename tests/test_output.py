@@ -19,9 +19,9 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame, search_traces
-from polartrace import output as out
+from polartrace.engines.lazy import _frame as json_only_frame
 from polartrace.generate import generate_trace_dicts
-from polartrace.io.lazy import _frame as json_only_frame
+from polartrace.output import build as out
 from tests.conftest import LABELS
 
 T1, T4 = LABELS["T1"], LABELS["T4"]

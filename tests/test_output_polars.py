@@ -17,11 +17,11 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame
-from polartrace import output as out
-from polartrace._cut import offsets
-from polartrace._root_spans import dumps
-from polartrace.errors import TraceFormatError
+from polartrace.frame.cut import offsets
+from polartrace.frame.root_spans import dumps
 from polartrace.io.parquet import DatasetWriter, read_parquet, write_parquet
+from polartrace.output import build as out
+from polartrace.values.errors import TraceFormatError
 
 TIME = "2024-01-01T00:00:00Z"
 ROOT, CHILD = "AAAAAAAAAAE=", "AAAAAAAAAAI="

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from polartrace import parser
-from polartrace.ast import (
+from polartrace.language import parser
+from polartrace.language.ast import (
     And,
     Comparison,
     Expr,
@@ -24,8 +24,8 @@ from polartrace.ast import (
     ValueList,
     unparse,
 )
-from polartrace.errors import FilterError, FilterSyntaxError
-from polartrace.parser import _LARK, _ToAst, parse
+from polartrace.language.parser import _LARK, _ToAst, parse
+from polartrace.values.errors import FilterError, FilterSyntaxError
 from tests.conftest import load_jsonl
 
 ROUNDTRIP = Path(__file__).parent / "fixtures" / "roundtrip-filters.txt"
@@ -628,7 +628,11 @@ def test_lark_traceback_is_not_chained() -> None:
 
 
 def test_grammar_ships_inside_the_package() -> None:
-    assert importlib.resources.files("polartrace").joinpath("grammar.lark").is_file()
+    assert (
+        importlib.resources.files("polartrace.language")
+        .joinpath("grammar.lark")
+        .is_file()
+    )
 
 
 def test_every_grammar_alias_has_a_transformer_method() -> None:

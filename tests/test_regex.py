@@ -15,10 +15,10 @@ import polars as pl
 import pytest
 
 from polartrace import TraceFrame, count, search_traces
-from polartrace._regex import from_python
-from polartrace.errors import FilterTypeError
-from polartrace.model import Trace
-from polartrace.search import Engine
+from polartrace.api.search import Engine
+from polartrace.language.regex import from_python
+from polartrace.model.trace import Trace
+from polartrace.values.errors import FilterTypeError
 
 SUBJECTS = [
     "",

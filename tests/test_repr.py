@@ -6,7 +6,8 @@ import attrs
 import pytest
 
 from polartrace import Span, Trace, TraceData, TraceFrame, TraceInfo
-from polartrace.io import scan_traces, write_parquet
+from polartrace.engines.lazy import scan_traces
+from polartrace.io import write_parquet
 
 _TRACE = Trace(
     TraceInfo(

@@ -20,9 +20,9 @@ from polartrace import (
     parse_filter,
     search_traces,
 )
-from polartrace.compile import compile_filter
-from polartrace.output import COLUMNS
-from polartrace.search import Engine
+from polartrace.api.search import Engine
+from polartrace.engines.polars.compile import compile_filter
+from polartrace.output.build import COLUMNS
 from tests.conftest import LABELS
 
 T1, T2, T3, T4, T5, T6 = (LABELS[f"T{i}"] for i in range(1, 7))
@@ -289,8 +289,8 @@ def test_bad_traces_argument_is_rejected() -> None:
 
 
 def test_frame_search_and_count_methods(oracle_frame: TraceFrame) -> None:
-    assert oracle_frame.count("span.type = 'LLM'") == 2
-    got = oracle_frame.search("span.type = 'LLM'", return_type="list")
+    assert count(oracle_frame, "span.type = 'LLM'") == 2
+    got = search_traces(oracle_frame, "span.type = 'LLM'", return_type="list")
     assert [t.info.trace_id for t in got] == [T2, T1]
 
 

@@ -24,9 +24,10 @@ from polartrace import (
     count,
     search_traces,
 )
-from polartrace.io import scan_traces, write_jsonl, write_parquet
-from polartrace.search import Engine
-from polartrace.tracing import TraceNotFoundError, TracingError, get_store
+from polartrace.api.search import Engine
+from polartrace.engines.lazy import scan_traces
+from polartrace.io import write_jsonl, write_parquet
+from polartrace.tracing.sdk import TraceNotFoundError, TracingError, get_store
 from tests.conftest import LABELS
 
 T1, T2, T3, T4, T5, T6 = (LABELS[f"T{i}"] for i in range(1, 7))
@@ -632,7 +633,7 @@ def test_frame_set_trace_tag_unknown_trace(oracle_frame: TraceFrame) -> None:
 def test_cli_count_experiment_id(
     ids: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from polartrace.cli import main
+    from polartrace.cli.main import main
 
     options = [arg for i in ids for arg in ("--experiment-id", i)]
     assert main(["count", str(MLFLOW / "mlflow.db"), *options]) == 0
@@ -640,7 +641,7 @@ def test_cli_count_experiment_id(
 
 
 def test_cli_search_experiment_id(capsys: pytest.CaptureFixture[str]) -> None:
-    from polartrace.cli import main
+    from polartrace.cli.main import main
 
     db = str(MLFLOW / "mlflow.db")
     args = ["search", db, "--experiment-id", "2", "--columns", "trace_id"]

@@ -16,10 +16,11 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame, count, search_traces
-from polartrace import search as search_module
-from polartrace.frame import SPAN_STATUS_ENUM, STATE_ENUM
+from polartrace.engines.lazy import scan_traces
+from polartrace.engines.polars import ordering as search_module
+from polartrace.frame.schema import SPAN_STATUS_ENUM, STATE_ENUM
 from polartrace.generate import DEFAULT_START_MS, generate_trace_dicts
-from polartrace.io import scan_traces, write_parquet
+from polartrace.io import write_parquet
 from tests.conftest import load_jsonl
 
 VALID_FILTERS = [c for c in load_jsonl("filter-cases.jsonl") if c["valid"]]

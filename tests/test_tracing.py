@@ -33,8 +33,7 @@ from polartrace import (
     trace,
     update_current_trace,
 )
-from polartrace._encode import dump_value
-from polartrace.model import (
+from polartrace.model.trace import (
     AssessmentError,
     AssessmentSource,
     Span,
@@ -42,7 +41,8 @@ from polartrace.model import (
     Trace,
     TraceState,
 )
-from polartrace.tracing import TraceNotFoundError, TraceStore
+from polartrace.tracing.encode import dump_value
+from polartrace.tracing.sdk import TraceNotFoundError, TraceStore
 
 TRACE_ID = re.compile(r"tr-[0-9a-f]{32}")
 HEX16 = re.compile(r"[0-9a-f]{16}")
@@ -569,7 +569,7 @@ def test_a_failure_to_record_never_reaches_the_traced_code(
         msg = "internal"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr("polartrace._live._build", broken)
+    monkeypatch.setattr("polartrace.tracing.live._build", broken)
 
     @trace
     def f() -> int:

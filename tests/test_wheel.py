@@ -52,7 +52,7 @@ def metadata(wheel: zipfile.ZipFile) -> Message:
 
 
 def test_wheel_ships_the_grammar(wheel: zipfile.ZipFile) -> None:
-    assert "polartrace/grammar.lark" in wheel.namelist()
+    assert "polartrace/language/grammar.lark" in wheel.namelist()
 
 
 def test_wheel_ships_the_type_marker(wheel: zipfile.ZipFile) -> None:
@@ -80,4 +80,4 @@ def test_pandas_is_a_core_dependency(metadata: Message) -> None:
 def test_console_script_is_polartrace(wheel: zipfile.ZipFile) -> None:
     (name,) = (n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt"))
     text = wheel.read(name).decode("utf-8")
-    assert "[console_scripts]\npolartrace = polartrace.cli:main" in text
+    assert "[console_scripts]\npolartrace = polartrace.cli.main:main" in text

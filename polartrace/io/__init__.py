@@ -17,20 +17,18 @@ format              source
 ==================  ==========================================================
 
 Every reader is all-or-nothing: a bad record raises
-:class:`~polartrace.errors.TraceFormatError` naming the file and the record, and no
-partial frame is returned. An empty source gives an empty frame with the full schema.
+:class:`~polartrace.values.errors.TraceFormatError` naming the file and the record, and
+no partial frame is returned. An empty source gives an empty frame with the full schema.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, Any, Final
 
-from polartrace._concat import concat
-from polartrace._formats import FORMATS
-from polartrace.errors import TraceFormatError
-from polartrace.frame import TraceFrame
+from polartrace.frame.concat import concat
+from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io._cache import CACHE_SIZE, clear_cache
 from polartrace.io._progress import Progress, interactive
 from polartrace.io._sources import (
@@ -45,9 +43,8 @@ from polartrace.io._sources import (
 from polartrace.io.jsonl import iter_jsonl, read_json, read_jsonl, write_jsonl
 from polartrace.io.mlflow_db import is_database_url
 from polartrace.io.parquet import DatasetWriter, is_dataset, write_parquet
-
-if TYPE_CHECKING:
-    from polartrace.io.lazy import LazyTraceFrame
+from polartrace.values.errors import TraceFormatError
+from polartrace.values.formats import FORMATS
 
 __all__ = [
     "CACHE_SIZE",
@@ -57,7 +54,6 @@ __all__ = [
     "detect_format",
     "iter_jsonl",
     "read_traces",
-    "scan_traces",
     "write_jsonl",
     "write_parquet",
 ]
@@ -235,20 +231,3 @@ def _read(kind: str, text: str) -> TraceFrame:
         return read_mlflow_files(text)
     msg = f"unknown format {kind!r}; expected one of {', '.join(FORMATS)}"
     raise TraceFormatError(msg, source=text)
-
-
-def scan_traces(source: str | os.PathLike[str]) -> LazyTraceFrame:
-    """Open a polartrace Parquet dataset lazily, for data bigger than memory.
-
-    Args:
-        source: A dataset directory written by `write_parquet` / `DatasetWriter`.
-
-    Returns:
-        A `LazyTraceFrame`; its ``search`` and ``count`` stream the Parquet files.
-
-    Raises:
-        TraceFormatError: If ``source`` is not a polartrace Parquet dataset.
-    """
-    from polartrace.io.lazy import LazyTraceFrame
-
-    return LazyTraceFrame(source)

@@ -17,10 +17,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Final
 
-from polartrace.errors import TraceFormatError
-from polartrace.frame import TraceFrame
+from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io._sources import expand
 from polartrace.io.mlflow_db import is_database_url
+from polartrace.values.errors import TraceFormatError
 
 __all__ = ["CACHE_SIZE", "clear_cache", "read_cached"]
 

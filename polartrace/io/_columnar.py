@@ -43,12 +43,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.json as pj
 
-from polartrace._assessment_model import read_assessment
-from polartrace._json import decode_attribute, parse_timestamp_ms
-from polartrace._spans import _read_event
-from polartrace._text import linked_prompts
-from polartrace.errors import TraceFormatError
-from polartrace.frame import (
+from polartrace.catalogue.text_units import linked_prompts
+from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
     META_PREFIX,
@@ -56,10 +52,12 @@ from polartrace.frame import (
     SPAN_STATUS_ENUM,
     STATE_ENUM,
     TAG_PREFIX,
-    TraceFrame,
-    _assessment_rows,
-    _compact,
 )
+from polartrace.frame.trace_frame import TraceFrame, _assessment_rows, _compact
+from polartrace.model.assessment import read_assessment
+from polartrace.model.span import _read_event
+from polartrace.values.errors import TraceFormatError
+from polartrace.values.json_values import decode_attribute, parse_timestamp_ms
 
 __all__ = ["read_jsonl_columnar"]
 

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Final, TypeAlias
 
-from polartrace.errors import TraceFormatError
 from polartrace.io.mlflow_db import is_database_url
 from polartrace.io.parquet import is_dataset
+from polartrace.values.errors import TraceFormatError
 
 __all__ = [
     "DB_SUFFIXES",

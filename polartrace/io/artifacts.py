@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-from polartrace.errors import TraceFormatError
-from polartrace.frame import TraceFrame
+from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io.jsonl import load_json
-from polartrace.model import Assessment, Trace
+from polartrace.model.trace import Assessment, Trace
+from polartrace.values.errors import TraceFormatError
 
 __all__ = ["is_mlflow_files", "iter_trace_dirs", "read_mlflow_files"]
 

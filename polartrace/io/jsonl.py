@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from polartrace._json import check_encodable
-from polartrace.errors import TraceFormatError
-from polartrace.frame import TraceFrame
-from polartrace.model import Trace
+from polartrace.frame.trace_frame import TraceFrame
+from polartrace.model.trace import Trace
+from polartrace.values.errors import TraceFormatError
+from polartrace.values.json_values import check_encodable
 
 __all__ = ["iter_jsonl", "read_json", "read_jsonl", "write_jsonl"]
 

@@ -26,10 +26,10 @@ from typing import Any, Final
 
 import polars as pl
 
-from polartrace.errors import TraceFormatError
-from polartrace.frame import TraceFrame
+from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io.jsonl import load_json
-from polartrace.model import Trace
+from polartrace.model.trace import Trace
+from polartrace.values.errors import TraceFormatError
 
 __all__ = ["is_database_url", "read_mlflow_db", "read_mlflow_db_traces"]
 
@@ -310,7 +310,7 @@ def read_mlflow_db(
         >>> read_mlflow_db("no/such.db")
         Traceback (most recent call last):
         ...
-        polartrace.errors.TraceFormatError: no/such.db: no such database file
+        polartrace.values.errors.TraceFormatError: no/such.db: no such database file
     """
     return TraceFrame.from_traces(
         read_mlflow_db_traces(source, experiment_ids=experiment_ids)

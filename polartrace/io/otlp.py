@@ -34,10 +34,10 @@ import os
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from polartrace.errors import TraceFormatError
-from polartrace.frame import TraceFrame
+from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io.jsonl import load_json, open_text
-from polartrace.model import Trace
+from polartrace.model.trace import Trace
+from polartrace.values.errors import TraceFormatError
 
 __all__ = ["read_otlp", "read_otlp_traces", "traces_from_otlp"]
 

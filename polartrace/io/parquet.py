@@ -28,17 +28,16 @@ from typing import Any, Final
 
 import polars as pl
 
-from polartrace._cut import OFFSETS, offsets
-from polartrace._root_spans import root_texts
-from polartrace.errors import TraceFormatError
-from polartrace.frame import (
-    SPAN_STATUS_ENUM,
-    STATE_ENUM,
+from polartrace.frame.cut import OFFSETS, offsets
+from polartrace.frame.root_spans import root_texts
+from polartrace.frame.schema import SPAN_STATUS_ENUM, STATE_ENUM
+from polartrace.frame.trace_frame import (
     TraceFrame,
     compact_categoricals,
     to_parquet_table,
 )
-from polartrace.model import Trace
+from polartrace.model.trace import Trace
+from polartrace.values.errors import TraceFormatError
 
 __all__ = [
     "FORMAT_NAME",
@@ -230,9 +229,9 @@ def _tables(frame: TraceFrame, offset: int) -> dict[str, pl.DataFrame]:
 def _json_parts(frame: TraceFrame, texts: list[str]) -> list[pl.Series]:
     """What a page of Polars output reads from each text, found once here.
 
-    Where its parts are (`polartrace._cut.offsets`, null for a text `cut` does
+    Where its parts are (`polartrace.frame.cut.offsets`, null for a text `cut` does
     not take) and the request and response text of its root span
-    (`polartrace._root_spans.root_texts`): found at write time, they save each
+    (`polartrace.frame.root_spans.root_texts`): found at write time, they save each
     page from cutting its texts and writing its root spans' inputs and outputs
     again, the two costliest steps of a page. The ``kept`` column marks rows written
     with them, so files of an older writer, read together, fall back to cutting.

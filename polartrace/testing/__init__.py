@@ -12,8 +12,9 @@ Everything is drawn from one small shared vocabulary (a handful of tag keys and
 values, span names, attribute values, assessment names, times a few hundred
 milliseconds apart), and :func:`filters` draws field names and literals from the
 same vocabulary, so generated filters often match some traces and miss others.
-Fields and operators come from the field catalogue (``polartrace.fields.FIELDS``):
-a new field or operator is covered without touching this package.
+Fields and operators come from the field catalogue
+(``polartrace.catalogue.fields.FIELDS``): a new field or operator is covered without
+touching this package.
 
 Texts are chosen where Python and Rust agree (see docs/testing.md): no string ends
 with a newline (Python's ``$`` also matches before one, Rust's does not), and every

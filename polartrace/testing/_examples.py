@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from polartrace.model import (
+from polartrace.model.trace import (
     Assessment,
     Span,
     SpanEvent,

@@ -1,8 +1,8 @@
 """Strategies for filters: `comparisons`, `filters` and `filter_strings`.
 
-Fields and operators come from the field catalogue (``polartrace.fields.FIELDS``),
-literals from the shared vocabulary, LIKE and RLIKE patterns are cut from its
-words; strategies are cached per field and operator.
+Fields and operators come from the field catalogue
+(``polartrace.catalogue.fields.FIELDS``), literals from the shared vocabulary, LIKE and
+RLIKE patterns are cut from its words; strategies are cached per field and operator.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from typing import Any, Final
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from polartrace import ast
-from polartrace.ast import Op
-from polartrace.fields import (
+from polartrace.catalogue.fields import (
     FIELDS,
     PREFIXES,
     RESERVED_KEYS,
@@ -24,7 +22,9 @@ from polartrace.fields import (
     Prefix,
     ValueType,
 )
-from polartrace.operators import OPERATORS, Base
+from polartrace.catalogue.operators import OPERATORS, Base
+from polartrace.language import ast
+from polartrace.language.ast import Op
 from polartrace.testing._vocab import (
     _ISO_TIMES,
     _KEYS,
@@ -286,12 +286,12 @@ def comparisons(
             ``st.text()``), for syntax tests that need more than the vocabulary.
 
     Returns:
-        A strategy of :class:`polartrace.ast.Comparison` nodes.
+        A strategy of :class:`polartrace.language.ast.Comparison` nodes.
 
     Example:
         >>> from hypothesis import find
-        >>> from polartrace.ast import unparse
-        >>> from polartrace.fields import FIELDS
+        >>> from polartrace.language.ast import unparse
+        >>> from polartrace.catalogue.fields import FIELDS
         >>> latency = next(f for f in FIELDS if f.name == "execution_time_ms")
         >>> unparse(find(comparisons(fields=[latency], ops=[Op.IS_NULL]), bool))
         'execution_time_ms IS NULL'
@@ -311,7 +311,7 @@ def filters(
 
     Leaves come from :func:`comparisons`; ``And`` and ``Or`` nodes have two or
     three operands, and any node may be negated or nested (parentheses are
-    implied by the tree; :func:`polartrace.ast.unparse` writes them). Span
+    implied by the tree; :func:`polartrace.language.ast.unparse` writes them). Span
     comparisons in one AND-chain form one span group, so trees with several of them
     test the same-span rule.
 
@@ -322,12 +322,12 @@ def filters(
         text: Extra strings for literals and keys (see :func:`comparisons`).
 
     Returns:
-        A strategy of :data:`polartrace.ast.Expr` trees.
+        A strategy of :data:`polartrace.language.ast.Expr` trees.
 
     Example:
         >>> from hypothesis import given, settings
         >>> from polartrace import parse_filter
-        >>> from polartrace.ast import unparse
+        >>> from polartrace.language.ast import unparse
         >>> @given(filters())
         ... @settings(max_examples=10)
         ... def test_generated_filters_bind(tree):

@@ -11,8 +11,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from polartrace.bind import bind_order_by
-from polartrace.fields import (
+from polartrace.bind.filter import bind_order_by
+from polartrace.catalogue.fields import (
     ORDER_KEYS,
 )
 from polartrace.testing._vocab import (

@@ -15,10 +15,10 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from polartrace.fields import (
+from polartrace.catalogue.fields import (
     SPAN_STATUS_VALUES,
 )
-from polartrace.model import (
+from polartrace.model.trace import (
     Assessment,
     AssessmentError,
     AssessmentSource,

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from polartrace._json import canonical_text
-from polartrace.fields import (
+from polartrace.catalogue.fields import (
     SPAN_STATUS_VALUES,
     STATE_VALUES,
 )
+from polartrace.values.json_values import canonical_text
 
 #: Request times are this (2023-11-14T22:13:20Z) plus a few seconds at most.
 BASE_TIME_MS: Final = 1_700_000_000_000

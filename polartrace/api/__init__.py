@@ -1,0 +1,1 @@
+"""search_traces and count: input coercion, engine choice, output."""

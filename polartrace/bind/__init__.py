@@ -1,0 +1,1 @@
+"""Bind a parsed filter and an order_by against the catalogue."""

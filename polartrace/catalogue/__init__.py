@@ -1,0 +1,1 @@
+"""What a filter may name: fields, operators, text units."""

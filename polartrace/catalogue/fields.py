@@ -1,0 +1,395 @@
+"""The field catalogue: every searchable and orderable field, in one declarative table.
+
+The binder resolves names against it, both engines read ``FieldSpec.source`` to know
+what a field reads, the Hypothesis strategies draw fields from it and
+``docs/fields.md`` is generated from it (``python -m polartrace.fields``). Adding a
+field or an operator is a change here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+import attrs
+
+from polartrace.language.ast import Op
+from polartrace.values.errors import closest_match
+
+__all__ = [
+    "ATTRIBUTE_FIELDS",
+    "FIELDS",
+    "NAME_HINTS",
+    "ORDER_KEYS",
+    "PREFIXES",
+    "PREFIX_HINTS",
+    "SPAN_FIELDS",
+    "FieldSpec",
+    "Prefix",
+    "Source",
+    "ValueType",
+    "render_markdown",
+    "suggest_field",
+    "suggest_prefix",
+]
+
+
+class Prefix(enum.Enum):
+    """Canonical field prefixes; several spellings map to each (see ``PREFIXES``)."""
+
+    ATTRIBUTE = "attribute"
+    TAG = "tag"
+    METADATA = "metadata"
+    SPAN = "span"
+    FEEDBACK = "feedback"
+    EXPECTATION = "expectation"
+    ISSUE = "issue"
+
+
+#: Prefix spellings (case-sensitive, as in MLflow). ``None`` is an unprefixed name.
+PREFIXES: dict[str | None, Prefix] = {
+    None: Prefix.ATTRIBUTE,
+    "attribute": Prefix.ATTRIBUTE,
+    "attributes": Prefix.ATTRIBUTE,
+    "trace": Prefix.ATTRIBUTE,
+    "tag": Prefix.TAG,
+    "tags": Prefix.TAG,
+    "metadata": Prefix.METADATA,
+    "request_metadata": Prefix.METADATA,
+    "span": Prefix.SPAN,
+    "feedback": Prefix.FEEDBACK,
+    "expectation": Prefix.EXPECTATION,
+    "issue": Prefix.ISSUE,
+}
+
+
+class Source(enum.Enum):
+    """Where a field's value lives; the engines dispatch on this."""
+
+    INFO = "info"  # a typed trace column; FieldSpec.column names it
+    TAG = "tag"  # a tag value; the key comes from the filter or FieldSpec.column
+    METADATA = "metadata"  # a metadata value, likewise
+    PROMPT = "prompt"  # linked prompt versions (tag mlflow.linkedPrompts)
+    TEXT = "text"  # the trace's full-text units
+    SPAN = "span"  # a per-span value; FieldSpec.column names it
+    ASSESSMENT = "assessment"  # valid assessments; FieldSpec.column is the kind
+
+
+class ValueType(enum.Enum):
+    """How literals are checked and compared for a field."""
+
+    STATE = "state"  # a TraceState name
+    SPAN_STATUS = "span status"  # OK, ERROR or UNSET
+    STRING = "string"
+    TIME = "time ms"  # a number, a numeric string or an ISO-8601 date
+    NUMBER = "number"  # a number or a numeric string (durations)
+    DYNAMIC = "dynamic"  # decoded JSON, compared through its canonical text
+    TEXT = "text"  # full-text units, LIKE/ILIKE only
+    PROMPT = "name/version"
+
+
+_STRING_OPS = frozenset(
+    {
+        Op.EQ,
+        Op.NE,
+        Op.LIKE,
+        Op.ILIKE,
+        Op.RLIKE,
+        Op.IN,
+        Op.NOT_IN,
+        Op.NOT_LIKE,
+        Op.NOT_ILIKE,
+        Op.NOT_RLIKE,
+    }
+)
+_NULL_OPS = frozenset({Op.IS_NULL, Op.IS_NOT_NULL})
+_ORDER_OPS = frozenset({Op.LT, Op.LE, Op.GT, Op.GE})
+_NUMERIC_OPS = frozenset({Op.EQ, Op.NE, Op.IN, Op.NOT_IN}) | _ORDER_OPS
+_TEXT_OPS = frozenset({Op.LIKE, Op.ILIKE})
+
+
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    # A typed converter: attrs' mypy plugin cannot infer element types of `tuple`.
+    return tuple(values)
+
+
+@attrs.frozen
+class FieldSpec:
+    """One searchable field.
+
+    Attributes:
+        name: Canonical spelling, as documented (``status``, ``tags.<key>``).
+        prefix: The canonical prefix it is written under.
+        value_type: How literals are checked and compared.
+        ops: The operators it accepts.
+        source: Where the engines read it.
+        column: The trace or span column (``Source.INFO``/``SPAN``), the fixed tag or
+            metadata key (``name``, ``run_id``), or the assessment kind.
+        keyed: Whether the filter supplies a key (``tags.<key>``, ``feedback.<name>``).
+        aliases: Other attribute names that mean the same field.
+        orderable: Whether ``order_by`` accepts it.
+        description: One line for the generated field table.
+    """
+
+    name: str
+    prefix: Prefix
+    value_type: ValueType
+    ops: frozenset[Op]
+    source: Source
+    column: str | None = None
+    keyed: bool = False
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    orderable: bool = False
+    description: str = ""
+
+    @property
+    def nullable(self) -> bool:
+        """Whether the field can be missing on a trace (it accepts ``IS NULL``)."""
+        return Op.IS_NULL in self.ops
+
+
+_A = Prefix.ATTRIBUTE
+
+STATUS = FieldSpec(
+    "status", _A, ValueType.STATE, _STRING_OPS, Source.INFO, "state",
+    aliases=("state",), orderable=True,
+    description="Trace state: OK, ERROR, IN_PROGRESS or STATE_UNSPECIFIED.",
+)  # fmt: skip
+TIMESTAMP = FieldSpec(
+    "timestamp_ms", _A, ValueType.TIME, _NUMERIC_OPS, Source.INFO, "request_time",
+    aliases=("timestamp",), orderable=True,
+    description="Request start, epoch ms; ISO-8601 dates accepted (UTC by default).",
+)  # fmt: skip
+EXECUTION_TIME = FieldSpec(
+    "execution_time_ms", _A, ValueType.NUMBER, _NUMERIC_OPS | _NULL_OPS, Source.INFO,
+    "execution_duration", aliases=("execution_time", "latency"), orderable=True,
+    description="Duration in ms; null while the trace is in progress.",
+)  # fmt: skip
+END_TIME = FieldSpec(
+    "end_time_ms", _A, ValueType.TIME, _NUMERIC_OPS, Source.INFO, "end_time",
+    aliases=("end_time",), orderable=True,
+    description="Request start + duration (0 while in progress), epoch ms.",
+)  # fmt: skip
+REQUEST_ID = FieldSpec(
+    "request_id", _A, ValueType.STRING, _STRING_OPS, Source.INFO, "trace_id",
+    aliases=("trace_id",), orderable=True, description="The trace id (tr-...).",
+)  # fmt: skip
+CLIENT_REQUEST_ID = FieldSpec(
+    "client_request_id", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.INFO,
+    "client_request_id", orderable=True,
+    description="The caller's own request id; may be missing.",
+)  # fmt: skip
+NAME = FieldSpec(
+    "name", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.TAG,
+    "mlflow.traceName", orderable=True,
+    description="Trace name (tag mlflow.traceName, the root span's name).",
+)  # fmt: skip
+RUN_ID = FieldSpec(
+    "run_id", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.METADATA,
+    "mlflow.sourceRun", orderable=True,
+    description="The MLflow run that produced the trace (metadata mlflow.sourceRun).",
+)  # fmt: skip
+PROMPT = FieldSpec(
+    "prompt", _A, ValueType.PROMPT, frozenset({Op.EQ, Op.IN}), Source.PROMPT,
+    "mlflow.linkedPrompts",
+    description="A linked prompt version, written name/version.",
+)  # fmt: skip
+TEXT = FieldSpec(
+    "text", _A, ValueType.TEXT, _TEXT_OPS, Source.TEXT,
+    description="Full text: span names, input/output/attribute/event leaf values, "
+    "previews. Exclude with NOT text LIKE ...",
+)  # fmt: skip
+TAGS = FieldSpec(
+    "tags.<key>", Prefix.TAG, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.TAG,
+    keyed=True, orderable=True, description="A trace tag; missing when unset.",
+)  # fmt: skip
+METADATA = FieldSpec(
+    "metadata.<key>", Prefix.METADATA, ValueType.STRING, _STRING_OPS | _NULL_OPS,
+    Source.METADATA, keyed=True, orderable=True,
+    description="A trace metadata entry; missing when unset.",
+)  # fmt: skip
+SPAN_NAME = FieldSpec(
+    "span.name", Prefix.SPAN, ValueType.STRING, _STRING_OPS, Source.SPAN, "name",
+    description="Some span's name.",
+)  # fmt: skip
+SPAN_TYPE = FieldSpec(
+    "span.type", Prefix.SPAN, ValueType.STRING, _STRING_OPS, Source.SPAN, "type",
+    description="Some span's type (LLM, CHAIN, TOOL, RETRIEVER, ...).",
+)  # fmt: skip
+SPAN_STATUS = FieldSpec(
+    "span.status", Prefix.SPAN, ValueType.SPAN_STATUS, _STRING_OPS, Source.SPAN,
+    "status", description="Some span's status: OK, ERROR or UNSET.",
+)  # fmt: skip
+SPAN_DURATION = FieldSpec(
+    "span.duration_ms", Prefix.SPAN, ValueType.NUMBER, _NUMERIC_OPS, Source.SPAN,
+    "duration_ms", description="Some span's duration in ms (end - start).",
+)  # fmt: skip
+SPAN_CONTENT = FieldSpec(
+    "span.content", Prefix.SPAN, ValueType.TEXT, _TEXT_OPS, Source.SPAN, "content",
+    description="Some span's full-text units (joins its span group).",
+)  # fmt: skip
+SPAN_ATTRIBUTES = FieldSpec(
+    "span.attributes.<key>", Prefix.SPAN, ValueType.DYNAMIC,
+    _STRING_OPS | _ORDER_OPS | _NULL_OPS, Source.SPAN, "attributes", keyed=True,
+    description="Some span's attribute, decoded from JSON, compared as a dynamic "
+    "value.",
+)  # fmt: skip
+FEEDBACK = FieldSpec(
+    "feedback.<name>", Prefix.FEEDBACK, ValueType.DYNAMIC,
+    _STRING_OPS | _ORDER_OPS | _NULL_OPS, Source.ASSESSMENT, "feedback", keyed=True,
+    description="Some valid feedback of that name (session-scoped ones included).",
+)  # fmt: skip
+EXPECTATION = FieldSpec(
+    "expectation.<name>", Prefix.EXPECTATION, ValueType.DYNAMIC,
+    _STRING_OPS | _ORDER_OPS | _NULL_OPS, Source.ASSESSMENT, "expectation",
+    keyed=True, description="Some valid expectation of that name.",
+)  # fmt: skip
+ISSUE_ID = FieldSpec(
+    "issue.id", Prefix.ISSUE, ValueType.STRING, frozenset({Op.EQ}), Source.ASSESSMENT,
+    "issue", description="An issue assessment with that id.",
+)  # fmt: skip
+EXPERIMENT_ID = FieldSpec(
+    "experiment_id", _A, ValueType.STRING, frozenset(), Source.INFO, "experiment_id",
+    orderable=True, description="The experiment; orderable only (as in MLflow).",
+)  # fmt: skip
+
+#: Every field, in documentation order.
+FIELDS: tuple[FieldSpec, ...] = (
+    STATUS, TIMESTAMP, EXECUTION_TIME, END_TIME, REQUEST_ID, CLIENT_REQUEST_ID, NAME,
+    RUN_ID, PROMPT, TEXT, EXPERIMENT_ID, TAGS, METADATA, SPAN_NAME, SPAN_TYPE,
+    SPAN_STATUS, SPAN_DURATION, SPAN_CONTENT, SPAN_ATTRIBUTES, FEEDBACK, EXPECTATION,
+    ISSUE_ID,
+)  # fmt: skip
+
+#: Unprefixed (or attribute-prefixed) names, aliases included.
+ATTRIBUTE_FIELDS: dict[str, FieldSpec] = {
+    name: spec
+    for spec in FIELDS
+    if spec.prefix is Prefix.ATTRIBUTE
+    for name in (spec.name, *spec.aliases)
+}
+
+#: ``span.<key>`` fields other than ``span.attributes.<key>``.
+SPAN_FIELDS: dict[str, FieldSpec] = {
+    spec.name.removeprefix("span."): spec
+    for spec in (SPAN_NAME, SPAN_TYPE, SPAN_STATUS, SPAN_DURATION, SPAN_CONTENT)
+}
+
+#: Reserved tag/metadata keys that are really attribute fields.
+RESERVED_KEYS: dict[tuple[Prefix, str], FieldSpec] = {
+    (Prefix.TAG, "mlflow.traceName"): NAME,
+    (Prefix.TAG, "mlflow.linkedPrompts"): PROMPT,
+    (Prefix.METADATA, "mlflow.sourceRun"): RUN_ID,
+}
+
+#: Attribute names accepted by ``order_by`` (tags and metadata come on top).
+ORDER_KEYS: dict[str, FieldSpec] = {
+    name: spec for name, spec in ATTRIBUTE_FIELDS.items() if spec.orderable
+}
+
+#: Names that are not fields but that users write for one: the columns of MLflow's
+#: ``search_traces`` DataFrame (MLflow 2 and 3) and common words. "Did you mean"
+#: hints offer these fields instead of a look-alike spelling (``request_time`` is
+#: ``timestamp_ms``, not ``request_id``).
+NAME_HINTS: dict[str, FieldSpec] = {
+    "request_time": TIMESTAMP, "start_time": TIMESTAMP, "time": TIMESTAMP,
+    "execution_duration": EXECUTION_TIME, "duration": EXECUTION_TIME,
+    "id": REQUEST_ID,
+    "request": TEXT, "response": TEXT, "inputs": TEXT, "outputs": TEXT,
+    "tags": TAGS, "tag": TAGS,
+    "metadata": METADATA, "trace_metadata": METADATA, "request_metadata": METADATA,
+    "assessments": FEEDBACK, "feedback": FEEDBACK, "expectation": EXPECTATION,
+    "expectations": EXPECTATION,
+}  # fmt: skip
+
+#: Prefix spellings that are no prefix, and the prefix meant.
+PREFIX_HINTS: dict[str, str] = {
+    "assessment": "feedback", "assessments": "feedback", "feedbacks": "feedback",
+    "expectations": "expectation", "spans": "span", "attr": "attributes",
+    "run": "attributes", "meta": "metadata", "trace_metadata": "metadata",
+}  # fmt: skip
+
+
+def suggest_field(name: str, *, orderable: bool = False) -> str | None:
+    """Return the field a "did you mean" hint offers for an unknown attribute name.
+
+    A name in ``NAME_HINTS`` gives its field, or nothing if that field cannot be
+    used there (``orderable``): it is never guessed by spelling instead. Any other
+    name gives the closest attribute name, if one is close.
+
+    Example:
+        >>> suggest_field("request_time", orderable=True), suggest_field("stauts")
+        ('timestamp_ms', 'status')
+    """
+    spec = NAME_HINTS.get(name)
+    if spec is not None:
+        return spec.name if spec.orderable or not orderable else None
+    return closest_match(name, list(ORDER_KEYS if orderable else ATTRIBUTE_FIELDS))
+
+
+def suggest_prefix(written: str) -> str | None:
+    """Return the prefix a "did you mean" hint offers for an unknown prefix."""
+    known = [p for p in PREFIXES if p]
+    return PREFIX_HINTS.get(written.lower()) or closest_match(written, known)
+
+
+#: The values ``status`` and ``span.status`` accept, with their stored spelling.
+STATE_VALUES: dict[str, str] = {
+    "STATE_UNSPECIFIED": "STATE_UNSPECIFIED",
+    "TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED",
+    "OK": "OK",
+    "ERROR": "ERROR",
+    "IN_PROGRESS": "IN_PROGRESS",
+}
+SPAN_STATUS_VALUES: dict[str, str] = {"OK": "OK", "ERROR": "ERROR", "UNSET": "UNSET"}
+
+
+_PREFIX_WORD = {Prefix.TAG: "tags", Prefix.METADATA: "metadata"}
+
+
+def _ops_text(ops: frozenset[Op]) -> str:
+    order = list(Op)
+    return " ".join(f"`{op.value}`" for op in sorted(ops, key=order.index)) or "-"
+
+
+def render_markdown() -> str:
+    """Render the catalogue as the Markdown table shipped in ``docs/fields.md``.
+
+    Returns:
+        The whole document, generated: edit ``fields.py``, not the Markdown.
+    """
+    lines = [
+        "# Fields",
+        "",
+        "Generated from `polartrace/catalogue/fields.py` by `python -m "
+        "polartrace.fields`;"
+        " do not edit by hand.",
+        "",
+        "Prefixes: " + ", ".join(f"`{p}`" for p in PREFIXES if p) + " (no prefix ="
+        " attribute).",
+        "",
+        "| field | aliases | value | operators | orderable | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
+    for spec in FIELDS:
+        aliases = ", ".join(f"`{a}`" for a in spec.aliases) or "-"
+        lines.append(
+            f"| `{spec.name}` | {aliases} | {spec.value_type.value} | "
+            f"{_ops_text(spec.ops)} | {'yes' if spec.orderable else 'no'} | "
+            f"{spec.description} |"
+        )
+    lines += [
+        "",
+        "Reserved keys that resolve to attribute fields: "
+        + ", ".join(
+            f"`{_PREFIX_WORD[prefix]}.{key}` → `{spec.name}`"
+            for (prefix, key), spec in RESERVED_KEYS.items()
+        )
+        + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover - documentation generator
+    print(render_markdown(), end="")

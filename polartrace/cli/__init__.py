@@ -1,0 +1,1 @@
+"""The polartrace command line."""

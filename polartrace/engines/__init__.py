@@ -1,0 +1,1 @@
+"""Executors of a bound filter: Polars, lazy (scanned Parquet), reference."""

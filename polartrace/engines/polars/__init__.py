@@ -1,0 +1,1 @@
+"""The in-memory Polars engine: compiled masks, ordering, paging."""

@@ -1,0 +1,270 @@
+"""The reference evaluator: a bound filter evaluated per ``Trace`` in plain Python.
+
+This is the executable specification of docs/semantics.md. It favours clarity over
+speed, reads the same operator table as the compiled engine (``operators.OPERATORS``)
+and the same value helpers (``_json``), and the property tests hold the Polars engine
+to its answers. It imports no Polars.
+
+RLIKE runs on Python's ``re``; the binder has already checked the pattern against
+Rust's regex syntax, and the two agree on the common subset the property tests draw
+from (see docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from typing import Any
+
+from polartrace.bind.filter import (
+    AllOf,
+    AnyOf,
+    BoundFilter,
+    Cond,
+    Dynamic,
+    Negate,
+    Node,
+    SpanGroup,
+)
+from polartrace.catalogue.fields import Source, ValueType
+from polartrace.catalogue.operators import OPERATORS, Base, like_body
+from polartrace.catalogue.text_units import linked_prompts, preview_units, span_units
+from polartrace.model.trace import Assessment, Span, Trace
+from polartrace.values.json_values import canonical_text, numeric_value
+
+__all__ = ["evaluate", "matches"]
+
+_MISSING = object()
+
+
+def evaluate(bound: BoundFilter, traces: Sequence[Trace]) -> list[bool]:
+    """Evaluate ``bound`` on every trace.
+
+    Args:
+        bound: A filter from :func:`polartrace.parse_filter`.
+        traces: All traces of the search: session-scoped assessments apply to every
+            trace of their session, so the evaluator needs the whole set.
+
+    Returns:
+        One boolean per trace, in order.
+    """
+    context = _Context(traces)
+    return [context.node(bound.root, trace) for trace in traces]
+
+
+def matches(bound: BoundFilter, trace: Trace) -> bool:
+    """Evaluate ``bound`` on a single trace (session scope limited to that trace)."""
+    return evaluate(bound, [trace])[0]
+
+
+# --- base tests (the same table compile.py implements with Polars) ------------------
+
+
+def _like(value: str, pattern: str) -> bool:
+    return re.fullmatch(like_body(pattern), value, re.DOTALL) is not None
+
+
+def _string_base(value: str, base: Base, operand: Any) -> bool:
+    match base:
+        case Base.EQ:
+            return bool(value == operand)
+        case Base.IN:
+            return value in operand
+        case Base.LIKE:
+            return _like(value, operand)
+        case Base.ILIKE:
+            return _like(value.lower(), operand.lower())
+        case Base.RLIKE:
+            return re.search(operand, value) is not None
+    msg = f"{base} does not apply to strings"  # pragma: no cover
+    raise AssertionError(msg)
+
+
+def _number_base(value: float, base: Base, operand: Any) -> bool:
+    match base:
+        case Base.EQ:
+            return bool(value == operand)
+        case Base.LT:
+            return bool(value < operand)
+        case Base.LE:
+            return bool(value <= operand)
+        case Base.GT:
+            return bool(value > operand)
+        case Base.GE:
+            return bool(value >= operand)
+        case Base.IN:
+            return any(value == item for item in operand)
+    msg = f"{base} does not apply to numbers"  # pragma: no cover
+    raise AssertionError(msg)
+
+
+def _dynamic_eq(value: Any, literal: Dynamic, *, quoted_form: bool) -> bool:
+    number = numeric_value(value)
+    if number is not None and literal.number is not None:
+        return number == literal.number
+    if canonical_text(value) == literal.text:
+        return True
+    return (
+        quoted_form
+        and isinstance(value, str)
+        and (json.dumps(value, ensure_ascii=False) == literal.text)
+    )
+
+
+def _dynamic_base(value: Any, base: Base, operand: Any, *, quoted_form: bool) -> bool:
+    if base is Base.EQ:
+        return _dynamic_eq(value, operand, quoted_form=quoted_form)
+    if base is Base.IN:
+        return any(
+            _dynamic_eq(value, item, quoted_form=quoted_form) for item in operand
+        )
+    if base in (Base.LT, Base.LE, Base.GT, Base.GE):
+        number = numeric_value(value)
+        return number is not None and _number_base(number, base, operand.number)
+    return _string_base(canonical_text(value) or "", base, operand)
+
+
+def _apply(cond: Cond, value: Any, *, quoted_form: bool = False) -> bool:
+    """Apply ``cond``'s operator to one value; ``_MISSING``/``None`` is missing."""
+    op = OPERATORS[cond.op]
+    missing = value is _MISSING or value is None
+    if op.base is Base.IS_NULL:
+        return missing != op.negated
+    if missing:
+        return False  # the two-valued rule: every other test is false on missing
+    vtype = cond.field.value_type
+    if vtype is ValueType.DYNAMIC:
+        hit = _dynamic_base(value, op.base, cond.value, quoted_form=quoted_form)
+    elif vtype in (ValueType.TIME, ValueType.NUMBER):
+        hit = _number_base(value, op.base, cond.value)
+    else:
+        hit = _string_base(value, op.base, cond.value)
+    return hit != op.negated
+
+
+# --- the evaluator ---------------------------------------------------------------
+
+
+class _Context:
+    """Holds what crosses traces: session-scoped assessments by session id."""
+
+    def __init__(self, traces: Sequence[Trace]) -> None:
+        self.by_session: dict[str, list[Assessment]] = {}
+        for trace in traces:
+            for assessment in trace.info.assessments:
+                session = assessment.session_id
+                if assessment.is_valid and session is not None:
+                    self.by_session.setdefault(session, []).append(assessment)
+
+    def node(self, node: Node | None, trace: Trace) -> bool:
+        match node:
+            case None:
+                return True
+            case Cond():
+                return self.cond(node, trace)
+            case SpanGroup(conds=conds):
+                return any(
+                    all(self.span_cond(c, span) for c in conds)
+                    for span in trace.data.spans
+                )
+            case AllOf(items=items):
+                return all(self.node(item, trace) for item in items)
+            case AnyOf(items=items):
+                return any(self.node(item, trace) for item in items)
+            case Negate(item=item):
+                return not self.node(item, trace)
+        msg = f"not a bound node: {node!r}"  # pragma: no cover
+        raise TypeError(msg)
+
+    def cond(self, cond: Cond, trace: Trace) -> bool:
+        info = trace.info
+        match cond.field.source:
+            case Source.INFO:
+                return _apply(cond, self.info_value(cond, trace))
+            case Source.TAG:
+                return _apply(cond, info.tags.get(str(cond.key), _MISSING))
+            case Source.METADATA:
+                return _apply(cond, info.trace_metadata.get(str(cond.key), _MISSING))
+            case Source.PROMPT:
+                wanted = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+                return any(p in wanted for p in linked_prompts(info.tags))
+            case Source.TEXT:
+                units = chain(
+                    preview_units(info), *(span_units(s) for s in trace.data.spans)
+                )
+                return any(_apply(cond, unit) for unit in units)
+            case Source.ASSESSMENT:
+                return self.assessment(cond, trace)
+            case Source.SPAN:
+                return any(self.span_cond(cond, span) for span in trace.data.spans)
+        msg = f"unknown source {cond.field.source}"  # pragma: no cover
+        raise AssertionError(msg)
+
+    @staticmethod
+    def info_value(cond: Cond, trace: Trace) -> Any:
+        info = trace.info
+        match cond.field.column:
+            case "state":
+                return info.state.value
+            case "request_time":
+                return info.request_time
+            case "execution_duration":
+                return info.execution_duration
+            case "end_time":
+                return info.request_time + (info.execution_duration or 0)
+            case "trace_id":
+                return info.trace_id
+            case "client_request_id":
+                return info.client_request_id
+            case "experiment_id":  # search scope (locations), never a filter field
+                return info.experiment_id
+        msg = f"unknown trace column {cond.field.column}"  # pragma: no cover
+        raise AssertionError(msg)
+
+    def assessments_of(self, trace: Trace) -> Iterator[Assessment]:
+        """Valid assessments that apply to ``trace``: its own and its session's."""
+        own = [a for a in trace.info.assessments if a.is_valid]
+        yield from own
+        session = trace.info.trace_metadata.get("mlflow.trace.session")
+        if session is not None:
+            owned = {id(a) for a in own}
+            yield from (
+                a for a in self.by_session.get(session, ()) if id(a) not in owned
+            )
+
+    def assessment(self, cond: Cond, trace: Trace) -> bool:
+        kind, name = cond.field.column, cond.key or ""
+        if cond.field.value_type is not ValueType.DYNAMIC:
+            # issue.id = '<id>': an issue link's name is the issue id, and the
+            # filter gives it as the value (the key is None: reading it as the
+            # name would match only issues named '').
+            name = str(cond.value)
+        relevant = [
+            a for a in self.assessments_of(trace) if a.kind == kind and a.name == name
+        ]
+        if cond.field.value_type is not ValueType.DYNAMIC:  # issue.id = '<id>'
+            return bool(relevant)
+        op = OPERATORS[cond.op]
+        if op.base is Base.IS_NULL:
+            # An error-only feedback (null value) still exists for IS [NOT] NULL.
+            return bool(relevant) == op.negated
+        return any(_apply(cond, a.value, quoted_form=True) for a in relevant)
+
+    def span_cond(self, cond: Cond, span: Span) -> bool:
+        match cond.field.column:
+            case "name":
+                return _apply(cond, span.name)
+            case "type":
+                return _apply(cond, span.span_type)
+            case "status":
+                return _apply(cond, span.status.code.value)
+            case "duration_ms":
+                return _apply(cond, span.duration_ms)
+            case "content":
+                return any(_apply(cond, unit) for unit in span_units(span))
+            case "attributes":
+                return _apply(cond, span.attributes.get(str(cond.key), _MISSING))
+        msg = f"unknown span field {cond.field.column}"  # pragma: no cover
+        raise AssertionError(msg)

@@ -1,0 +1,1 @@
+"""The trace frame: Arrow-backed tables, their layout and builder."""

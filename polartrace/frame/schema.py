@@ -1,0 +1,55 @@
+"""The frame tables' layout: enums, column prefixes and schemas."""
+
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = [
+    "SPAN_STATUS_ENUM",
+    "STATE_ENUM",
+]
+
+
+STATE_ENUM = pl.Enum(["ERROR", "IN_PROGRESS", "OK", "STATE_UNSPECIFIED"])
+SPAN_STATUS_ENUM = pl.Enum(["ERROR", "OK", "UNSET"])
+TAG_PREFIX = "tag:"
+META_PREFIX = "meta:"
+ATTR_PREFIX = "attr:"
+NUM_PREFIX = "num:"
+RAW_PREFIX = "raw:"
+
+
+_TRACE_SCHEMA: dict[str, pl.DataType] = {
+    "_key": pl.UInt32(),
+    "trace_id": pl.String(),
+    "client_request_id": pl.String(),
+    "state": STATE_ENUM,
+    "request_time": pl.Int64(),
+    "execution_duration": pl.Int64(),
+    "end_time": pl.Int64(),
+    "experiment_id": pl.String(),
+    "request_preview": pl.String(),
+    "response_preview": pl.String(),
+}
+_SPAN_SCHEMA: dict[str, pl.DataType] = {
+    "_key": pl.UInt32(),
+    "_span": pl.UInt32(),
+    "span_id": pl.String(),
+    "parent_id": pl.String(),
+    "name": pl.String(),
+    "type": pl.String(),
+    "status": SPAN_STATUS_ENUM,
+    "start_ns": pl.Int64(),
+    "end_ns": pl.Int64(),
+    "duration_ms": pl.Float64(),
+    "events": pl.String(),
+}
+_ASSESSMENT_SCHEMA: dict[str, pl.DataType] = {
+    "_key": pl.UInt32(),
+    "kind": pl.String(),
+    "name": pl.String(),
+    "text": pl.String(),
+    "quoted": pl.String(),
+    "number": pl.Float64(),
+}
+_PROMPT_SCHEMA: dict[str, pl.DataType] = {"_key": pl.UInt32(), "prompt": pl.String()}

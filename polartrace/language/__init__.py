@@ -1,0 +1,1 @@
+"""The filter language: grammar, parser, diagnosis, AST, regex."""

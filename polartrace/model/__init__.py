@@ -1,0 +1,1 @@
+"""Traces, spans and assessments as frozen values, and their JSON."""

@@ -1,0 +1,1 @@
+"""Result rows for a page: one builder per return type."""

@@ -1,0 +1,1 @@
+"""Backend-neutral pieces of a search that every engine shares."""

@@ -1,0 +1,1 @@
+"""The tracing SDK, its in-memory store and integrations."""

@@ -1,0 +1,1 @@
+"""MLflow's value conventions and errors: the bottom layer."""
