@@ -42,6 +42,7 @@ from polartrace.language import ast
 from polartrace.language.ast import Op
 from polartrace.language.parser import parse
 from polartrace.language.regex import from_python, regex_problem
+from polartrace.values.conventions import MLFLOW2_STATE_UNSPECIFIED
 from polartrace.values.errors import (
     FilterError,
     FilterTypeError,
@@ -474,7 +475,7 @@ class _Binder:
             raise self._fail(
                 FilterTypeError,
                 f"unknown {spec.name} value {lit.value!r}; it is one of "
-                + ", ".join(v for v in values if v != "TRACE_STATUS_UNSPECIFIED"),
+                + ", ".join(v for v in values if v != MLFLOW2_STATE_UNSPECIFIED),
                 lit.loc,
                 hint=f"did you mean '{guess}'? (values are case-sensitive)"
                 if guess

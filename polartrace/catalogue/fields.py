@@ -14,6 +14,13 @@ from collections.abc import Iterable
 import attrs
 
 from polartrace.language.ast import Op
+from polartrace.values.conventions import (
+    LINKED_PROMPTS_TAG,
+    SOURCE_RUN_KEY,
+    SPAN_STATUS_CODES,
+    STATE_SPELLINGS,
+    TRACE_NAME_TAG,
+)
 from polartrace.values.errors import closest_match
 
 __all__ = [
@@ -181,17 +188,17 @@ CLIENT_REQUEST_ID = FieldSpec(
 )  # fmt: skip
 NAME = FieldSpec(
     "name", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.TAG,
-    "mlflow.traceName", orderable=True,
+    TRACE_NAME_TAG, orderable=True,
     description="Trace name (tag mlflow.traceName, the root span's name).",
 )  # fmt: skip
 RUN_ID = FieldSpec(
     "run_id", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.METADATA,
-    "mlflow.sourceRun", orderable=True,
+    SOURCE_RUN_KEY, orderable=True,
     description="The MLflow run that produced the trace (metadata mlflow.sourceRun).",
 )  # fmt: skip
 PROMPT = FieldSpec(
     "prompt", _A, ValueType.PROMPT, frozenset({Op.EQ, Op.IN}), Source.PROMPT,
-    "mlflow.linkedPrompts",
+    LINKED_PROMPTS_TAG,
     description="A linked prompt version, written name/version.",
 )  # fmt: skip
 TEXT = FieldSpec(
@@ -277,9 +284,9 @@ SPAN_FIELDS: dict[str, FieldSpec] = {
 
 #: Reserved tag/metadata keys that are really attribute fields.
 RESERVED_KEYS: dict[tuple[Prefix, str], FieldSpec] = {
-    (Prefix.TAG, "mlflow.traceName"): NAME,
-    (Prefix.TAG, "mlflow.linkedPrompts"): PROMPT,
-    (Prefix.METADATA, "mlflow.sourceRun"): RUN_ID,
+    (Prefix.TAG, TRACE_NAME_TAG): NAME,
+    (Prefix.TAG, LINKED_PROMPTS_TAG): PROMPT,
+    (Prefix.METADATA, SOURCE_RUN_KEY): RUN_ID,
 }
 
 #: Attribute names accepted by ``order_by`` (tags and metadata come on top).
@@ -334,14 +341,11 @@ def suggest_prefix(written: str) -> str | None:
 
 
 #: The values ``status`` and ``span.status`` accept, with their stored spelling.
-STATE_VALUES: dict[str, str] = {
-    "STATE_UNSPECIFIED": "STATE_UNSPECIFIED",
-    "TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED",
-    "OK": "OK",
-    "ERROR": "ERROR",
-    "IN_PROGRESS": "IN_PROGRESS",
+STATE_VALUES: dict[str, str] = dict(STATE_SPELLINGS)
+#: Unlike the span JSON, a filter does not accept the ``STATUS_CODE_`` spellings.
+SPAN_STATUS_VALUES: dict[str, str] = {
+    code: code for code in sorted(SPAN_STATUS_CODES, key=("OK", "ERROR", "UNSET").index)
 }
-SPAN_STATUS_VALUES: dict[str, str] = {"OK": "OK", "ERROR": "ERROR", "UNSET": "UNSET"}
 
 
 _PREFIX_WORD = {Prefix.TAG: "tags", Prefix.METADATA: "metadata"}

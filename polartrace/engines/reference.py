@@ -227,7 +227,7 @@ class _Context:
         """Valid assessments that apply to ``trace``: its own and its session's."""
         own = [a for a in trace.info.assessments if a.is_valid]
         yield from own
-        session = trace.info.trace_metadata.get("mlflow.trace.session")
+        session = trace.info.session_id
         if session is not None:
             owned = {id(a) for a in own}
             yield from (

@@ -1,9 +1,11 @@
 """The request and response of a page: its root spans' inputs and outputs as JSON.
 
 MLflow's ``request`` and ``response`` columns are the decoded inputs and outputs
-of each trace's root span (its first span without a parent). Polars output
-carries them as ``json.dumps`` of the decoded value; this finds the root spans
-of a page's keys in the frame's span table and writes their stored attributes.
+of each trace's root span (its first span without a parent: the rule of
+`polartrace.values.conventions.root_span`, applied here to the span table).
+Polars output carries them as ``json.dumps`` of the decoded value; this finds the
+root spans of a page's keys in the frame's span table and writes their stored
+attributes.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any
 import polars as pl
 
 from polartrace.frame.schema import RAW_PREFIX
+from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS
 from polartrace.values.json_values import decode_attribute_fast
 
 __all__ = ["dumps", "root_texts"]
 
-_INPUTS, _OUTPUTS = RAW_PREFIX + "mlflow.spanInputs", RAW_PREFIX + "mlflow.spanOutputs"
+_INPUTS, _OUTPUTS = RAW_PREFIX + SPAN_INPUTS, RAW_PREFIX + SPAN_OUTPUTS
 
 
 def _roots(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import polars as pl
 
+from polartrace.values.conventions import SPAN_STATUS_CODES, TRACE_STATES
+
 __all__ = [
     "SPAN_STATUS_ENUM",
     "STATE_ENUM",
 ]
 
 
-STATE_ENUM = pl.Enum(["ERROR", "IN_PROGRESS", "OK", "STATE_UNSPECIFIED"])
-SPAN_STATUS_ENUM = pl.Enum(["ERROR", "OK", "UNSET"])
+# Sorted categories: sorting the codes sorts the names.
+STATE_ENUM = pl.Enum(sorted(TRACE_STATES))
+SPAN_STATUS_ENUM = pl.Enum(sorted(SPAN_STATUS_CODES))
 TAG_PREFIX = "tag:"
 META_PREFIX = "meta:"
 ATTR_PREFIX = "attr:"

@@ -57,6 +57,7 @@ from polartrace.frame.schema import (
 from polartrace.frame.summary import frame_html, frame_repr
 from polartrace.frame.units import build_units
 from polartrace.model.trace import Trace
+from polartrace.values.conventions import SESSION_KEY
 from polartrace.values.errors import TraceFormatError, TraceNotFoundError, TracingError
 from polartrace.values.json_values import (
     canonical_text,
@@ -359,7 +360,7 @@ class _Builder:
             self._sparse(self.tags, name, key, value)
         for name, value in info.trace_metadata.items():
             self._sparse(self.meta, name, key, value)
-        session = info.trace_metadata.get("mlflow.trace.session")
+        session = info.trace_metadata.get(SESSION_KEY)
         if session is not None:
             self.sessions.setdefault(session, []).append(key)
         for prompt in linked_prompts(info.tags):

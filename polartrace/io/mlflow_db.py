@@ -29,6 +29,14 @@ import polars as pl
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io.jsonl import load_json
 from polartrace.model.trace import Trace
+from polartrace.values.conventions import (
+    ARTIFACT_LOCATION_TAG,
+    COST_KEY,
+    SESSION_KEY,
+    SPANS_LOCATION_TAG,
+    TOKEN_USAGE_KEY,
+    TRACE_NAME_TAG,
+)
 from polartrace.values.errors import TraceFormatError
 
 __all__ = ["is_database_url", "read_mlflow_db", "read_mlflow_db_traces"]
@@ -43,9 +51,6 @@ _TOKENS: Final = (
     "cache_creation_input_tokens_above_1hr",
 )
 _COSTS: Final = ("input_cost", "output_cost", "total_cost")
-_NAME_TAG: Final = "mlflow.traceName"
-_SPANS_LOCATION: Final = "mlflow.trace.spansLocation"
-_ARTIFACT_LOCATION: Final = "mlflow.artifactLocation"
 
 
 def is_database_url(text: str) -> bool:
@@ -168,18 +173,18 @@ def _promoted(row: dict[str, Any]) -> dict[str, str]:
     """Metadata MLflow stores in ``trace_info`` columns, as its reader rebuilds it."""
     out: dict[str, str] = {}
     if row.get("session_id") is not None:
-        out["mlflow.trace.session"] = row["session_id"]
+        out[SESSION_KEY] = row["session_id"]
     tokens = {k: int(row[k]) for k in _TOKENS if row.get(k) is not None}
     if tokens:
-        out["mlflow.trace.tokenUsage"] = json.dumps(tokens)
+        out[TOKEN_USAGE_KEY] = json.dumps(tokens)
     cost = {k: row[k] for k in _COSTS if row.get(k) is not None}
     if cost:
-        out["mlflow.trace.cost"] = json.dumps(cost)
+        out[COST_KEY] = json.dumps(cost)
     return out
 
 
 def _artifact_spans(tags: dict[str, str], base: Path | None, trace_id: str) -> Any:
-    location = tags.get(_ARTIFACT_LOCATION, "")
+    location = tags.get(ARTIFACT_LOCATION_TAG, "")
     path = Path(location.removeprefix("file://"))
     if not path.is_absolute() and base is not None:
         path = base / path
@@ -260,13 +265,15 @@ def read_mlflow_db_traces(
     traces = []
     for row in info.iter_rows(named=True):
         trace_id = row["request_id"]
-        tag_map = {k: v for k, v in tags.get(trace_id, ()) if k != _NAME_TAG}
+        tag_map = {k: v for k, v in tags.get(trace_id, ()) if k != TRACE_NAME_TAG}
         if row.get("trace_name") is not None:
-            tag_map[_NAME_TAG] = row["trace_name"]
-        elif (name := dict(tags.get(trace_id, ())).get(_NAME_TAG)) is not None:
-            tag_map[_NAME_TAG] = name  # databases from before the trace_name column
+            tag_map[TRACE_NAME_TAG] = row["trace_name"]
+        elif (name := dict(tags.get(trace_id, ())).get(TRACE_NAME_TAG)) is not None:
+            tag_map[TRACE_NAME_TAG] = (
+                name  # databases from before the trace_name column
+            )
         metadata = dict(meta.get(trace_id, ())) | _promoted(row)
-        if tag_map.get(_SPANS_LOCATION, "TRACKING_STORE") == "TRACKING_STORE":
+        if tag_map.get(SPANS_LOCATION_TAG, "TRACKING_STORE") == "TRACKING_STORE":
             span_dicts = [
                 _load_json_text(c, source, f"spans[{trace_id}]")
                 for (c,) in by_trace.get(trace_id, ())

@@ -37,6 +37,25 @@ from typing import Any, Final, NoReturn
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io.jsonl import load_json, open_text
 from polartrace.model.trace import Trace
+from polartrace.values.conventions import (
+    CHAT_USAGE_KEY,
+    LLM_MODEL_KEY,
+    OTLP_STATUS_CODES,
+    SESSION_KEY,
+    SPAN_INPUTS,
+    SPAN_OUTPUTS,
+    SPAN_STATUS_CODES,
+    SPAN_TYPE_KEY,
+    TOKEN_USAGE_KEY,
+    TRACE_NAME_TAG,
+    TRACE_REQUEST_ID_KEY,
+    USER_KEY,
+    root_span,
+    status_code_json,
+    status_code_name,
+    token_usage,
+    truncate_preview,
+)
 from polartrace.values.errors import TraceFormatError
 
 __all__ = ["read_otlp", "read_otlp_traces", "traces_from_otlp"]
@@ -82,8 +101,6 @@ _TOKEN_KEYS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("total_tokens", ("llm.token_count.total",)),
 )
 _MODEL_KEYS: Final = ("llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
-_STATUS: Final = {0: "UNSET", 1: "OK", 2: "ERROR"}
-_PREVIEW_CHARS: Final = 1000
 
 
 def _fail(message: str, where: str) -> NoReturn:
@@ -153,17 +170,17 @@ def _decoded(value: Any) -> Any:
 
 def _translate(attrs: dict[str, Any], trace_id: str) -> dict[str, Any]:
     """MLflow's own attributes derived from the GenAI conventions."""
-    out: dict[str, Any] = {"mlflow.traceRequestId": trace_id}
+    out: dict[str, Any] = {TRACE_REQUEST_ID_KEY: trace_id}
     kind = attrs.get("openinference.span.kind")
     span_type = _OPENINFERENCE_KINDS.get(str(kind).upper()) if kind else None
     span_type = span_type or _GENAI_OPERATIONS.get(
         str(attrs.get("gen_ai.operation.name"))
     )
-    if span_type and "mlflow.spanType" not in attrs:
-        out["mlflow.spanType"] = span_type
+    if span_type and SPAN_TYPE_KEY not in attrs:
+        out[SPAN_TYPE_KEY] = span_type
     for target, keys in (
-        ("mlflow.spanInputs", _INPUT_KEYS),
-        ("mlflow.spanOutputs", _OUTPUT_KEYS),
+        (SPAN_INPUTS, _INPUT_KEYS),
+        (SPAN_OUTPUTS, _OUTPUT_KEYS),
     ):
         key = next((k for k in keys if k in attrs), None)
         if key is None or target in attrs:
@@ -180,11 +197,11 @@ def _translate(attrs: dict[str, Any], trace_id: str) -> dict[str, Any]:
             usage[name] = int(found)
     if usage and "total_tokens" not in usage and len(usage) == 2:
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-    if usage and "mlflow.chat.tokenUsage" not in attrs:
-        out["mlflow.chat.tokenUsage"] = usage
+    if usage and CHAT_USAGE_KEY not in attrs:
+        out[CHAT_USAGE_KEY] = usage
     model = next((attrs[k] for k in _MODEL_KEYS if k in attrs), None)
-    if model is not None and "mlflow.llm.model" not in attrs:
-        out["mlflow.llm.model"] = model
+    if model is not None and LLM_MODEL_KEY not in attrs:
+        out[LLM_MODEL_KEY] = model
     return out
 
 
@@ -201,9 +218,9 @@ def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     raw.update({k: json.dumps(v, ensure_ascii=False) for k, v in extra.items()})
     status = d.get("status") or {}
     code = status.get("code", 0)
-    code = _STATUS.get(code, code) if isinstance(code, int) else str(code)
-    code = code.removeprefix("STATUS_CODE_")
-    if code not in ("UNSET", "OK", "ERROR"):
+    code = OTLP_STATUS_CODES.get(code, code) if isinstance(code, int) else str(code)
+    code = status_code_name(code)
+    if code not in SPAN_STATUS_CODES:
         _fail(f"unknown status code {status.get('code')!r}", f"{where}.status.code")
     try:
         start = int(d["startTimeUnixNano"])
@@ -231,7 +248,10 @@ def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         "start_time_unix_nano": start,
         "end_time_unix_nano": end,
         "events": events,
-        "status": {"code": f"STATUS_CODE_{code}", "message": status.get("message", "")},
+        "status": {
+            "code": status_code_json(code),
+            "message": status.get("message", ""),
+        },
         "attributes": raw,
         "links": [],
     }
@@ -254,40 +274,23 @@ def _collect(doc: Any, where: str, groups: dict[str, list[Any]]) -> None:
                 groups.setdefault(trace_hex, []).append((span, attrs))
 
 
-def _token_counts(raw: str) -> dict[str, int]:
-    """The integer counts of a ``mlflow.chat.tokenUsage`` attribute (JSON text)."""
-    value = _decoded(json.loads(raw))  # a dict, or a string holding the JSON of one
-    if not isinstance(value, dict):
-        return {}
-    return {
-        k: v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)
-    }
+def _chat_usage(span: dict[str, Any]) -> Any:
+    """The decoded ``mlflow.chat.tokenUsage`` of a span dict, or ``None``."""
+    raw = span["attributes"].get(CHAT_USAGE_KEY)
+    # A dict, or a string holding the JSON of one.
+    return None if raw is None else _decoded(json.loads(raw))
 
 
-def _usage_once(spans: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, int]:
-    """Sum token usage over spans, skipping a span whose ancestor already counts it."""
-    parents = {s["span_id"]: s["parent_span_id"] for s, _ in spans}
-    usage = {
-        s["span_id"]: _token_counts(s["attributes"]["mlflow.chat.tokenUsage"])
-        for s, _ in spans
-        if "mlflow.chat.tokenUsage" in s["attributes"]
-    }
-    total: dict[str, int] = {}
-    for span_id, counts in usage.items():
-        ancestor = parents.get(span_id)
-        while ancestor is not None and ancestor not in usage:
-            ancestor = parents.get(ancestor)
-        if ancestor is None:
-            for key, count in counts.items():
-                total[key] = total.get(key, 0) + count
-    return total
+def _parent_of(span: dict[str, Any]) -> str | None:
+    parent: str | None = span["parent_span_id"]
+    return parent
 
 
 def _trace(trace_hex: str, spans: list[tuple[dict[str, Any], dict[str, Any]]]) -> Trace:
     spans.sort(
         key=lambda p: (p[0]["parent_span_id"] is not None, p[0]["start_time_unix_nano"])
     )
-    root = next((s for s, _ in spans if s["parent_span_id"] is None), None)
+    root = root_span((s for s, _ in spans), _parent_of)
     start = min(s["start_time_unix_nano"] for s, _ in spans)
     info: dict[str, Any] = {
         "trace_id": f"tr-{trace_hex}",
@@ -295,29 +298,32 @@ def _trace(trace_hex: str, spans: list[tuple[dict[str, Any], dict[str, Any]]]) -
     }
     metadata: dict[str, str] = {}
     for key, names in (
-        ("mlflow.trace.session", ("session.id", "gen_ai.conversation.id")),
-        ("mlflow.trace.user", ("user.id",)),
+        (SESSION_KEY, ("session.id", "gen_ai.conversation.id")),
+        (USER_KEY, ("user.id",)),
     ):
         found = next((a[n] for _, a in spans for n in names if n in a), None)
         if found is not None:
             metadata[key] = str(found)
-    if usage := _usage_once(spans):
-        metadata["mlflow.trace.tokenUsage"] = json.dumps(usage)
+    usage = token_usage(
+        (s["span_id"], s["parent_span_id"], _chat_usage(s)) for s, _ in spans
+    )
+    if usage is not None:
+        metadata[TOKEN_USAGE_KEY] = json.dumps(usage)
     if root is None:
         info["state"] = "IN_PROGRESS"
     else:
         info["state"] = (
-            "ERROR" if root["status"]["code"] == "STATUS_CODE_ERROR" else "OK"
+            "ERROR" if root["status"]["code"] == status_code_json("ERROR") else "OK"
         )
-        info["tags"] = {"mlflow.traceName": root["name"]}
+        info["tags"] = {TRACE_NAME_TAG: root["name"]}
         for key, attr in (
-            ("request_preview", "mlflow.spanInputs"),
-            ("response_preview", "mlflow.spanOutputs"),
+            ("request_preview", SPAN_INPUTS),
+            ("response_preview", SPAN_OUTPUTS),
         ):
             if attr in root["attributes"]:
                 value = json.loads(root["attributes"][attr])
                 text = value if isinstance(value, str) else root["attributes"][attr]
-                info[key] = text[:_PREVIEW_CHARS]
+                info[key] = truncate_preview(text)
         ends = [s["end_time_unix_nano"] for s, _ in spans]
         if None not in ends:
             info["execution_duration_ms"] = (

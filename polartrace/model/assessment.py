@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import attrs
 
+from polartrace.values.conventions import ASSESSMENT_SOURCE_RUN_KEY, SESSION_KEY
 from polartrace.values.errors import TraceFormatError
 from polartrace.values.json_values import (
     check_fields,
@@ -30,8 +31,6 @@ from polartrace.values.json_values import (
 __all__ = ["Assessment", "AssessmentError", "AssessmentKind", "AssessmentSource"]
 
 #: Metadata key that scopes an assessment, or a trace, to a session.
-SESSION_KEY: Final = "mlflow.trace.session"
-_SOURCE_RUN_KEY: Final = "mlflow.assessment.sourceRunId"
 _JSON_FORMAT: Final = "JSON_FORMAT"
 
 
@@ -138,7 +137,7 @@ class Assessment:
         """The run that produced it: ``run_id`` or ``mlflow.assessment.sourceRunId``."""
         if self._run_id is not None:
             return self._run_id
-        return self.metadata.get(_SOURCE_RUN_KEY)
+        return self.metadata.get(ASSESSMENT_SOURCE_RUN_KEY)
 
     @classmethod
     def from_dict(cls, d: Any, *, source: str | None = None) -> Assessment:

@@ -14,6 +14,14 @@ from typing import Any, Final
 
 import attrs
 
+from polartrace.values.conventions import (
+    SPAN_INPUTS,
+    SPAN_OUTPUTS,
+    SPAN_STATUS_SPELLINGS,
+    SPAN_TYPE_KEY,
+    TRACE_REQUEST_ID_KEY,
+    status_code_json,
+)
 from polartrace.values.json_values import (
     check_fields,
     decode_attribute,
@@ -92,8 +100,7 @@ class SpanStatus:
 
 
 _STATUS_CODES: Final = {
-    **{f"STATUS_CODE_{code.value}": code for code in SpanStatusCode},
-    **{code.value: code for code in SpanStatusCode},
+    spelling: SpanStatusCode(code) for spelling, code in SPAN_STATUS_SPELLINGS.items()
 }
 
 
@@ -199,23 +206,23 @@ class Span:
     @property
     def inputs(self) -> Any:
         """The decoded ``mlflow.spanInputs`` attribute, or ``None``."""
-        return self.get_attribute("mlflow.spanInputs")
+        return self.get_attribute(SPAN_INPUTS)
 
     @property
     def outputs(self) -> Any:
         """The decoded ``mlflow.spanOutputs`` attribute, or ``None``."""
-        return self.get_attribute("mlflow.spanOutputs")
+        return self.get_attribute(SPAN_OUTPUTS)
 
     @property
     def span_type(self) -> str:
         """The decoded ``mlflow.spanType`` attribute; ``UNKNOWN`` when absent."""
-        value = self.get_attribute("mlflow.spanType")
+        value = self.get_attribute(SPAN_TYPE_KEY)
         return SpanType.UNKNOWN if value is None else str(value)
 
     @property
     def trace_id(self) -> str | None:
         """The MLflow trace id from ``mlflow.traceRequestId``, or ``None``."""
-        value = self.get_attribute("mlflow.traceRequestId")
+        value = self.get_attribute(TRACE_REQUEST_ID_KEY)
         return None if value is None else str(value)
 
     @property
@@ -244,7 +251,7 @@ class Span:
         """Return the span in the shape of MLflow's ``Span.to_dict()``."""
         parent = None if self.parent_id is None else hex_to_id(self.parent_id)
         status = {
-            "code": f"STATUS_CODE_{self.status.code.value}",
+            "code": status_code_json(self.status.code.value),
             "message": self.status.message,
         }
         return {
@@ -274,6 +281,7 @@ _SPAN_FIELDS: Final = {
     "links": list,
 }
 _EVENT_FIELDS: Final = {"name": str, "time_unix_nano": int, "attributes": dict}
+_UNSET_JSON: Final = status_code_json(SpanStatusCode.UNSET.value)
 # Statuses without a message are shared: nearly every span has one.
 _PLAIN_STATUS: Final = {code: SpanStatus(code) for code in SpanStatusCode}
 
@@ -300,7 +308,7 @@ def read_span(d: Any, path: str, ids: dict[str, str] | None = None) -> Span:
             expect(text, str, "JSON-encoded text", f"{path}.attributes[{key!r}]")
     status = _PLAIN_STATUS[SpanStatusCode.UNSET]
     if (st := d.get("status")) is not None:
-        code = st.get("code", "STATUS_CODE_UNSET")
+        code = st.get("code", _UNSET_JSON)
         if type(code) is not str or code not in _STATUS_CODES:
             fail(f"unknown status code {code!r}", f"{path}.status.code")
         check_fields(st, {"message": str}, "a status object", f"{path}.status")

@@ -22,7 +22,6 @@ from typing import Any, Final
 import attrs
 
 from polartrace.model.assessment import (
-    SESSION_KEY,
     Assessment,
     AssessmentError,
     AssessmentKind,
@@ -38,6 +37,14 @@ from polartrace.model.span import (
     read_span,
 )
 from polartrace.model.summary import trace_html, trace_repr
+from polartrace.values.conventions import (
+    MLFLOW2_STATE_UNSPECIFIED,
+    SESSION_KEY,
+    STATE_SPELLINGS,
+    STATE_UNSPECIFIED,
+    TRACE_NAME_TAG,
+    root_span,
+)
 from polartrace.values.errors import TraceFormatError
 from polartrace.values.json_values import (
     check_fields,
@@ -77,8 +84,7 @@ class TraceState(enum.StrEnum):
 
     @classmethod
     def _missing_(cls, value: object) -> TraceState | None:
-        # MLflow 2's TraceStatus name for the unset state; MLflow 3 still reads it.
-        return cls.STATE_UNSPECIFIED if value == "TRACE_STATUS_UNSPECIFIED" else None
+        return cls.STATE_UNSPECIFIED if value == MLFLOW2_STATE_UNSPECIFIED else None
 
 
 # Converters. Typed per element type because mypy's attrs plugin cannot solve the
@@ -106,6 +112,10 @@ def _assessments(value: Iterable[Assessment]) -> tuple[Assessment, ...]:
     return tuple(value)
 
 
+def _parent_of(span: Span) -> str | None:
+    return span.parent_id
+
+
 @attrs.frozen
 class TraceData:
     """The spans of a trace, in stored order."""
@@ -114,8 +124,8 @@ class TraceData:
 
     @property
     def root_span(self) -> Span | None:
-        """The first span without a parent, or ``None``."""
-        return next((span for span in self.spans if span.parent_id is None), None)
+        """The first span without a parent, or ``None`` (`conventions.root_span`)."""
+        return root_span(self.spans, _parent_of)
 
     @property
     def request(self) -> Any:
@@ -140,8 +150,8 @@ class TraceData:
 
 # --- traces ------------------------------------------------------------------------
 
-_STATES: Final = {state.value: state for state in TraceState} | {
-    "TRACE_STATUS_UNSPECIFIED": TraceState.STATE_UNSPECIFIED
+_STATES: Final = {
+    spelling: TraceState(state) for spelling, state in STATE_SPELLINGS.items()
 }
 
 
@@ -223,7 +233,7 @@ class TraceInfo:
     @property
     def trace_name(self) -> str | None:
         """The ``mlflow.traceName`` tag, or ``None``."""
-        return self.tags.get("mlflow.traceName")
+        return self.tags.get(TRACE_NAME_TAG)
 
     @property
     def session_id(self) -> str | None:
@@ -284,7 +294,7 @@ def _info_from_dict(d: Any, path: str) -> TraceInfo:
     required(d, "trace_id", path)
     if (request_time := time_ms(d, "request_time", path)) is None:
         fail("required key is missing or null", f"{path}.request_time")
-    if (state := _STATES.get(d.get("state") or "STATE_UNSPECIFIED")) is None:
+    if (state := _STATES.get(d.get("state") or STATE_UNSPECIFIED)) is None:
         names = ", ".join(TraceState)
         fail(f"unknown state {d['state']!r} (expected one of {names})", f"{path}.state")
     for key in ("trace_metadata", "tags"):

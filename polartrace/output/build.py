@@ -49,6 +49,7 @@ from polartrace.frame.cut import OFFSETS, at, cut
 from polartrace.frame.root_spans import root_texts
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.trace import Trace, TraceData
+from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS, root_span
 from polartrace.values.errors import TraceFormatError
 from polartrace.values.json_values import decode_attribute_fast, holds_wide_float
 
@@ -88,7 +89,6 @@ _POLARS_SCHEMA: dict[str, pl.DataType] = {
     "assessments": pl.String(),
 }
 _FLAT = ("trace_id", "client_request_id", "state", "request_time", "execution_duration")
-_INPUTS, _OUTPUTS = "mlflow.spanInputs", "mlflow.spanOutputs"
 
 
 @contextmanager
@@ -215,15 +215,20 @@ def _loads(text: str | memoryview, locations: list[Any]) -> Any:
 
 def _root_io(spans: list[Any]) -> tuple[Any, Any]:
     """The root span's decoded inputs and outputs (as ``TraceData.request``)."""
-    for span in spans:
-        if not span.get("parent_span_id"):  # null, or OTLP's "" for no parent
-            attributes = span.get("attributes") or {}
-            inputs, outputs = attributes.get(_INPUTS), attributes.get(_OUTPUTS)
-            return (
-                None if inputs is None else decode_attribute_fast(inputs),
-                None if outputs is None else decode_attribute_fast(outputs),
-            )
-    return None, None
+    root = root_span(spans, _parent_of)
+    if root is None:
+        return None, None
+    attributes = root.get("attributes") or {}
+    inputs, outputs = attributes.get(SPAN_INPUTS), attributes.get(SPAN_OUTPUTS)
+    return (
+        None if inputs is None else decode_attribute_fast(inputs),
+        None if outputs is None else decode_attribute_fast(outputs),
+    )
+
+
+def _parent_of(span: dict[str, Any]) -> str | None:
+    # Null, or OTLP's "" for no parent, as the span reader reads it.
+    return span.get("parent_span_id") or None
 
 
 def _info_times(frame: TraceFrame, keys: Sequence[int]) -> pl.DataFrame | None:
