@@ -204,24 +204,11 @@ class _Context:
 
     @staticmethod
     def info_value(cond: Cond, trace: Trace) -> Any:
-        info = trace.info
-        match cond.field.column:
-            case "state":
-                return info.state.value
-            case "request_time":
-                return info.request_time
-            case "execution_duration":
-                return info.execution_duration
-            case "end_time":
-                return info.request_time + (info.execution_duration or 0)
-            case "trace_id":
-                return info.trace_id
-            case "client_request_id":
-                return info.client_request_id
-            case "experiment_id":  # search scope (locations), never a filter field
-                return info.experiment_id
-        msg = f"unknown trace column {cond.field.column}"  # pragma: no cover
-        raise AssertionError(msg)
+        read = cond.field.read
+        if read is None:  # pragma: no cover - every INFO field declares one
+            msg = f"field {cond.field.name} declares no trace accessor"
+            raise AssertionError(msg)
+        return read(trace)
 
     def assessments_of(self, trace: Trace) -> Iterator[Assessment]:
         """Valid assessments that apply to ``trace``: its own and its session's."""
@@ -253,15 +240,9 @@ class _Context:
         return any(_apply(cond, a.value, quoted_form=True) for a in relevant)
 
     def span_cond(self, cond: Cond, span: Span) -> bool:
+        if cond.field.read_span is not None:
+            return _apply(cond, cond.field.read_span(span))
         match cond.field.column:
-            case "name":
-                return _apply(cond, span.name)
-            case "type":
-                return _apply(cond, span.span_type)
-            case "status":
-                return _apply(cond, span.status.code.value)
-            case "duration_ms":
-                return _apply(cond, span.duration_ms)
             case "content":
                 return any(_apply(cond, unit) for unit in span_units(span))
             case "attributes":

@@ -416,6 +416,7 @@ def _traces(
         .cast(STATE_ENUM),
         request_time.alias("request_time"),
         pl.col("execution_duration_ms").alias("execution_duration"),
+        # TraceInfo.end_time_ms, column-wise (tests/test_field_access.py).
         (request_time + pl.col("execution_duration_ms").fill_null(0)).alias("end_time"),
         pl.col("trace_location")
         .struct.field("mlflow_experiment")
