@@ -58,11 +58,11 @@ from polartrace.frame.schema import (
 from polartrace.frame.summary import frame_html, frame_repr
 from polartrace.frame.units import build_units
 from polartrace.model.trace import Span, Trace
+from polartrace.model.validate import check_encodable
 from polartrace.values.conventions import SESSION_KEY
 from polartrace.values.errors import TraceFormatError, TraceNotFoundError, TracingError
 from polartrace.values.json_values import (
     canonical_text,
-    check_encodable,
     decode_attribute,
     numeric_value,
 )

@@ -56,6 +56,7 @@ from polartrace.frame.schema import (
 from polartrace.frame.trace_frame import TraceFrame, _assessment_rows, _compact
 from polartrace.model.assessment import read_assessment
 from polartrace.model.span import _read_event
+from polartrace.model.timestamps import parse_timestamp_ms
 from polartrace.values.conventions import (
     LINKED_PROMPTS_TAG,
     SESSION_KEY,
@@ -66,7 +67,7 @@ from polartrace.values.conventions import (
     status_code_json,
 )
 from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import decode_attribute, parse_timestamp_ms
+from polartrace.values.json_values import decode_attribute
 
 __all__ = ["read_jsonl_columnar"]
 

@@ -17,8 +17,8 @@ from typing import IO, Any
 
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.trace import Trace
+from polartrace.model.validate import check_encodable
 from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import check_encodable
 
 __all__ = ["iter_jsonl", "read_json", "read_jsonl", "write_jsonl"]
 

@@ -32,11 +32,12 @@ import binascii
 import json
 import os
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io.jsonl import load_json, open_text
 from polartrace.model.trace import Trace
+from polartrace.model.validate import fail
 from polartrace.values.conventions import (
     CHAT_USAGE_KEY,
     LLM_MODEL_KEY,
@@ -103,14 +104,10 @@ _TOKEN_KEYS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
 _MODEL_KEYS: Final = ("llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
 
 
-def _fail(message: str, where: str) -> NoReturn:
-    raise TraceFormatError(message, location=where)
-
-
 def _id(value: Any, size: int, where: str) -> str:
     """An OTLP id (hex, or base64) as the base64 text MLflow's span JSON holds."""
     if not isinstance(value, str) or not value:
-        _fail(f"expected a {size}-byte id, got {value!r}", where)
+        fail(f"expected a {size}-byte id, got {value!r}", where)
     try:
         raw = (
             bytes.fromhex(value) if len(value) == 2 * size else base64.b64decode(value)
@@ -118,14 +115,14 @@ def _id(value: Any, size: int, where: str) -> str:
     except (ValueError, binascii.Error):
         raw = b""
     if len(raw) != size or not any(raw):
-        _fail(f"not a valid {size}-byte id: {value!r}", where)
+        fail(f"not a valid {size}-byte id: {value!r}", where)
     return base64.b64encode(raw).decode("ascii")
 
 
 def _value(v: Any, where: str) -> Any:
     """Decode an OTLP ``AnyValue`` into a plain Python value."""
     if not isinstance(v, dict):
-        _fail("expected an AnyValue object", where)
+        fail("expected an AnyValue object", where)
     if not v:
         return None
     (kind, inner), *_ = v.items()
@@ -145,16 +142,17 @@ def _value(v: Any, where: str) -> Any:
             ]
         case "kvlistValue":
             return _attributes(inner.get("values", []), where)
-    _fail(f"unknown AnyValue kind {kind!r}", where)
+    msg = f"unknown AnyValue kind {kind!r}"
+    raise TraceFormatError(msg, location=where)
 
 
 def _attributes(items: Any, where: str) -> dict[str, Any]:
     if not isinstance(items, list):
-        _fail("expected a list of key/value objects", where)
+        fail("expected a list of key/value objects", where)
     out = {}
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            _fail("expected {key, value}", f"{where}[{i}]")
+            fail("expected {key, value}", f"{where}[{i}]")
         out[item["key"]] = _value(item.get("value", {}), f"{where}[{i}].value")
     return out
 
@@ -208,7 +206,7 @@ def _translate(attrs: dict[str, Any], trace_id: str) -> dict[str, Any]:
 def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Return (hex trace id, MLflow span dict, plain attributes) for one OTLP span."""
     if not isinstance(d, dict):
-        _fail("expected a span object", where)
+        fail("expected a span object", where)
     trace_b64 = _id(d.get("traceId"), 16, f"{where}.traceId")
     trace_hex = base64.b64decode(trace_b64).hex()
     parent = d.get("parentSpanId") or None
@@ -221,7 +219,7 @@ def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     code = OTLP_STATUS_CODES.get(code, code) if isinstance(code, int) else str(code)
     code = status_code_name(code)
     if code not in SPAN_STATUS_CODES:
-        _fail(f"unknown status code {status.get('code')!r}", f"{where}.status.code")
+        fail(f"unknown status code {status.get('code')!r}", f"{where}.status.code")
     try:
         start = int(d["startTimeUnixNano"])
         end = int(d["endTimeUnixNano"]) if d.get("endTimeUnixNano") else None
@@ -260,7 +258,7 @@ def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
 
 def _collect(doc: Any, where: str, groups: dict[str, list[Any]]) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
-        _fail('expected an object with "resourceSpans"', where or "document")
+        fail('expected an object with "resourceSpans"', where or "document")
     for r, resource in enumerate(doc.get("resourceSpans", [])):
         scopes = (
             resource.get("scopeSpans")

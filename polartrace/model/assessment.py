@@ -15,9 +15,8 @@ from typing import Any, Final
 
 import attrs
 
-from polartrace.values.conventions import ASSESSMENT_SOURCE_RUN_KEY, SESSION_KEY
-from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import (
+from polartrace.model.timestamps import timestamp_text
+from polartrace.model.validate import (
     check_fields,
     check_strings,
     expect,
@@ -25,8 +24,9 @@ from polartrace.values.json_values import (
     read_with_source,
     required,
     time_ms,
-    timestamp_text,
 )
+from polartrace.values.conventions import ASSESSMENT_SOURCE_RUN_KEY, SESSION_KEY
+from polartrace.values.errors import TraceFormatError
 
 __all__ = ["Assessment", "AssessmentError", "AssessmentKind", "AssessmentSource"]
 

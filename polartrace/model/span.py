@@ -14,6 +14,15 @@ from typing import Any, Final
 
 import attrs
 
+from polartrace.model.validate import (
+    check_fields,
+    expect,
+    fail,
+    hex_to_id,
+    id_to_hex,
+    read_with_source,
+    required,
+)
 from polartrace.values.conventions import (
     SPAN_INPUTS,
     SPAN_OUTPUTS,
@@ -22,16 +31,7 @@ from polartrace.values.conventions import (
     TRACE_REQUEST_ID_KEY,
     status_code_json,
 )
-from polartrace.values.json_values import (
-    check_fields,
-    decode_attribute,
-    expect,
-    fail,
-    hex_to_id,
-    id_to_hex,
-    read_with_source,
-    required,
-)
+from polartrace.values.json_values import decode_attribute
 
 __all__ = ["Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType"]
 

@@ -37,6 +37,16 @@ from polartrace.model.span import (
     read_span,
 )
 from polartrace.model.summary import trace_html, trace_repr
+from polartrace.model.timestamps import timestamp_text
+from polartrace.model.validate import (
+    check_fields,
+    check_strings,
+    expect,
+    fail,
+    read_with_source,
+    required,
+    time_ms,
+)
 from polartrace.values.conventions import (
     MLFLOW2_STATE_UNSPECIFIED,
     SESSION_KEY,
@@ -46,16 +56,6 @@ from polartrace.values.conventions import (
     root_span,
 )
 from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import (
-    check_fields,
-    check_strings,
-    expect,
-    fail,
-    read_with_source,
-    required,
-    time_ms,
-    timestamp_text,
-)
 
 __all__ = [
     "Assessment",

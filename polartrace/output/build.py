@@ -303,7 +303,7 @@ def _json_rows(
     the decoded rows, one per column, would read every decoded object back from
     memory once per column.
     """
-    from polartrace.values.json_values import parse_timestamp_ms
+    from polartrace.model.timestamps import parse_timestamp_ms
 
     rows: Sequence[str | memoryview] = (
         frame.json_at(keys) if texts is None else _views(texts)
