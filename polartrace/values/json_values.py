@@ -388,6 +388,12 @@ def format_timestamp_ms(ms: int) -> str:
     return f"{text}Z" if millis == 0 else f"{text}.{millis:03d}Z"
 
 
+_FIRST_MS = (_dt.datetime(1, 1, 1, tzinfo=_dt.UTC) - _EPOCH) // _ONE_MS
+_LAST_MS = (
+    _dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=_dt.UTC) - _EPOCH
+) // (_ONE_MS)
+
+
 def timestamp_text(ms: int, path: str) -> str:
     """Format ``ms`` as `format_timestamp_ms` does, for the time at JSON ``path``.
 
@@ -496,6 +502,7 @@ def required(d: dict[str, Any], key: str, path: str) -> None:
         fail("required key is missing or null", _join(path, key))
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TYPE_NAMES: dict[type, str] = {
     str: "a string",
     int: "an integer",
@@ -515,8 +522,13 @@ def check_fields(d: Any, schema: Mapping[str, type], what: str, path: str) -> No
     for key, value in d.items():
         # Exact type first: the common case costs one lookup and one comparison.
         kind = schema.get(key)
-        if kind is not None and value is not None and type(value) is not kind:
+        if kind is None or value is None:
+            continue
+        if type(value) is not kind:
             expect(value, kind, _TYPE_NAMES[kind], _join(path, key))
+        elif kind is int and not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
+            # Frame columns are 64-bit: a wider integer could not be stored.
+            fail(f"integer {value} does not fit in 64 bits", _join(path, key))
 
 
 def check_strings(d: dict[str, Any], path: str) -> None:
@@ -529,8 +541,14 @@ def check_strings(d: dict[str, Any], path: str) -> None:
 def time_ms(d: dict[str, Any], key: str, path: str) -> int | None:
     """Return ``d[key]`` (RFC 3339 text or int epoch ms) in epoch ms, or ``None``."""
     value = d.get(key)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value  # integer milliseconds are accepted for hand-written data
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Integer milliseconds are accepted for hand-written data, within the
+        # years RFC 3339 text (and so MLflow's JSON) can spell.
+        if not _FIRST_MS <= value <= _LAST_MS:
+            fail(f"timestamp {value} ms is outside the years 1-9999", _join(path, key))
+        return value
     expect(value, str, "RFC 3339 text or epoch milliseconds", _join(path, key))
     try:
         return parse_timestamp_ms(value)
