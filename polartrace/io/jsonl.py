@@ -247,7 +247,11 @@ def write_jsonl(
     partial = path.with_name(path.name + ".partial" + "".join(path.suffixes[-1:]))
     written = 0
     try:
-        with open_text(partial, "w") as handle:
+        try:
+            handle = open_text(partial, "w")
+        except OSError as exc:  # name the file the caller asked for
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        with handle:
             for line in _json_lines(traces):
                 handle.write(line)
                 handle.write("\n")
