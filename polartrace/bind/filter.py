@@ -37,7 +37,7 @@ from polartrace.catalogue.fields import (
     suggest_field,
     suggest_prefix,
 )
-from polartrace.catalogue.operators import OPERATORS, parse_number
+from polartrace.catalogue.operators import OPERATORS, LikeKind, like_plan, parse_number
 from polartrace.language import ast
 from polartrace.language.ast import Op
 from polartrace.language.parser import parse
@@ -203,6 +203,7 @@ def bind(expr: ast.Expr | None, text: str) -> BoundFilter:
 
 # --- the binder --------------------------------------------------------------------
 
+_ILIKE = (Op.ILIKE, Op.NOT_ILIKE)
 _ASSESSMENT_PREFIXES = {Prefix.FEEDBACK: "feedback", Prefix.EXPECTATION: "expectation"}
 _ISO_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
@@ -435,8 +436,22 @@ class _Binder:
                         "back-references)",
                     )
                 return pattern
+            self._check_like_size(comp, value)
             return value.value
         return self.scalar(spec, comp.op, value)
+
+    def _check_like_size(self, comp: ast.Comparison, value: ast.String) -> None:
+        """Refuse a LIKE pattern whose regex exceeds the crate's size limit."""
+        pattern = value.value.lower() if comp.op in _ILIKE else value.value
+        plan = like_plan(pattern)
+        if plan.kind is LikeKind.REGEX and regex_problem(plan.literal) is not None:
+            raise self._fail(
+                FilterTypeError,
+                f"{comp.op.value} pattern of {len(value.value):,} characters is too "
+                "large to evaluate",
+                value.loc,
+                hint="each '_' costs as much as a character class; use fewer, or '%'",
+            )
 
     def scalar(self, spec: FieldSpec, op: Op, lit: ast.Literal) -> Scalar:
         """Check and convert one literal for ``=``-like or ordering operators."""
