@@ -41,7 +41,12 @@ from polartrace.catalogue.operators import OPERATORS, LikeKind, like_plan, parse
 from polartrace.language import ast
 from polartrace.language.ast import Op
 from polartrace.language.parser import parse
-from polartrace.language.regex import from_python, regex_problem
+from polartrace.language.regex import (
+    RegexMismatch,
+    from_python,
+    python_pattern,
+    regex_problem,
+)
 from polartrace.values.errors import (
     FilterError,
     FilterTypeError,
@@ -435,6 +440,21 @@ class _Binder:
                         hint="RLIKE uses Rust regex syntax (no look-around or "
                         "back-references)",
                     )
+                try:
+                    python_pattern(pattern, exact=False)
+                except RegexMismatch as exc:
+                    at = origin[exc.offset] if exc.offset < len(origin) else 0
+                    msg = (
+                        f"RLIKE pattern {value.value!r} cannot be evaluated alike by "
+                        f"both engines: {exc.message}"
+                    )
+                    raise FilterTypeError(
+                        msg,
+                        self.text,
+                        value.loc.start + 1 + at,
+                        hint="write it with the syntax Python's re and Rust's regex "
+                        "share",
+                    ) from None
                 return pattern
             self._check_like_size(comp, value)
             return value.value
