@@ -16,10 +16,14 @@ from typing import Any
 
 import pytest
 
-from polartrace import Trace, TraceFrame, search_traces
+from polartrace import Trace, TraceFrame, scan_traces, search_traces, write_parquet
 from polartrace.io.jsonl import iter_jsonl, read_json, read_jsonl
 from polartrace.plan.paging import decode_page_token, page_fingerprint
-from polartrace.values.errors import PageTokenError, TraceFormatError
+from polartrace.values.errors import (
+    PageTokenError,
+    SearchArgumentError,
+    TraceFormatError,
+)
 from polartrace.values.nesting import MAX_DEPTH, check_nesting
 
 from .conftest import ORACLE
@@ -226,3 +230,21 @@ def test_search_with_huge_offset_token_is_a_page_token_error(engine: str) -> Non
 def test_page_token_that_is_no_polartrace_token_is_refused(token: str) -> None:
     with pytest.raises(PageTokenError, match="invalid page token"):
         decode_page_token(token, page_fingerprint(None, None))
+
+
+# --- experiment_ids as a bare string ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda lazy: lazy.search(experiment_ids="12"), id="search"),
+        pytest.param(lambda lazy: lazy.count(experiment_ids="12"), id="count"),
+    ],
+)
+def test_lazy_engine_refuses_experiment_ids_as_a_string(
+    tmp_path: Path, call: Callable[[Any], object]
+) -> None:
+    write_parquet([Trace.from_dict(t) for t in GOOD], tmp_path / "ds")
+    with pytest.raises(SearchArgumentError, match=r"experiment_ids=\['12'\]"):
+        call(scan_traces(tmp_path / "ds"))
