@@ -37,11 +37,16 @@ from polartrace.catalogue.fields import (
     suggest_field,
     suggest_prefix,
 )
-from polartrace.catalogue.operators import OPERATORS, parse_number
+from polartrace.catalogue.operators import OPERATORS, LikeKind, like_plan, parse_number
 from polartrace.language import ast
 from polartrace.language.ast import Op
 from polartrace.language.parser import parse
-from polartrace.language.regex import from_python, regex_problem
+from polartrace.language.regex import (
+    RegexMismatch,
+    from_python,
+    python_pattern,
+    regex_problem,
+)
 from polartrace.values.conventions import MLFLOW2_STATE_UNSPECIFIED
 from polartrace.values.errors import (
     FilterError,
@@ -204,6 +209,7 @@ def bind(expr: ast.Expr | None, text: str) -> BoundFilter:
 
 # --- the binder --------------------------------------------------------------------
 
+_ILIKE = (Op.ILIKE, Op.NOT_ILIKE)
 _ASSESSMENT_PREFIXES = {Prefix.FEEDBACK: "feedback", Prefix.EXPECTATION: "expectation"}
 _ISO_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
@@ -435,9 +441,38 @@ class _Binder:
                         hint="RLIKE uses Rust regex syntax (no look-around or "
                         "back-references)",
                     )
+                try:
+                    python_pattern(pattern, exact=False)
+                except RegexMismatch as exc:
+                    at = origin[exc.offset] if exc.offset < len(origin) else 0
+                    msg = (
+                        f"RLIKE pattern {value.value!r} cannot be evaluated alike by "
+                        f"both engines: {exc.message}"
+                    )
+                    raise FilterTypeError(
+                        msg,
+                        self.text,
+                        value.loc.start + 1 + at,
+                        hint="write it with the syntax Python's re and Rust's regex "
+                        "share",
+                    ) from None
                 return pattern
+            self._check_like_size(comp, value)
             return value.value
         return self.scalar(spec, comp.op, value)
+
+    def _check_like_size(self, comp: ast.Comparison, value: ast.String) -> None:
+        """Refuse a LIKE pattern whose regex exceeds the crate's size limit."""
+        pattern = value.value.lower() if comp.op in _ILIKE else value.value
+        plan = like_plan(pattern)
+        if plan.kind is LikeKind.REGEX and regex_problem(plan.literal) is not None:
+            raise self._fail(
+                FilterTypeError,
+                f"{comp.op.value} pattern of {len(value.value):,} characters is too "
+                "large to evaluate",
+                value.loc,
+                hint="each '_' costs as much as a character class; use fewer, or '%'",
+            )
 
     def scalar(self, spec: FieldSpec, op: Op, lit: ast.Literal) -> Scalar:
         """Check and convert one literal for ``=``-like or ordering operators."""

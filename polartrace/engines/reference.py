@@ -29,8 +29,10 @@ from polartrace.bind.filter import (
     SpanGroup,
 )
 from polartrace.catalogue.fields import Source, ValueType
-from polartrace.catalogue.operators import OPERATORS, Base, like_body
+from polartrace.catalogue.like import like_match
+from polartrace.catalogue.operators import OPERATORS, Base
 from polartrace.catalogue.text_units import linked_prompts, preview_units, span_units
+from polartrace.language.regex import python_pattern
 from polartrace.model.trace import Assessment, Span, Trace
 from polartrace.values.json_values import canonical_text, numeric_value
 
@@ -63,7 +65,7 @@ def matches(bound: BoundFilter, trace: Trace) -> bool:
 
 
 def _like(value: str, pattern: str) -> bool:
-    return re.fullmatch(like_body(pattern), value, re.DOTALL) is not None
+    return like_match(value, pattern)
 
 
 def _string_base(value: str, base: Base, operand: Any) -> bool:
@@ -77,7 +79,7 @@ def _string_base(value: str, base: Base, operand: Any) -> bool:
         case Base.ILIKE:
             return _like(value.lower(), operand.lower())
         case Base.RLIKE:
-            return re.search(operand, value) is not None
+            return re.search(python_pattern(operand), value) is not None
     msg = f"{base} does not apply to strings"  # pragma: no cover
     raise AssertionError(msg)
 

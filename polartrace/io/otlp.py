@@ -31,11 +31,12 @@ import base64
 import binascii
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Final
 
 from polartrace.frame.trace_frame import TraceFrame
-from polartrace.io.jsonl import load_json, open_text
+from polartrace.io.jsonl import check_utf8, load_json, open_text
 from polartrace.model.trace import Trace
 from polartrace.model.validate import fail
 from polartrace.values.conventions import (
@@ -58,6 +59,7 @@ from polartrace.values.conventions import (
     truncate_preview,
 )
 from polartrace.values.errors import TraceFormatError
+from polartrace.values.nesting import check_nesting, loads
 
 __all__ = ["read_otlp", "read_otlp_traces", "traces_from_otlp"]
 
@@ -102,6 +104,7 @@ _TOKEN_KEYS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("total_tokens", ("llm.token_count.total",)),
 )
 _MODEL_KEYS: Final = ("llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
+_INT_TEXT: Final = re.compile(r"-?[0-9]{1,20}")
 
 
 def _id(value: Any, size: int, where: str) -> str:
@@ -119,6 +122,56 @@ def _id(value: Any, size: int, where: str) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+def _object(value: Any, where: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object; a missing one (null) is empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        fail(f"expected an object, got {type(value).__name__}", where)
+    return value
+
+
+def _array(value: Any, where: str) -> list[Any]:
+    """``value`` if it is a JSON array; a missing one (null) is empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        fail(f"expected an array, got {type(value).__name__}", where)
+    return value
+
+
+def _integer(value: Any, where: str) -> int:
+    """An int64 as protobuf's JSON writes it: a number or its decimal text."""
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        fail(f"expected an integer, got {value!r:.40}", where)
+    if not -(2**63) <= value < 2**64:  # int64 and uint64 (fixed64 times)
+        fail(f"integer {value} does not fit in 64 bits", where)
+    return value
+
+
+def _double(value: Any, where: str) -> float:
+    """A double as protobuf's JSON writes it: a number, its text, or NaN/Infinity."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    msg = f"expected a number, got {value!r:.40}"
+    raise TraceFormatError(msg, location=where)
+
+
+def _scalar(inner: Any, kind: type, where: str) -> Any:
+    if not isinstance(inner, kind):
+        fail(f"expected a {kind.__name__}, got {inner!r:.40}", where)
+    return inner
+
+
 def _value(v: Any, where: str) -> Any:
     """Decode an OTLP ``AnyValue`` into a plain Python value."""
     if not isinstance(v, dict):
@@ -127,21 +180,23 @@ def _value(v: Any, where: str) -> Any:
         return None
     (kind, inner), *_ = v.items()
     match kind:
-        case "stringValue" | "boolValue":
-            return inner
+        case "stringValue" | "bytesValue":  # bytes stay base64 text, as in the JSON
+            return _scalar(inner, str, f"{where}.{kind}")
+        case "boolValue":
+            return _scalar(inner, bool, f"{where}.{kind}")
         case "intValue":
-            return int(inner)
+            return _integer(inner, f"{where}.{kind}")
         case "doubleValue":
-            return float(inner)
-        case "bytesValue":
-            return inner  # base64 text, as the JSON holds it
+            return _double(inner, f"{where}.{kind}")
         case "arrayValue":
+            values = _object(inner, f"{where}.{kind}").get("values")
             return [
                 _value(x, f"{where}[{i}]")
-                for i, x in enumerate(inner.get("values", []))
+                for i, x in enumerate(_array(values, f"{where}.{kind}.values"))
             ]
         case "kvlistValue":
-            return _attributes(inner.get("values", []), where)
+            values = _object(inner, f"{where}.{kind}").get("values")
+            return _attributes(values or [], where)
     msg = f"unknown AnyValue kind {kind!r}"
     raise TraceFormatError(msg, location=where)
 
@@ -160,13 +215,13 @@ def _attributes(items: Any, where: str) -> dict[str, Any]:
 def _decoded(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
+            return loads(value)
+        except ValueError:  # not JSON, or nested too deeply: keep the text
             return value
     return value
 
 
-def _translate(attrs: dict[str, Any], trace_id: str) -> dict[str, Any]:
+def _translate(attrs: dict[str, Any], trace_id: str, where: str) -> dict[str, Any]:
     """MLflow's own attributes derived from the GenAI conventions."""
     out: dict[str, Any] = {TRACE_REQUEST_ID_KEY: trace_id}
     kind = attrs.get("openinference.span.kind")
@@ -190,9 +245,9 @@ def _translate(attrs: dict[str, Any], trace_id: str) -> dict[str, Any]:
         out[target] = value
     usage = {}
     for name, sources in _TOKEN_KEYS:
-        found = next((attrs[k] for k in sources if k in attrs), None)
-        if found is not None:
-            usage[name] = int(found)
+        key = next((k for k in sources if k in attrs), None)
+        if key is not None and attrs[key] is not None:
+            usage[name] = _integer(attrs[key], f"{where}[{key!r}]")
     if usage and "total_tokens" not in usage and len(usage) == 2:
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
     if usage and CHAT_USAGE_KEY not in attrs:
@@ -212,30 +267,38 @@ def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     parent = d.get("parentSpanId") or None
     attrs = _attributes(d.get("attributes", []), f"{where}.attributes")
     raw = {k: json.dumps(v, ensure_ascii=False) for k, v in attrs.items()}
-    extra = _translate(attrs, f"tr-{trace_hex}")
+    extra = _translate(attrs, f"tr-{trace_hex}", f"{where}.attributes")
     raw.update({k: json.dumps(v, ensure_ascii=False) for k, v in extra.items()})
-    status = d.get("status") or {}
-    code = status.get("code", 0)
-    code = OTLP_STATUS_CODES.get(code, code) if isinstance(code, int) else str(code)
-    code = status_code_name(code)
+    status = _object(d.get("status"), f"{where}.status")
+    raw_code = status.get("code", 0)
+    code = (
+        OTLP_STATUS_CODES.get(raw_code, raw_code)
+        if isinstance(raw_code, int)
+        else raw_code
+    )
+    if isinstance(code, str):
+        code = status_code_name(code)
     if code not in SPAN_STATUS_CODES:
-        fail(f"unknown status code {status.get('code')!r}", f"{where}.status.code")
-    try:
-        start = int(d["startTimeUnixNano"])
-        end = int(d["endTimeUnixNano"]) if d.get("endTimeUnixNano") else None
-        events = [
+        fail(f"unknown status code {raw_code!r}", f"{where}.status.code")
+    if d.get("startTimeUnixNano") is None:
+        fail("required key is missing or null", f"{where}.startTimeUnixNano")
+    start = _integer(d["startTimeUnixNano"], f"{where}.startTimeUnixNano")
+    end = (
+        _integer(d["endTimeUnixNano"], f"{where}.endTimeUnixNano")
+        if d.get("endTimeUnixNano")
+        else None
+    )
+    events = []
+    for i, e in enumerate(_array(d.get("events"), f"{where}.events")):
+        at = f"{where}.events[{i}]"
+        e = _object(e, at)
+        events.append(
             {
-                "name": e["name"],
-                "time_unix_nano": int(e.get("timeUnixNano", 0)),
-                "attributes": _attributes(
-                    e.get("attributes", []), f"{where}.events[{i}]"
-                ),
+                "name": _scalar(e.get("name"), str, f"{at}.name"),
+                "time_unix_nano": _integer(e.get("timeUnixNano", 0), at),
+                "attributes": _attributes(e.get("attributes", []), f"{at}.attributes"),
             }
-            for i, e in enumerate(d.get("events", []))
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        msg = f"missing or bad field: {exc}"
-        raise TraceFormatError(msg, location=where) from exc
+        )
     span = {
         "trace_id": trace_b64,
         "span_id": _id(d.get("spanId"), 8, f"{where}.spanId"),
@@ -259,14 +322,19 @@ def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
 def _collect(doc: Any, where: str, groups: dict[str, list[Any]]) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
         fail('expected an object with "resourceSpans"', where or "document")
+    check_nesting(doc, where.rstrip(", ") or None)
     for r, resource in enumerate(doc.get("resourceSpans", [])):
+        at = f"{where}resourceSpans[{r}]"
+        resource = _object(resource, at)
         scopes = (
             resource.get("scopeSpans")
             or resource.get("instrumentationLibrarySpans")
             or []
         )
-        for s, scope in enumerate(scopes):
-            for i, d in enumerate(scope.get("spans", [])):
+        for s, scope in enumerate(_array(scopes, f"{at}.scopeSpans")):
+            scope = _object(scope, f"{at}.scopeSpans[{s}]")
+            spans = _array(scope.get("spans"), f"{at}.scopeSpans[{s}].spans")
+            for i, d in enumerate(spans):
                 path = f"{where}resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
                 trace_hex, span, attrs = _span(d, path)
                 groups.setdefault(trace_hex, []).append((span, attrs))
@@ -284,7 +352,31 @@ def _parent_of(span: dict[str, Any]) -> str | None:
     return parent
 
 
+def _refuse_cycles(parents: dict[str, str | None]) -> None:
+    """Fail if following parent ids from some span comes back to it.
+
+    A parent id that names no span of the trace ends the walk (that span is a
+    root of its own subtree); a cycle has no such end, and no tracer writes one.
+    """
+    done: set[str] = set()
+    for start in parents:
+        path: list[str] = []
+        seen: set[str] = set()
+        span_id: str | None = start
+        while span_id is not None and span_id in parents and span_id not in done:
+            if span_id in seen:
+                loop = [*path[path.index(span_id) :], span_id]
+                names = " -> ".join(base64.b64decode(i).hex() for i in loop)
+                msg = f"parent span ids form a cycle: {names}"
+                raise TraceFormatError(msg, location="parentSpanId")
+            seen.add(span_id)
+            path.append(span_id)
+            span_id = parents[span_id]
+        done.update(path)
+
+
 def _trace(trace_hex: str, spans: list[tuple[dict[str, Any], dict[str, Any]]]) -> Trace:
+    _refuse_cycles({s["span_id"]: s["parent_span_id"] for s, _ in spans})
     spans.sort(
         key=lambda p: (p[0]["parent_span_id"] is not None, p[0]["start_time_unix_nano"])
     )
@@ -360,7 +452,7 @@ def read_otlp_traces(path: str | os.PathLike[str]) -> list[Trace]:
     if names and names[-1] in (".jsonl", ".ndjson"):
         documents = []
         try:
-            with open_text(path) as handle:
+            with open_text(path, errors="surrogateescape") as handle:
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
                         documents.append(_line(line, source, number))
@@ -372,11 +464,15 @@ def read_otlp_traces(path: str | os.PathLike[str]) -> list[Trace]:
 
 
 def _line(line: str, source: str, number: int) -> Any:
+    check_utf8(line, source, number)
     try:
-        return json.loads(line)
+        return loads(line)
     except json.JSONDecodeError as exc:
         msg = f"invalid JSON at column {exc.colno}: {exc.msg}"
         raise TraceFormatError(msg, source=source, location=f"line {number}") from exc
+    except TraceFormatError as exc:  # nested too deeply
+        where = f"line {number}" + (f", {exc.location}" if exc.location else "")
+        raise TraceFormatError(exc.message, source=source, location=where) from exc
 
 
 def read_otlp(path: str | os.PathLike[str]) -> TraceFrame:

@@ -27,6 +27,7 @@ from polartrace.model.validate import (
 )
 from polartrace.values.conventions import ASSESSMENT_SOURCE_RUN_KEY, SESSION_KEY
 from polartrace.values.errors import TraceFormatError
+from polartrace.values.nesting import check_nesting
 
 __all__ = ["Assessment", "AssessmentError", "AssessmentKind", "AssessmentSource"]
 
@@ -271,6 +272,9 @@ def read_assessment(d: Any, path: str) -> Assessment:
         value = _deserialize(body["serialized_value"], f"{path}.{key}.serialized_value")
     elif kind is AssessmentKind.ISSUE and value is not None:
         expect(value, bool, "a boolean", f"{path}.{key}.value")
+    if type(value) is dict or type(value) is list:
+        # Free-form JSON that the frame builder and output recurse into.
+        check_nesting(value, f"{path}.{key}.value")
     if (source := d.get("source")) is not None:
         source = _source(source, path)
     if metadata := d.get("metadata"):

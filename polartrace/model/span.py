@@ -32,6 +32,7 @@ from polartrace.values.conventions import (
     status_code_json,
 )
 from polartrace.values.json_values import decode_attribute
+from polartrace.values.nesting import check_nesting
 
 __all__ = ["Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType"]
 
@@ -324,6 +325,8 @@ def read_span(d: Any, path: str, ids: dict[str, str] | None = None) -> Span:
     links = d.get("links") or ()
     for i, link in enumerate(links):
         expect(link, dict, "a link object", f"{path}.links[{i}]")
+    if links:
+        check_nesting(links, f"{path}.links")
     return Span(
         name=d["name"],
         span_id=id_to_hex(d["span_id"], 8, f"{path}.span_id"),
@@ -342,4 +345,6 @@ def _read_event(d: Any, path: str) -> SpanEvent:
     check_fields(d, _EVENT_FIELDS, "an event object", path)
     required(d, "name", path)
     required(d, "time_unix_nano", path)
+    if attributes := d.get("attributes"):
+        check_nesting(attributes, f"{path}.attributes")
     return SpanEvent(d["name"], d["time_unix_nano"], d.get("attributes") or {})

@@ -100,6 +100,13 @@ def format_timestamp_ms(ms: int) -> str:
     return f"{text}Z" if millis == 0 else f"{text}.{millis:03d}Z"
 
 
+#: The first and last epoch milliseconds RFC 3339 text (so MLflow's JSON) can spell.
+FIRST_MS = (_dt.datetime(1, 1, 1, tzinfo=_dt.UTC) - _EPOCH) // _ONE_MS
+LAST_MS = (_dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=_dt.UTC) - _EPOCH) // (
+    _ONE_MS
+)
+
+
 def timestamp_text(ms: int, path: str) -> str:
     """Format ``ms`` as `format_timestamp_ms` does, for the time at JSON ``path``.
 

@@ -56,6 +56,7 @@ from polartrace.values.conventions import (
     root_span,
 )
 from polartrace.values.errors import TraceFormatError
+from polartrace.values.nesting import check_nesting, loads
 
 __all__ = [
     "Assessment",
@@ -297,6 +298,8 @@ def _info_from_dict(d: Any, path: str) -> TraceInfo:
     if (state := _STATES.get(d.get("state") or STATE_UNSPECIFIED)) is None:
         names = ", ".join(TraceState)
         fail(f"unknown state {d['state']!r} (expected one of {names})", f"{path}.state")
+    if location := d.get("trace_location"):
+        check_nesting(location, f"{path}.trace_location")
     for key in ("trace_metadata", "tags"):
         if mapping := d.get(key):
             check_strings(mapping, f"{path}.{key}")
@@ -381,14 +384,15 @@ class Trace:
             TraceFormatError: If ``text`` is not JSON (``location`` gives the line
                 and column) or not a trace (see `from_dict`).
         """
+        where: str | None
         try:
-            d = json.loads(text)
+            d = loads(text)
         except json.JSONDecodeError as exc:
             message, where = exc.msg, f"line {exc.lineno}, column {exc.colno}"
+        except TraceFormatError as exc:  # nested too deeply
+            message, where = exc.message, exc.location
         except ValueError as exc:  # bytes that are not UTF-8, -16 or -32
             message, where = str(exc), None
-        except RecursionError:
-            message, where = "nested too deeply", None
         else:
             return cls.from_dict(d, source=source)
         msg = f"invalid JSON: {message}"

@@ -12,7 +12,7 @@ import binascii
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
-from polartrace.model.timestamps import parse_timestamp_ms
+from polartrace.model.timestamps import FIRST_MS, LAST_MS, parse_timestamp_ms
 from polartrace.values.errors import TraceFormatError
 
 __all__ = [
@@ -125,6 +125,7 @@ def required(d: dict[str, Any], key: str, path: str) -> None:
         fail("required key is missing or null", _join(path, key))
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TYPE_NAMES: dict[type, str] = {
     str: "a string",
     int: "an integer",
@@ -144,8 +145,13 @@ def check_fields(d: Any, schema: Mapping[str, type], what: str, path: str) -> No
     for key, value in d.items():
         # Exact type first: the common case costs one lookup and one comparison.
         kind = schema.get(key)
-        if kind is not None and value is not None and type(value) is not kind:
+        if kind is None or value is None:
+            continue
+        if type(value) is not kind:
             expect(value, kind, _TYPE_NAMES[kind], _join(path, key))
+        elif kind is int and not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
+            # Frame columns are 64-bit: a wider integer could not be stored.
+            fail(f"integer {value} does not fit in 64 bits", _join(path, key))
 
 
 def check_strings(d: dict[str, Any], path: str) -> None:
@@ -158,8 +164,14 @@ def check_strings(d: dict[str, Any], path: str) -> None:
 def time_ms(d: dict[str, Any], key: str, path: str) -> int | None:
     """Return ``d[key]`` (RFC 3339 text or int epoch ms) in epoch ms, or ``None``."""
     value = d.get(key)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value  # integer milliseconds are accepted for hand-written data
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Integer milliseconds are accepted for hand-written data, within the
+        # years RFC 3339 text (and so MLflow's JSON) can spell.
+        if not FIRST_MS <= value <= LAST_MS:
+            fail(f"timestamp {value} ms is outside the years 1-9999", _join(path, key))
+        return value
     expect(value, str, "RFC 3339 text or epoch milliseconds", _join(path, key))
     try:
         return parse_timestamp_ms(value)
