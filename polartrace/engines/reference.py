@@ -235,17 +235,10 @@ class _Context:
             )
 
     def assessment(self, cond: Cond, trace: Trace) -> bool:
-        kind, name = cond.field.column, cond.key or ""
-        if cond.field.value_type is not ValueType.DYNAMIC:
-            # issue.id = '<id>': an issue link's name is the issue id, and the
-            # filter gives it as the value (the key is None: reading it as the
-            # name would match only issues named '').
-            name = str(cond.value)
+        kind, name = cond.field.column, cond.key
         relevant = [
             a for a in self.assessments_of(trace) if a.kind == kind and a.name == name
         ]
-        if cond.field.value_type is not ValueType.DYNAMIC:  # issue.id = '<id>'
-            return bool(relevant)
         op = OPERATORS[cond.op]
         if op.base is Base.IS_NULL:
             # An error-only feedback (null value) still exists for IS [NOT] NULL.

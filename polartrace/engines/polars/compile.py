@@ -312,16 +312,8 @@ class _Compiler:
 
     def _assessment(self, cond: Cond) -> pl.Expr:
         op = OPERATORS[cond.op]
-        name = cond.key or ""
-        if cond.field.value_type is not ValueType.DYNAMIC:
-            # issue.id = '<id>': an issue link's name is the issue id, and the
-            # filter gives it as the value (the key is None: reading it as the
-            # name would match only issues named '').
-            name = str(cond.value)
         table = self.frame.assessments
-        named = (pl.col("kind") == cond.field.column) & (pl.col("name") == name)
-        if cond.field.value_type is not ValueType.DYNAMIC:  # issue.id = '<id>'
-            return self._keys_in(_hits(table, named))
+        named = (pl.col("kind") == cond.field.column) & (pl.col("name") == cond.key)
         if op.base is Base.IS_NULL:
             # IS NULL: no valid assessment of that name at all; an error-only
             # feedback (null value) still counts as one.
