@@ -15,12 +15,13 @@ two-valued rule of docs/semantics.md#missing-values.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import Any
 
 import polars as pl
 
 from polartrace.bind.nodes import Cond, Dynamic
+from polartrace.bind.order_by import OrderKey
 from polartrace.catalogue.fields import Source, ValueType
 from polartrace.catalogue.operators import OPERATORS, Base, LikeKind, like_plan
 from polartrace.frame.schema import META_PREFIX, TAG_PREFIX
@@ -33,6 +34,7 @@ __all__ = [
     "column_test",
     "finish",
     "prompt_test",
+    "sort_column",
     "span_test",
     "unit_test",
 ]
@@ -282,3 +284,14 @@ def span_test(
     else:
         base_expr = _string_test(column, stored.dtype, op.base, cond.value)
     return finish(column, base_expr, op.negated, op.base, may_hold_null(stored))
+
+
+def sort_column(key: OrderKey, columns: Container[str]) -> pl.Expr:
+    """The expression a sort key orders by, over a trace table of ``columns``."""
+    spec = key.field
+    if spec.source in (Source.TAG, Source.METADATA):
+        name = (TAG_PREFIX if spec.source is Source.TAG else META_PREFIX) + str(key.key)
+        return pl.col(name) if name in columns else pl.lit(None, dtype=pl.String)
+    column = pl.col(str(spec.column))
+    # Status sorts by code point of its name whatever its storage type.
+    return column.cast(pl.String) if spec.column == "state" else column
