@@ -210,9 +210,16 @@ class LazyEngine:
             case ColumnTest(cond=cond):
                 name = column_name(cond)
                 schema = self.dataset.schema
-                # The scan's schema says nothing of nulls: every column may hold one.
-                facts = (schema[name], True) if name in schema else None
-                return column_test(cond, facts)
+                if name not in schema:
+                    return column_test(cond, None)
+                # The scan's schema says nothing of nulls: every column may hold
+                # one. Nor does it hold a Categorical column's dictionary, so such a
+                # column is tested as strings.
+                if isinstance(schema[name], pl.Categorical):
+                    return column_test(
+                        cond, (pl.String(), True), pl.col(name).cast(pl.String)
+                    )
+                return column_test(cond, (schema[name], True))
             case SpanMatch():
                 return self._keys_in(self._span_keys(node))
             case AssessmentMatch():

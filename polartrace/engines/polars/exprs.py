@@ -203,16 +203,21 @@ def column_name(cond: Cond) -> str:
     return str(spec.column)
 
 
-def column_test(cond: Cond, facts: tuple[pl.DataType, bool] | None) -> pl.Expr:
+def column_test(
+    cond: Cond,
+    facts: tuple[pl.DataType, bool] | None,
+    column: pl.Expr | None = None,
+) -> pl.Expr:
     """``cond`` over the trace table.
 
     Args:
         cond: A condition on a trace column (`column_name`).
         facts: That column's dtype and whether it may hold a null; ``None`` when
             the table has no such column (an absent tag or metadata key).
+        column: The column's values, if not the column itself.
     """
     op = OPERATORS[cond.op]
-    column = pl.col(column_name(cond))
+    column = pl.col(column_name(cond)) if column is None else column
     dtype: pl.DataType
     if facts is None:  # an absent tag/metadata key: an all-null column
         column, dtype, nullable = pl.lit(None, pl.String), pl.String(), True
