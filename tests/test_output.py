@@ -19,9 +19,9 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame, search_traces
-from polartrace.engines.lazy import _frame as json_only_frame
 from polartrace.generate import generate_trace_dicts
 from polartrace.output import build as out
+from polartrace.output.build import json_frame
 from tests.conftest import LABELS
 
 T1, T4 = LABELS["T1"], LABELS["T4"]
@@ -373,7 +373,7 @@ def test_json_only_page_matches_trace_objects(
 ) -> None:
     # A lazy scan's page: JSON text without trace tables (flat cells from the text).
     texts = pl.Series("json", [t.to_json() for t in oracle_traces], dtype=pl.String)
-    page = json_only_frame(raw_json=texts)
+    page = json_frame(texts)
     keys = list(range(len(oracle_traces)))
     got = out.build(page, keys, "pandas", include_spans, None)
     _assert_same_cells(got, _expected(oracle_traces, include_spans))

@@ -15,15 +15,24 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterable
-from typing import TypeAlias
 
-import attrs
-
+from polartrace.bind.nodes import (
+    AllOf,
+    AnyOf,
+    BoundFilter,
+    BoundValue,
+    Cond,
+    Dynamic,
+    Negate,
+    Node,
+    Scalar,
+    SpanGroup,
+)
 from polartrace.bind.order_by import OrderKey, bind_order_by
 from polartrace.catalogue.fields import (
     ATTRIBUTE_FIELDS,
     FIELDS,
+    ISSUE_ID,
     PREFIXES,
     RESERVED_KEYS,
     SPAN_ATTRIBUTES,
@@ -41,12 +50,8 @@ from polartrace.catalogue.operators import OPERATORS, LikeKind, like_plan, parse
 from polartrace.language import ast
 from polartrace.language.ast import Op
 from polartrace.language.parser import parse
-from polartrace.language.regex import (
-    RegexMismatch,
-    from_python,
-    python_pattern,
-    regex_problem,
-)
+from polartrace.language.regex import from_python, regex_problem
+from polartrace.language.regex_python import RegexMismatch, python_pattern
 from polartrace.values.conventions import MLFLOW2_STATE_UNSPECIFIED
 from polartrace.values.errors import (
     FilterError,
@@ -72,97 +77,6 @@ __all__ = [
     "bind_order_by",
     "parse_filter",
 ]
-
-
-# --- bound nodes -------------------------------------------------------------------
-
-
-@attrs.frozen
-class Dynamic:
-    """A literal compared against a dynamic value (span attribute, assessment).
-
-    Attributes:
-        text: The literal's canonical text (a string is itself; ``3.0`` is ``3``).
-        number: Its numeric reading (a number literal or a numeric string), if any.
-        is_number: Whether it was written as a number literal (``< > <= >=`` need one).
-    """
-
-    text: str
-    number: float | None
-    is_number: bool
-
-
-Scalar: TypeAlias = str | int | float | Dynamic
-BoundValue: TypeAlias = Scalar | tuple[Scalar, ...] | None
-
-
-@attrs.frozen
-class Cond:
-    """One checked comparison.
-
-    Attributes:
-        field: The catalogue entry it tests.
-        key: The tag/metadata/attribute key or assessment name (``None`` for fixed
-            fields; reserved-key fields carry their fixed key from the catalogue).
-        op: The operator, looked up in ``operators.OPERATORS`` by both engines.
-        value: The converted literal: a ``str`` (strings, patterns, state names), an
-            ``int``/``float`` (times and durations), a ``Dynamic``, a tuple of those
-            for ``IN``/``NOT IN``, or ``None`` for ``IS [NOT] NULL``. Prompt values
-            are ``name/version`` strings. ILIKE patterns are kept as written.
-    """
-
-    field: FieldSpec
-    key: str | None
-    op: Op
-    value: BoundValue
-    loc: ast.Loc = attrs.field(default=ast.Loc(0, 0), eq=False, repr=False)
-
-
-def _conds(values: Iterable[Cond]) -> tuple[Cond, ...]:
-    return tuple(values)
-
-
-def _nodes(values: Iterable[Node]) -> tuple[Node, ...]:
-    return tuple(values)
-
-
-@attrs.frozen
-class SpanGroup:
-    """Span conditions that must all hold on one and the same span."""
-
-    conds: tuple[Cond, ...] = attrs.field(converter=_conds)
-
-
-@attrs.frozen
-class AllOf:
-    """Every item holds."""
-
-    items: tuple[Node, ...] = attrs.field(converter=_nodes)
-
-
-@attrs.frozen
-class AnyOf:
-    """At least one item holds."""
-
-    items: tuple[Node, ...] = attrs.field(converter=_nodes)
-
-
-@attrs.frozen
-class Negate:
-    """The item does not hold (missing values made it false, so this is plain NOT)."""
-
-    item: Node
-
-
-Node: TypeAlias = Cond | SpanGroup | AllOf | AnyOf | Negate
-
-
-@attrs.frozen
-class BoundFilter:
-    """A filter ready for either engine; ``root is None`` means "every trace"."""
-
-    text: str
-    root: Node | None
 
 
 # --- entry points ------------------------------------------------------------------
@@ -277,6 +191,12 @@ class _Binder:
         if comp.op not in spec.ops:
             raise self._operator_error(spec, comp)
         value = self.value(spec, key, comp)
+        if spec is ISSUE_ID:
+            # An issue link is an assessment whose name is the issue id, so
+            # ``issue.id = 'i'`` means "an issue assessment named 'i' exists": the
+            # same test as ``feedback.<name> IS NOT NULL``, and no engine needs to
+            # know about issues.
+            return Cond(spec, str(value), Op.IS_NOT_NULL, None, comp.loc)
         return Cond(spec, key, comp.op, value, comp.loc)
 
     def resolve(self, field: ast.Field) -> tuple[FieldSpec, str | None]:
@@ -310,7 +230,7 @@ class _Binder:
                     field.loc,
                     hint="write issue.id = '<issue id>'",
                 )
-            return next(s for s in FIELDS if s.prefix is Prefix.ISSUE), None
+            return ISSUE_ID, None
         spec = next(s for s in FIELDS if s.keyed and s.prefix is prefix)
         return spec, key
 

@@ -57,7 +57,7 @@ _DEFAULT_COLUMNS: Final = (
 
 def _load(path: str, input_format: str | None, lazy_ok: bool) -> Any:
     """A frame, or a lazy frame for Parquet datasets when the caller can use one."""
-    from polartrace.engines.lazy import scan_traces
+    from polartrace.api.lazy import scan_traces
     from polartrace.io import detect_format, read_traces
 
     kind = input_format or detect_format(path)

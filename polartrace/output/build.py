@@ -56,7 +56,7 @@ from polartrace.values.json_values import decode_attribute_fast, holds_wide_floa
 if TYPE_CHECKING:  # pyarrow loads with the pandas output that uses it
     import pyarrow as pa
 
-__all__ = ["COLUMNS", "build"]
+__all__ = ["COLUMNS", "build", "json_frame"]
 
 #: MLflow's DataFrame columns, in MLflow's order.
 COLUMNS = (
@@ -532,6 +532,17 @@ def _polars_columns(columns: dict[str, list[Any]]) -> pl.DataFrame:
     for name in ("trace_metadata", "tags", "spans", "assessments"):
         columns[name] = [json.dumps(v) for v in columns[name]]
     return pl.DataFrame(columns, schema=_POLARS_SCHEMA)
+
+
+def json_frame(texts: pl.Series) -> TraceFrame:
+    """A frame of a page's MLflow JSON texts alone (rows ``0..n-1``), to build from.
+
+    A scanned dataset's page arrives as its texts: the flat cells then come from
+    the text, as the trace table of the page is not read.
+    """
+    empty = TraceFrame.from_traces([])
+    tables = (empty.traces, empty.spans, empty.assessments, empty.prompts)
+    return TraceFrame(*tables, raw_json=texts)
 
 
 def build(
