@@ -457,7 +457,8 @@ def test_operator_is_kept_on_the_condition() -> None:
 def test_order_by_resolution(
     order_by: list[str], expected: list[tuple[str, str | None, bool]]
 ) -> None:
-    got = [(k.field.name, k.key, k.descending) for k in bind_order_by(order_by)]
+    keys = bind_order_by(order_by)
+    got = [(k.field.name, k.key, k.descending) for k in keys]  # type: ignore[union-attr]
     assert got == expected
 
 

@@ -56,7 +56,7 @@ def test_an_and_chain_plans_column_tests_and_one_span_match() -> None:
 
 def test_plan_order_appends_the_tie_breaks_it_does_not_name() -> None:
     plan = plan_search(parse_filter(None), bind_order_by(["request_id DESC"]))
-    assert [(k.field, k.descending) for k in plan.order] == [
+    assert [(k.field, k.descending) for k in plan.order] == [  # type: ignore[union-attr]
         (REQUEST_ID, True),
         (TIMESTAMP, True),
     ]

@@ -15,20 +15,27 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Sequence
 
 from polartrace.bind.nodes import (
+    Aggregate,
+    AggregateCond,
     AllOf,
     AnyOf,
     BoundFilter,
     BoundValue,
     Cond,
     Dynamic,
+    Measure,
     Negate,
     Node,
+    Quantified,
     Scalar,
     SpanGroup,
+    SpanRelation,
 )
-from polartrace.bind.order_by import OrderKey, bind_order_by
+from polartrace.bind.order_by import AggregateKey, OrderKey, SortKey, bind_order_keys
+from polartrace.bind.structure import StructureBinder, measure_of
 from polartrace.catalogue.fields import (
     ATTRIBUTE_FIELDS,
     FIELDS,
@@ -49,13 +56,14 @@ from polartrace.catalogue.fields import (
 from polartrace.catalogue.operators import OPERATORS, LikeKind, like_plan, parse_number
 from polartrace.language import ast
 from polartrace.language.ast import Op
-from polartrace.language.parser import parse
+from polartrace.language.parser import parse, parse_order_aggregate
 from polartrace.language.regex import from_python, regex_problem
 from polartrace.language.regex_python import RegexMismatch, python_pattern
 from polartrace.values.conventions import MLFLOW2_STATE_UNSPECIFIED
 from polartrace.values.errors import (
     FilterError,
     FilterTypeError,
+    OrderByError,
     SearchArgumentError,
     UnknownFieldError,
     UnsupportedOperatorError,
@@ -64,15 +72,22 @@ from polartrace.values.errors import (
 from polartrace.values.json_values import canonical_text
 
 __all__ = [
+    "Aggregate",
+    "AggregateCond",
+    "AggregateKey",
     "AllOf",
     "AnyOf",
     "BoundFilter",
     "Cond",
     "Dynamic",
+    "Measure",
     "Negate",
     "Node",
     "OrderKey",
+    "Quantified",
+    "SortKey",
     "SpanGroup",
+    "SpanRelation",
     "bind",
     "bind_order_by",
     "parse_filter",
@@ -121,6 +136,49 @@ def bind(expr: ast.Expr | None, text: str) -> BoundFilter:
     return BoundFilter(text, _Binder(text).node(expr))
 
 
+def bind_order_by(order_by: Sequence[str] | str | None) -> tuple[SortKey, ...]:
+    """Resolve ``order_by`` entries (``"key [ASC|DESC]"``) against the catalogue.
+
+    A key is a field (`polartrace.bind.order_by`), a trace measure (``span_count``,
+    ``depth``) or an aggregate over spans (``"count(SPAN WHERE type = 'TOOL')
+    DESC"``).
+
+    Raises:
+        OrderByError: For an unparsable entry, an unknown or unorderable key, a bad
+            direction, or a key named twice (also through an alias).
+
+    Example:
+        >>> [k.descending for k in bind_order_by(["count(SPAN) DESC", "latency"])]
+        [True, False]
+    """
+    return bind_order_keys(order_by, _aggregate_key)
+
+
+_AGGREGATE_ENTRY = re.compile(r"\s*(?i:count|sum|min|max|avg)\s*\(")
+_MEASURE_ENTRY = re.compile(r"\s*(\w+)(?:\s+(\S+))?\s*\Z")
+
+
+def _aggregate_key(entry: str) -> AggregateKey | None:
+    """The aggregate or measure an ``order_by`` entry sorts by (``None``: neither)."""
+    measure = _MEASURE_ENTRY.match(entry)
+    if measure and (found := measure_of(ast.Field(None, measure[1]))) is not None:
+        direction = (measure[2] or "ASC").upper()
+        if direction in ("ASC", "DESC"):
+            return AggregateKey(found, direction == "DESC", measure[1])
+        return None  # the field binder explains a bad direction
+    if not _AGGREGATE_ENTRY.match(entry):
+        return None
+    try:
+        node, descending = parse_order_aggregate(entry)
+        aggregate = StructureBinder(_Binder(entry)).aggregate(node)
+    except FilterError as exc:
+        raise OrderByError(
+            exc.message, entry, position=exc.position, end=exc.end, hint=exc.hint
+        ) from None
+    written = entry[node.loc.start : node.loc.end]
+    return AggregateKey(aggregate, descending, written)
+
+
 # --- the binder --------------------------------------------------------------------
 
 _ILIKE = (Op.ILIKE, Op.NOT_ILIKE)
@@ -137,6 +195,7 @@ class _Binder:
     def __init__(self, text: str) -> None:
         self.text = text
         self.written = ""  # the field of the comparison being bound, as typed
+        self.structure = StructureBinder(self)
 
     # -- errors --
 
@@ -161,6 +220,10 @@ class _Binder:
                 return AnyOf(self.node(child) for child in operands)
             case ast.Not(operand=operand):
                 return Negate(self.node(operand))
+            case ast.SpanQuantifier():
+                return self.structure.quantified(expr)
+            case ast.AggregateComparison():
+                return self.structure.aggregate_cond(expr)
         msg = f"not a filter node: {expr!r}"  # pragma: no cover - parser invariant
         raise TypeError(msg)
 
@@ -169,7 +232,12 @@ class _Binder:
         items: list[Node] = []
         span_conds: list[Cond] = []
         for member in members:
+            measure = None
             if isinstance(member, ast.Comparison):
+                measure = measure_of(member.field)
+            if measure is not None:
+                items.append(self.structure.measure_cond(member, measure))  # type: ignore[arg-type]
+            elif isinstance(member, ast.Comparison):
                 cond = self.comparison(member)
                 if cond.field.source is Source.SPAN:
                     if not span_conds:

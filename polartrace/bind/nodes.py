@@ -6,6 +6,7 @@ engine read them. They are plain data with no dependency on a backend.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from typing import TypeAlias
 
@@ -13,19 +14,24 @@ import attrs
 
 from polartrace.catalogue.fields import FieldSpec
 from polartrace.language import ast
-from polartrace.language.ast import Op
+from polartrace.language.ast import Axis, Op, Quantifier
 
 __all__ = [
+    "Aggregate",
+    "AggregateCond",
     "AllOf",
     "AnyOf",
     "BoundFilter",
     "BoundValue",
     "Cond",
     "Dynamic",
+    "Measure",
     "Negate",
     "Node",
+    "Quantified",
     "Scalar",
     "SpanGroup",
+    "SpanRelation",
 ]
 
 
@@ -108,7 +114,70 @@ class Negate:
     item: Node
 
 
-Node: TypeAlias = Cond | SpanGroup | AllOf | AnyOf | Negate
+class Measure(enum.Enum):
+    """What an aggregate computes over a trace's spans."""
+
+    COUNT = "count"
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+    AVG = "avg"
+    DEPTH = "depth"
+
+
+@attrs.frozen
+class SpanRelation:
+    """``HAS [NO] <axis> (test)``: some (no) span so related passes ``test``.
+
+    ``test`` is a span test: a tree of `AllOf`, `AnyOf` and `Negate` over span
+    conditions, each evaluated on one span.
+    """
+
+    axis: Axis
+    negated: bool
+    test: Node
+
+
+@attrs.frozen
+class Quantified:
+    """``ANY|NO|EVERY SPAN (test) [relation]`` over the spans of a trace.
+
+    A span qualifies when it passes ``test`` and, given a relation, has (or, for
+    ``HAS NO``, has not) a related span that passes the relation's test.
+    """
+
+    quantifier: Quantifier
+    test: Node
+    relation: SpanRelation | None = None
+
+
+@attrs.frozen
+class Aggregate:
+    """A number per trace computed from its spans.
+
+    Attributes:
+        measure: ``count`` of spans, ``sum``/``min``/``max``/``avg`` of ``field``,
+            or the trace's ``depth``.
+        field: The numeric span field of ``sum``/``min``/``max``/``avg``.
+        where: A span test that selects the spans aggregated (``None``: all).
+    """
+
+    measure: Measure
+    field: FieldSpec | None = None
+    where: Node | None = None
+
+
+@attrs.frozen
+class AggregateCond:
+    """``aggregate op value``; a null aggregate (``max`` of no span) fails it."""
+
+    aggregate: Aggregate
+    op: Op
+    value: int | float
+    loc: ast.Loc = attrs.field(default=ast.Loc(0, 0), eq=False, repr=False)
+
+
+Node: TypeAlias = Cond | SpanGroup | AllOf | AnyOf | Negate | Quantified | AggregateCond
 
 
 @attrs.frozen

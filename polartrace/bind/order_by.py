@@ -2,17 +2,21 @@
 
 Separate from the filter binder in `polartrace.bind.filter` because it reads other input
 (one key per string, not a filter expression) and shares only the catalogue and the
-"did you mean" hint with it. `polartrace.bind.filter` re-exports `bind_order_by` and
-`OrderKey`: import them from there.
+"did you mean" hint with it. An entry that sorts by an aggregate over spans
+(``"count(SPAN WHERE type = 'TOOL') DESC"``) is bound by the filter binder, which
+`bind_order_keys` calls back; `polartrace.bind.filter.bind_order_by` is the entry
+point, and `polartrace.bind.filter` re-exports `OrderKey`: import them from there.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 import attrs
 
+from polartrace.bind.nodes import Aggregate
 from polartrace.catalogue.fields import (
     FIELDS,
     ORDER_KEYS,
@@ -27,7 +31,7 @@ from polartrace.catalogue.fields import (
 from polartrace.language import ast
 from polartrace.values.errors import OrderByError, SearchArgumentError, closest_match
 
-__all__ = ["OrderKey", "bind_order_by"]
+__all__ = ["AggregateKey", "OrderKey", "SortKey", "bind_order_keys"]
 
 
 @attrs.frozen
@@ -44,6 +48,31 @@ class OrderKey:
         if self.field.source in (Source.TAG, Source.METADATA):
             return (self.field.source, self.key)
         return (self.field.source, self.field.column)
+
+
+@attrs.frozen
+class AggregateKey:
+    """An ``order_by`` entry that sorts by an aggregate over each trace's spans.
+
+    Attributes:
+        aggregate: What is computed per trace; traces where it is null (``max`` of
+            no span) sort last, as missing values do.
+        descending: The direction.
+        text: The aggregate as written, for messages.
+    """
+
+    aggregate: Aggregate
+    descending: bool
+    text: str = attrs.field(default="", eq=False)
+
+    @property
+    def identity(self) -> tuple[str, Any]:
+        """What the key reads; two entries with the same identity are duplicates."""
+        return ("aggregate", self.aggregate)
+
+
+#: One sort key of a search: a field, or an aggregate over spans.
+SortKey: TypeAlias = OrderKey | AggregateKey
 
 
 _ORDER_RE = re.compile(
@@ -76,11 +105,16 @@ def _split_field(text: str) -> ast.Field:
     return ast.Field(prefix, key)
 
 
-def bind_order_by(order_by: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
+def bind_order_keys(
+    order_by: Sequence[str] | str | None,
+    aggregate: Callable[[str], AggregateKey | None] = lambda _: None,
+) -> tuple[SortKey, ...]:
     """Resolve ``order_by`` entries (``"key [ASC|DESC]"``) against the catalogue.
 
     Args:
         order_by: A list of entries, one key each; a single string is one entry.
+        aggregate: Binds an entry that sorts by an aggregate, or returns ``None``
+            for an entry that names a field.
 
     Returns:
         The keys in priority order (tie-breakers are added by the search).
@@ -90,19 +124,21 @@ def bind_order_by(order_by: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
             direction, or a key named twice (also through an alias).
 
     Example:
-        >>> [k.field.name for k in bind_order_by(["latency DESC", "tags.team"])]
+        >>> [k.field.name for k in bind_order_keys(["latency DESC", "tags.team"])]
         ['execution_time_ms', 'tags.<key>']
     """
     if order_by is None:
         return ()
     entries = [order_by] if isinstance(order_by, str) else list(order_by)
-    keys: list[OrderKey] = []
-    seen: dict[tuple[Source, str | None], str] = {}
+    keys: list[SortKey] = []
+    seen: dict[tuple[Any, Any], str] = {}
     for entry in entries:
         if not isinstance(entry, str):
             msg = f"order_by entries must be strings, not {type(entry).__name__}"
             raise SearchArgumentError(msg)
-        key = _order_key(entry)
+        key: SortKey | None = aggregate(entry)
+        if key is None:
+            key = _order_key(entry)
         if key.identity in seen:
             msg = "order_by names the same key twice"
             raise OrderByError(

@@ -14,20 +14,25 @@ import re
 from typing import Any, Final
 
 from polartrace.bind.filter import (
+    Aggregate,
+    AggregateCond,
     AllOf,
     AnyOf,
     BoundFilter,
     Cond,
     Dynamic,
+    Measure,
     Negate,
     Node,
+    Quantified,
     SpanGroup,
+    SpanRelation,
     parse_filter,
 )
 from polartrace.catalogue.fields import ISSUE_ID, Source
 from polartrace.engines.polars.compile import compile_filter
 from polartrace.frame.trace_frame import TraceFrame
-from polartrace.language.ast import unparse
+from polartrace.language.ast import Quantifier, unparse
 from polartrace.language.parser import parse
 
 __all__ = ["explain"]
@@ -61,7 +66,21 @@ def _value(value: Any) -> str:
     return "" if value is None else json.dumps(value)
 
 
-def _label(node: Node) -> str:
+#: A row of the resolved tree: a bound node, or the relation of a quantifier.
+_Item = Node | SpanRelation
+
+
+def _aggregate(aggregate: Aggregate) -> str:
+    """An aggregate as the language writes it; its WHERE group is shown below it."""
+    measure = aggregate.measure
+    if measure is Measure.DEPTH:
+        return "depth"
+    subject = "SPAN" if aggregate.field is None else str(aggregate.field.name)
+    where = "" if aggregate.where is None else " WHERE ..."
+    return f"{measure.value}({subject}{where})"
+
+
+def _label(node: _Item) -> str:
     """One line of the resolved tree for ``node``, without its children."""
     match node:
         case Cond(field=field, key=key) if field is ISSUE_ID:
@@ -76,11 +95,23 @@ def _label(node: Node) -> str:
             return "ANY of:"
         case Negate():
             return "NOT:"
+        case Quantified(quantifier=quantifier):
+            return f"{quantifier.value} SPAN with:"
+        case SpanRelation(axis=axis, negated=negated):
+            return f"HAS {'NO ' if negated else ''}{axis.value} with:"
+        case AggregateCond(aggregate=aggregate, op=op, value=value):
+            return f"{_aggregate(aggregate)} {op.value} {value!r}"
     raise AssertionError(node)  # pragma: no cover - Node is closed
 
 
-def _children(node: Node) -> tuple[Node, ...]:
+def _children(node: _Item) -> tuple[_Item, ...]:
     match node:
+        case Quantified(test=test, relation=relation):
+            return (test,) if relation is None else (test, relation)
+        case SpanRelation(test=test):
+            return (test,)
+        case AggregateCond(aggregate=Aggregate(where=where)) if where is not None:
+            return (where,)
         case SpanGroup(conds=conds):
             return conds
         case AllOf(items=items) | AnyOf(items=items):
@@ -90,7 +121,7 @@ def _children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
-def _tree(node: Node, depth: int = 1) -> list[str]:
+def _tree(node: _Item, depth: int = 1) -> list[str]:
     line = "  " * depth + _label(node)
     if isinstance(node, Cond):
         line += f"   [{node.field.source.value}]"
@@ -107,20 +138,29 @@ def _matches(node: Node | None, frame: TraceFrame) -> int:
 
 
 def _counted(
-    node: Node, frame: TraceFrame, depth: int = 1, in_span: bool = False
+    node: _Item, frame: TraceFrame, depth: int = 1, in_span: bool = False
 ) -> list[tuple[str, str, str]]:
     """Rows (clause, table, traces matched by the clause alone) for a subtree.
 
-    A condition inside ONE SPAN is counted as "some span satisfies it".
+    A condition inside ONE SPAN, a quantifier, a relation or an aggregate's WHERE
+    is counted as "some span satisfies it".
     """
-    alone: Node = SpanGroup([node]) if in_span and isinstance(node, Cond) else node
+    alone: Node
+    if isinstance(node, SpanRelation):
+        alone = Quantified(Quantifier.ANY, node.test)
+    elif in_span and isinstance(node, Cond):
+        alone = SpanGroup([node])
+    else:
+        alone = node
     table = ""
     if isinstance(node, Cond):
         table = TABLES[node.field.source]
-    elif isinstance(node, SpanGroup):
+    elif isinstance(node, SpanGroup | Quantified | SpanRelation | AggregateCond):
         table = TABLES[Source.SPAN]
     rows = [("  " * depth + _label(node), table, f"{_matches(alone, frame):,}")]
-    inner = in_span or isinstance(node, SpanGroup)
+    inner = in_span or isinstance(
+        node, SpanGroup | Quantified | SpanRelation | AggregateCond
+    )
     for child in _children(node):
         rows += _counted(child, frame, depth + 1, inner)
     return rows

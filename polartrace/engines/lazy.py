@@ -10,6 +10,10 @@
   satisfies ...", so they are evaluated one bounded batch of their table at a
   time: the batch's matching rows give trace keys, and the union over batches is
   the match's key set.
+* Quantifiers, relations and aggregates over spans need a trace's spans together,
+  so they read the span table in batches of whole traces (a range of keys per
+  batch, `ScannedTraces.trace_batches`) and run the in-memory engine's span-table
+  functions (`polartrace.engines.polars.structure`) on each.
 * ``AND``/``OR``/``NOT`` combine the pieces at the trace level.
 
 Memory stays bounded by the batch size, one key set (4 bytes per matching trace)
@@ -27,6 +31,16 @@ from typing import Final, assert_never
 import polars as pl
 import pyarrow.parquet as pq
 
+from polartrace.bind.nodes import (
+    Aggregate,
+    AllOf,
+    AnyOf,
+    Cond,
+    Negate,
+    Node,
+    SpanRelation,
+)
+from polartrace.bind.order_by import AggregateKey
 from polartrace.engines.polars.exprs import (
     assessment_test,
     column_name,
@@ -35,6 +49,13 @@ from polartrace.engines.polars.exprs import (
     sort_column,
     span_test,
     unit_test,
+)
+from polartrace.engines.polars.structure import (
+    SpanTable,
+    aggregate_test,
+    aggregate_values,
+    empty_value,
+    qualifying_keys,
 )
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
@@ -48,6 +69,7 @@ from polartrace.frame.schema import (
 from polartrace.frame.trace_frame import TraceFrame, _derive_attribute
 from polartrace.frame.units import build_units
 from polartrace.io.parquet import TABLES, read_manifest, read_parquet, table_files
+from polartrace.language.ast import Op, Quantifier
 from polartrace.plan.search import (
     And,
     AssessmentMatch,
@@ -57,7 +79,9 @@ from polartrace.plan.search import (
     Predicate,
     PromptMatch,
     SearchPlan,
+    SpanAggregate,
     SpanMatch,
+    SpanQuantified,
     TextMatch,
 )
 
@@ -66,6 +90,7 @@ __all__ = ["BATCH_ROWS", "LazyEngine", "ScannedTraces"]
 #: Rows per batch when a match streams the span, assessment or prompt table.
 BATCH_ROWS: Final = 20_000
 _SPAN_BASE: Final = ("_key", "name", "type", "status", "duration_ms")
+_SPAN_TREE: Final = ("span_id", "parent_id")
 _PREVIEWS: Final = ("_key", "request_preview", "response_preview")
 _SCHEMAS: Final = {
     "traces": _TRACE_SCHEMA,
@@ -154,6 +179,47 @@ class ScannedTraces:
                 if not df.is_empty():
                     yield df.with_columns(missing) if missing else df
 
+    def trace_batches(self, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
+        """The span table in batches that each hold whole traces.
+
+        Every trace's spans are in one file; a file is read a range of keys at a
+        time, about ``batch_rows`` spans per range (by the file's spans per key),
+        whatever order its rows are in.
+        """
+        schema = _SCHEMAS["spans"]
+        for file in self.files["spans"]:
+            scan = pl.scan_parquet(Path(file))
+            present = set(scan.collect_schema().names())
+            wanted = [c for c in columns if c in present]
+            missing = [
+                pl.lit(None, dtype=schema.get(name, pl.String())).alias(name)
+                for name in columns
+                if name not in present
+            ]
+            key = pl.col("_key")
+            lo, hi, rows = _key_range(scan)
+            if not rows:
+                continue
+            step = max(1, self.batch_rows * (hi - lo + 1) // rows)
+            for start in range(lo, hi + 1, step):
+                batch = (
+                    scan.filter(key.is_between(start, start + step - 1))
+                    .select(wanted)
+                    .collect()
+                )
+                if not batch.is_empty():
+                    yield batch.with_columns(missing) if missing else batch
+
+
+def _key_range(scan: pl.LazyFrame) -> tuple[int, int, int]:
+    """The smallest and largest key of a span file, and its number of rows."""
+    key = pl.col("_key")
+    found = scan.select(
+        key.min().alias("lo"), key.max().alias("hi"), pl.len().alias("rows")
+    ).collect()
+    lo, hi, rows = found.row(0)
+    return (0, 0, 0) if not rows else (int(lo), int(hi), int(rows))
+
 
 class _SpanBatch:
     """One batch of the span table, with the derived columns its tests ask for."""
@@ -191,10 +257,23 @@ class LazyEngine:
     def keys(self, plan: SearchPlan) -> list[int]:
         """Keys of the selected traces in the plan's order and page."""
         columns = self.dataset.schema.names()
-        exprs = [sort_column(k, columns) for k in plan.order]
+        traces = self.dataset.traces
+        exprs = []
+        for i, key in enumerate(plan.order):
+            if not isinstance(key, AggregateKey):
+                exprs.append(sort_column(key, columns))
+                continue
+            # An aggregate sort key: its values joined on, empty where no span.
+            name = f"_sort{i}"
+            values = self._aggregate_values(key.aggregate).rename({"value": name})
+            traces = traces.join(values.lazy(), on="_key", how="left")
+            empty = empty_value(key.aggregate)
+            exprs.append(
+                pl.col(name) if empty is None else pl.col(name).fill_null(empty)
+            )
         descending = [k.descending for k in plan.order]
         query = (
-            self.dataset.traces.filter(self._where(plan.where))
+            traces.filter(self._where(plan.where))
             .sort(exprs, descending=descending, nulls_last=True, maintain_order=True)
             .select("_key")
             .slice(plan.offset, plan.limit)
@@ -231,6 +310,12 @@ class LazyEngine:
                 return self._keys_in(self._hits("prompts", columns, prompt_test(node)))
             case TextMatch(cond=cond):
                 return self._keys_in(self._text_keys(unit_test(cond)))
+            case SpanQuantified(quantifier=quantifier, test=test, relation=relation):
+                every = quantifier is Quantifier.EVERY
+                found = self._keys_in(self._qualifying(test, relation, every=every))
+                return found if quantifier is Quantifier.ANY else ~found
+            case SpanAggregate(aggregate=aggregate, op=op, value=value):
+                return self._aggregate_test(aggregate, op, value)
             case And(items=items):
                 return pl.all_horizontal([self._where(i) for i in items])
             case Or(items=items):
@@ -272,6 +357,70 @@ class LazyEngine:
             ]
             found.append(batch.table.filter(pl.all_horizontal(tests))["_key"])
         return self._union([f.cast(pl.UInt32) for f in found])
+
+    # --- trace-level questions, batch by batch of whole traces ----------------------
+
+    def _span_columns(
+        self, tests: Sequence[Node | None], extra: Sequence[str] = ()
+    ) -> list[str]:
+        """The span columns that ``tests`` and the parent links read, and ``extra``."""
+        columns = [*_SPAN_BASE, *_SPAN_TREE, *extra]
+        todo = [t for t in tests if t is not None]
+        while todo:
+            match todo.pop():
+                case Cond() as cond if cond.field.column == "attributes":
+                    columns.append(RAW_PREFIX + str(cond.key))
+                case Cond() as cond if cond.field.column == "content":
+                    columns += [*self.dataset.raw_columns(), "events"]
+                case Cond() as cond:
+                    columns.append(str(cond.field.column))
+                case AllOf(items=items) | AnyOf(items=items):
+                    todo.extend(items)
+                case Negate(item=item):
+                    todo.append(item)
+        return list(dict.fromkeys(columns))
+
+    def _span_tables(
+        self, tests: Sequence[Node | None], extra: Sequence[str] = ()
+    ) -> Iterator[SpanTable]:
+        for table in self.dataset.trace_batches(self._span_columns(tests, extra)):
+            batch = _SpanBatch(table)
+            yield SpanTable(lambda b=batch: b.table, batch.attribute, batch.content)  # type: ignore[misc]
+
+    def _qualifying(
+        self, test: Node, relation: SpanRelation | None, *, every: bool
+    ) -> pl.Series:
+        tests = [test, None if relation is None else relation.test]
+        found = [
+            qualifying_keys(spans, test, relation, negate=every)
+            for spans in self._span_tables(tests)
+        ]
+        return self._union([f.cast(pl.UInt32) for f in found])
+
+    def _aggregate_values(self, aggregate: Aggregate) -> pl.DataFrame:
+        """``_key`` and ``value`` for every trace with spans the aggregate reads."""
+        field = aggregate.field
+        extra = [] if field is None else [str(field.column)]
+        found = [
+            aggregate_values(spans, aggregate).with_columns(
+                pl.col("_key").cast(pl.UInt32)
+            )
+            for spans in self._span_tables([aggregate.where], extra)
+        ]
+        if not found:
+            return pl.DataFrame(schema={"_key": pl.UInt32(), "value": pl.Float64()})
+        return pl.concat(found, how="vertical_relaxed")
+
+    def _aggregate_test(
+        self, aggregate: Aggregate, op: Op, value: int | float
+    ) -> pl.Expr:
+        values = self._aggregate_values(aggregate)
+        passing = values.filter(aggregate_test(pl.col("value"), op, value))["_key"]
+        empty = pl.lit(empty_value(aggregate), dtype=values["value"].dtype)
+        if not pl.select(aggregate_test(empty, op, value)).item():
+            return self._keys_in(passing)
+        # A trace without the spans it reads has the empty value, and passes.
+        return self._keys_in(passing) | ~self._keys_in(values["_key"])
 
     def _text_keys(self, test: pl.Expr) -> pl.Series:
         no_spans = pl.DataFrame(schema=_SPAN_SCHEMA)

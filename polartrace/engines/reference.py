@@ -19,12 +19,24 @@ from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
 
-from polartrace.bind.nodes import BoundFilter, Cond, Dynamic
-from polartrace.bind.order_by import OrderKey
+from polartrace.bind.nodes import (
+    Aggregate,
+    AllOf,
+    AnyOf,
+    BoundFilter,
+    Cond,
+    Dynamic,
+    Measure,
+    Negate,
+    Node,
+    SpanRelation,
+)
+from polartrace.bind.order_by import AggregateKey, SortKey
 from polartrace.catalogue.fields import FieldSpec, Source, ValueType
 from polartrace.catalogue.like import like_match
 from polartrace.catalogue.operators import OPERATORS, Base
 from polartrace.catalogue.text_units import linked_prompts, preview_units, span_units
+from polartrace.language.ast import Axis, Op, Quantifier
 from polartrace.language.regex_python import python_pattern
 from polartrace.model.trace import Assessment, Span, Trace
 from polartrace.plan.search import (
@@ -36,7 +48,9 @@ from polartrace.plan.search import (
     Predicate,
     PromptMatch,
     SearchPlan,
+    SpanAggregate,
     SpanMatch,
+    SpanQuantified,
     TextMatch,
     plan_filter,
 )
@@ -187,6 +201,10 @@ class _Context:
                 return any(_apply(cond, unit) for unit in units)
             case PromptMatch(prompts=prompts):
                 return any(p in prompts for p in linked_prompts(info.tags))
+            case SpanQuantified(quantifier=quantifier, test=test, relation=relation):
+                return _quantified(quantifier, test, relation, trace.data.spans)
+            case SpanAggregate(aggregate=aggregate, op=op, value=value):
+                return _compare(aggregate_value(aggregate, trace), op, value)
             case And(items=items):
                 return all(self.node(item, trace) for item in items)
             case Or(items=items):
@@ -219,15 +237,162 @@ class _Context:
         return any(_apply(test, a.value, quoted_form=True) for a in relevant)
 
     def span_cond(self, cond: Cond, span: Span) -> bool:
-        if cond.field.read_span is not None:
-            return _apply(cond, cond.field.read_span(span))
-        match cond.field.column:
-            case "content":
-                return any(_apply(cond, unit) for unit in span_units(span))
-            case "attributes":
-                return _apply(cond, span.attributes.get(str(cond.key), _MISSING))
-        msg = f"unknown span field {cond.field.column}"  # pragma: no cover
+        return _span_cond(cond, span)
+
+
+def _span_cond(cond: Cond, span: Span) -> bool:
+    if cond.field.read_span is not None:
+        return _apply(cond, cond.field.read_span(span))
+    match cond.field.column:
+        case "content":
+            return any(_apply(cond, unit) for unit in span_units(span))
+        case "attributes":
+            return _apply(cond, span.attributes.get(str(cond.key), _MISSING))
+    msg = f"unknown span field {cond.field.column}"  # pragma: no cover
+    raise AssertionError(msg)
+
+
+# --- trace-level questions (docs/semantics.md#trace-level-questions) -------------
+
+
+def _passes(test: Node, span: Span) -> bool:
+    """Whether one span passes a span test (conditions under AND/OR/NOT)."""
+    match test:
+        case Cond():
+            return _span_cond(test, span)
+        case AllOf(items=items):
+            return all(_passes(item, span) for item in items)
+        case AnyOf(items=items):
+            return any(_passes(item, span) for item in items)
+        case Negate(item=item):
+            return not _passes(item, span)
+    msg = f"not a span test: {test!r}"  # pragma: no cover - the binder's invariant
+    raise AssertionError(msg)
+
+
+class _Tree:
+    """The parent links of one trace's spans, by position in ``trace.data.spans``.
+
+    Span ``r`` is a child of span ``s`` when ``r.parent_id == s.span_id``. A span
+    is a root when it has no parent id or its parent id names no span of the trace.
+    """
+
+    def __init__(self, spans: Sequence[Span]) -> None:
+        self.spans = spans
+        by_id: dict[str, list[int]] = {}
+        for i, span in enumerate(spans):
+            by_id.setdefault(span.span_id, []).append(i)
+        self.parents = [
+            by_id.get(span.parent_id, []) if span.parent_id is not None else []
+            for span in spans
+        ]
+        self.children: list[list[int]] = [[] for _ in spans]
+        for child, parents in enumerate(self.parents):
+            for parent in parents:
+                self.children[parent].append(child)
+
+    def related(self, i: int, axis: Axis) -> set[int]:
+        """The positions of the spans that stand in ``axis`` to span ``i``."""
+        match axis:
+            case Axis.CHILD:
+                return set(self.children[i])
+            case Axis.PARENT:
+                return set(self.parents[i])
+            case Axis.SIBLING:
+                return {j for p in self.parents[i] for j in self.children[p]} - {i}
+            case Axis.DESCENDANT:
+                return self._reach(i, self.children)
+            case Axis.ANCESTOR:
+                return self._reach(i, self.parents)
+        msg = f"unknown axis {axis}"  # pragma: no cover - Axis is closed
         raise AssertionError(msg)
+
+    @staticmethod
+    def _reach(i: int, links: list[list[int]]) -> set[int]:
+        # One or more steps along links; a cycle may lead back to i itself.
+        found: set[int] = set()
+        todo = list(links[i])
+        while todo:
+            j = todo.pop()
+            if j not in found:
+                found.add(j)
+                todo.extend(links[j])
+        return found
+
+    def depth(self) -> int:
+        """Spans on the longest path down from a root (0 for no span).
+
+        Levels are counted breadth first from the roots, so a span on a cycle of
+        parent ids, below no root, has no level.
+        """
+        level = [i for i, parents in enumerate(self.parents) if not parents]
+        seen, depth = set(level), 0
+        while level:
+            depth += 1
+            level = [c for i in level for c in self.children[i] if c not in seen]
+            seen.update(level)
+        return depth
+
+
+def _quantified(
+    quantifier: Quantifier,
+    test: Node,
+    relation: SpanRelation | None,
+    spans: Sequence[Span],
+) -> bool:
+    tree = _Tree(spans)
+
+    def qualifies(i: int) -> bool:
+        if not _passes(test, spans[i]):
+            return False
+        if relation is None:
+            return True
+        related = tree.related(i, relation.axis)
+        found = any(_passes(relation.test, spans[j]) for j in related)
+        return found != relation.negated
+
+    match quantifier:
+        case Quantifier.ANY:
+            return any(qualifies(i) for i in range(len(spans)))
+        case Quantifier.NO:
+            return not any(qualifies(i) for i in range(len(spans)))
+        case Quantifier.EVERY:
+            # Vacuously true for a trace without spans.
+            return all(qualifies(i) for i in range(len(spans)))
+    msg = f"unknown quantifier {quantifier}"  # pragma: no cover
+    raise AssertionError(msg)
+
+
+def aggregate_value(aggregate: Aggregate, trace: Trace) -> float | None:
+    """The aggregate of one trace; ``None`` for min/max/avg of no value."""
+    spans = trace.data.spans
+    if aggregate.measure is Measure.DEPTH:
+        return _Tree(spans).depth()
+    where = aggregate.where
+    chosen = [s for s in spans if where is None or _passes(where, s)]
+    if aggregate.measure is Measure.COUNT:
+        return len(chosen)
+    read = aggregate.field.read_span if aggregate.field is not None else None
+    assert read is not None  # the binder allows numeric span fields only
+    values: list[float] = [v for v in map(read, chosen) if v is not None]
+    match aggregate.measure:
+        case Measure.SUM:
+            return sum(values)  # 0 for no value
+        case Measure.MIN:
+            return min(values, default=None)
+        case Measure.MAX:
+            return max(values, default=None)
+        case Measure.AVG:
+            return sum(values) / len(values) if values else None
+    msg = f"unknown measure {aggregate.measure}"  # pragma: no cover
+    raise AssertionError(msg)
+
+
+def _compare(value: float | None, op: Op, operand: float) -> bool:
+    spec = OPERATORS[op]
+    if value is None:
+        return False  # the two-valued rule: a missing value fails every comparison
+    return _number_base(value, spec.base, operand) != spec.negated
 
 
 # --- reading a field from a Trace ------------------------------------------------
@@ -254,8 +419,14 @@ def field_value(field: FieldSpec, key: str | None, trace: Trace) -> Any:
 # --- ordering and paging (docs/semantics.md#ordering-and-ties, #paging) ----------
 
 
+def _sort_value(key: SortKey, trace: Trace) -> Any:
+    if isinstance(key, AggregateKey):
+        return aggregate_value(key.aggregate, trace)
+    return field_value(key.field, key.key, trace)
+
+
 def _sorted(
-    keys: list[int], traces: Sequence[Trace], order: Sequence[OrderKey]
+    keys: list[int], traces: Sequence[Trace], order: Sequence[SortKey]
 ) -> list[int]:
     """``keys`` sorted by ``order``: each key ascending or descending, nulls last.
 
@@ -266,7 +437,7 @@ def _sorted(
     """
     rows = list(keys)
     for key in reversed(order):
-        value = {k: field_value(key.field, key.key, traces[k]) for k in rows}
+        value = {k: _sort_value(key, traces[k]) for k in rows}
         present = [k for k in rows if not _absent(value[k])]
         missing = [k for k in rows if _absent(value[k])]
         present.sort(key=value.__getitem__, reverse=key.descending)

@@ -16,7 +16,11 @@ from typing import TypeAlias
 import attrs
 
 __all__ = [
+    "AggFunc",
+    "Aggregate",
+    "AggregateComparison",
     "And",
+    "Axis",
     "Comparison",
     "Expr",
     "Field",
@@ -26,6 +30,9 @@ __all__ = [
     "Number",
     "Op",
     "Or",
+    "Quantifier",
+    "Relation",
+    "SpanQuantifier",
     "String",
     "Value",
     "ValueList",
@@ -164,7 +171,79 @@ class Not:
     loc: Loc = _loc_field()
 
 
-Expr: TypeAlias = Comparison | And | Or | Not
+class Quantifier(enum.Enum):
+    """How many of a trace's spans must satisfy a span group."""
+
+    ANY = "ANY"
+    NO = "NO"
+    EVERY = "EVERY"
+
+
+class Axis(enum.Enum):
+    """How a related span stands to the span of a quantifier (``HAS CHILD``...)."""
+
+    CHILD = "CHILD"
+    DESCENDANT = "DESCENDANT"
+    PARENT = "PARENT"
+    ANCESTOR = "ANCESTOR"
+    SIBLING = "SIBLING"
+
+
+class AggFunc(enum.Enum):
+    """An aggregate over a trace's spans, valued by its name in the language."""
+
+    COUNT = "count"
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+    AVG = "avg"
+
+
+@attrs.frozen
+class Relation:
+    """``HAS [NO] <axis> (group)`` after a span group."""
+
+    axis: Axis
+    negated: bool
+    group: Expr
+    loc: Loc = _loc_field()
+
+
+@attrs.frozen
+class SpanQuantifier:
+    """``ANY|NO|EVERY SPAN (group)``, optionally followed by a relation."""
+
+    quantifier: Quantifier
+    group: Expr
+    relation: Relation | None = None
+    loc: Loc = _loc_field()
+
+
+@attrs.frozen
+class Aggregate:
+    """``count(SPAN [WHERE group])`` or ``sum|min|max|avg(field [WHERE group])``.
+
+    ``field`` is ``None`` for ``count``; ``where`` is ``None`` for every span.
+    """
+
+    func: AggFunc
+    field: Field | None
+    where: Expr | None = None
+    loc: Loc = _loc_field()
+
+
+@attrs.frozen
+class AggregateComparison:
+    """``aggregate op literal``, e.g. ``count(SPAN WHERE type = 'LLM') >= 2``."""
+
+    aggregate: Aggregate
+    op: Op
+    value: Literal
+    loc: Loc = _loc_field()
+    op_loc: Loc = _loc_field()
+
+
+Expr: TypeAlias = Comparison | And | Or | Not | SpanQuantifier | AggregateComparison
 
 
 # --- unparse -----------------------------------------------------------------------
@@ -173,6 +252,10 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _KEYWORDS = frozenset(
     {"and", "or", "not", "in", "is", "null", "like", "ilike", "rlike"}
+)
+# Words that start a quantifier or an aggregate when followed by what completes one.
+_STRUCTURE_WORDS = frozenset(
+    {"any", "no", "every", "count", "sum", "min", "max", "avg"}
 )
 
 
@@ -197,6 +280,8 @@ def _backtick(text: str) -> str:
 def _unparse_field(field: Field) -> str:
     if field.prefix is None:
         bare = _BARE_NAME.match(field.key) and field.key.lower() not in _KEYWORDS
+        # "any" alone is a name; unparse backticks it anyway, never to read as "ANY".
+        bare = bare and field.key.lower() not in _STRUCTURE_WORDS
         return field.key if bare else _backtick(field.key)
     prefix = field.prefix if _BARE_NAME.match(field.prefix) else _backtick(field.prefix)
     key = field.key if _BARE_KEY.match(field.key) else _quote_key(field.key)
@@ -215,6 +300,21 @@ def _unparse_value(value: Value) -> str:
     if isinstance(value, ValueList):
         return "(" + ", ".join(_unparse_literal(item) for item in value.items) + ")"
     return _unparse_literal(value)
+
+
+def _unparse_aggregate(node: Aggregate) -> str:
+    subject = "SPAN" if node.field is None else _unparse_field(node.field)
+    where = "" if node.where is None else f" WHERE {unparse(node.where)}"
+    return f"{node.func.value}({subject}{where})"
+
+
+def _unparse_quantifier(node: SpanQuantifier) -> str:
+    text = f"{node.quantifier.value} SPAN ({unparse(node.group)})"
+    relation = node.relation
+    if relation is not None:
+        no = "NO " if relation.negated else ""
+        text += f" HAS {no}{relation.axis.value} ({unparse(relation.group)})"
+    return text
 
 
 def _unparse_operand(node: Expr, parent: type) -> str:
@@ -254,5 +354,11 @@ def unparse(node: Expr | None) -> str:
             return " OR ".join(_unparse_operand(child, Or) for child in operands)
         case Not(operand=operand):
             return f"NOT {_unparse_operand(operand, Not)}"
+        case SpanQuantifier():
+            return _unparse_quantifier(node)
+        case AggregateComparison(aggregate=aggregate, op=op, value=value):
+            return (
+                f"{_unparse_aggregate(aggregate)} {op.value} {_unparse_literal(value)}"
+            )
     msg = f"not a filter node: {node!r}"
     raise TypeError(msg)

@@ -114,6 +114,20 @@ list * {before} needs a list in parentheses, got {got} | write {prev} ('a', 'b')
 null * {generic} | IS only tests for a missing value; compare with '=' or '!='
 not_op EQ {generic} | use '!=', or put NOT in front of the condition
 not_op * {generic} | to negate a condition, put NOT in front of it
+end HAS 'HAS' is not allowed after {before}: it follows one span group
+    write ANY SPAN (<conditions>) HAS CHILD (<conditions>); join more with AND
+operator HAS_AXIS '{prev} {word}' needs a span group before it
+    write ANY SPAN (<conditions>) HAS {word} (<conditions>)
+operator QUANTIFIER expected SPAN after {before}, got {got}
+    write {prev} SPAN (<conditions>)
+quantifier * expected SPAN after {before}, got {got} | write {prev} SPAN (<conditions>)
+span_group * expected '(' after {before}, got {got}
+    a span group is parenthesised: {prev} (type = 'LLM')
+axis * expected {wanted} after {before}, got {got}
+    for example: HAS DESCENDANT (status = 'ERROR')
+count * count takes SPAN, got {got} | write count(SPAN WHERE type = 'LLM')
+aggregate * expected an operator after {before}, got {got}
+    compare the aggregate, e.g. count(SPAN) >= 2
 end SPLIT_NUMBER a number cannot hold a space: {prev} {word} | write {prev}{word}
 end FIELD,STRING,NUMBER,LPAR,NOT {generic} | join conditions with AND or OR
 """)
@@ -128,7 +142,8 @@ _EXPECTED = {
     "FIELD": "a field", "SYMBOL_OP": "an operator", "LIKE_OP": "LIKE, ILIKE, RLIKE",
     "IN": "IN", "IS": "IS", "NOT": "NOT", "NULL": "NULL", "STRING": "a quoted string",
     "NUMBER": "a number", "LPAR": "'('", "COMMA": "','", "RPAR": "')'", "AND": "AND",
-    "OR": "OR", "$END": "the end of the filter",
+    "OR": "OR", "$END": "the end of the filter", "SPAN": "SPAN", "HAS": "HAS",
+    "AXIS": "CHILD, DESCENDANT, PARENT, ANCESTOR, SIBLING or NO", "WHERE": "WHERE",
 }  # fmt: skip
 _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A value, an operator, then a field: "'OK' = status".
@@ -250,6 +265,7 @@ def _diagnose(
     elif found.kind == "$END":
         message = "the filter ends after {before}: expected {wanted}"
         hint = _MISTAKES[("negated", "*")][1] if context == "negated" else ""
+        hint = _MISTAKES[("aggregate", "*")][1] if context == "aggregate" else hint
         start, end = (prev.start, prev.end) if prev else (start, end)
     else:
         kind = _refine(found, text, prev)
@@ -271,6 +287,15 @@ def _diagnose(
 
 def _context(expected: frozenset[str], prev: _Seen | None) -> str:
     """Name the place in a condition where the parser stood, from what it accepts."""
+    after = prev.kind if prev else ""
+    if "SPAN" in expected:
+        return "quantifier" if after in ("ANY", "NO", "EVERY") else "count"
+    if "AXIS" in expected:
+        return "axis"  # after HAS
+    if "LPAR" in expected and after in ("SPAN", "AXIS"):
+        return "span_group"
+    if "SYMBOL_OP" in expected and "LIKE_OP" not in expected:
+        return "aggregate"  # after count(...), sum(...)
     if "SYMBOL_OP" in expected:
         return "operator"  # after a field
     if "FIELD" in expected:
@@ -293,6 +318,12 @@ def _refine(found: _Seen, text: str, prev: _Seen | None) -> str:
     kind, word = found.kind, found.text
     if kind == "FIELD" and word[0] == word[-1] == "`" and "`" not in word[1:-1]:
         return "BACKTICKED"
+    if kind == "FIELD" and word.lower() == "has":
+        return "HAS"
+    if kind == "FIELD" and prev and prev.text.lower() == "has":
+        return "HAS_AXIS"
+    if kind == "LPAR" and prev and prev.text.lower() in ("any", "no", "every"):
+        return "QUANTIFIER"
     if kind == "FIELD" and word.lower() in ("true", "false", "between"):
         return "BETWEEN" if word.lower() == "between" else "BOOL"
     if kind == "FIELD" and prev and prev.kind == "FIELD" and "." in prev.text:

@@ -25,11 +25,16 @@ from polartrace.values.errors import FilterSyntaxError
 
 __all__ = [
     "parse",
+    "parse_order_aggregate",
 ]
 
 # maybe_placeholders: an empty slot between ANDs arrives as None (see and_expr).
 _LARK = Lark.open_from_package(
-    "polartrace.language", "grammar.lark", parser="lalr", maybe_placeholders=True
+    "polartrace.language",
+    "grammar.lark",
+    parser="lalr",
+    maybe_placeholders=True,
+    start=["start", "order_key"],
 )
 
 # Later stages walk the tree recursively; a cap far above any hand-written filter
@@ -145,6 +150,61 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
     def condition(self, children: list[_Part]) -> _Part:
         return children[0]
 
+    # -- trace-level questions --
+
+    def span_group(self, children: list[Any]) -> _Part:
+        # The same checks as a parenthesised group; the group's node is its body.
+        return self.group(children)
+
+    def quantified(self, children: list[Any]) -> _Part:
+        keyword, _span, group, relation = children
+        quantifier = ast.Quantifier(keyword.upper())
+        end = group.end if relation is None else relation[1].end
+        loc = Loc(_loc(keyword).start, end)
+        rel = None if relation is None else relation[0]
+        node = ast.SpanQuantifier(quantifier, group.node, rel, loc=loc)
+        depth = max(group.depth, relation[2] if relation else 0) + 1
+        return self._part(node, loc, depth)
+
+    def relation(self, children: list[Any]) -> tuple[ast.Relation, Loc, int]:
+        has, no, axis, group = children
+        loc = Loc(_loc(has).start, group.end)
+        node = ast.Relation(ast.Axis(axis.upper()), no is not None, group.node, loc=loc)
+        return node, loc, group.depth
+
+    def count_spans(self, children: list[Any]) -> tuple[ast.Aggregate, int]:
+        keyword, _lpar, _span, _where, where, rpar = children
+        loc = Loc(_loc(keyword).start, _loc(rpar).end)
+        return self._aggregate(ast.AggFunc.COUNT, None, where, loc)
+
+    def aggregate_of(self, children: list[Any]) -> tuple[ast.Aggregate, int]:
+        keyword, _lpar, field, _where, where, rpar = children
+        loc = Loc(_loc(keyword).start, _loc(rpar).end)
+        return self._aggregate(ast.AggFunc(keyword.lower()), field, where, loc)
+
+    def _aggregate(
+        self, func: ast.AggFunc, field: Field | None, where: _Chain | None, loc: Loc
+    ) -> tuple[ast.Aggregate, int]:
+        if where is not None and not where.parts:
+            hint = "write a condition after WHERE, or remove WHERE"
+            self._error("WHERE needs a condition", loc, hint)
+        part = None if where is None else self._join(where)
+        node = ast.Aggregate(func, field, None if part is None else part.node, loc=loc)
+        return node, 0 if part is None else part.depth
+
+    def order_key(self, children: list[Any]) -> tuple[ast.Aggregate, bool]:
+        (aggregate, _depth), direction = children
+        return aggregate, direction is not None and direction.upper() == "DESC"
+
+    def aggregate_compare(self, children: list[Any]) -> _Part:
+        (aggregate, depth), op, value = children
+        op_loc = _loc(op)
+        loc = Loc(aggregate.loc.start, value.loc.end)
+        node = ast.AggregateComparison(
+            aggregate, _OPS[op.lower()], value, loc=loc, op_loc=op_loc
+        )
+        return self._part(node, loc, depth + 1)
+
     def compare(self, children: list[Any]) -> _Part:
         field, op, value = children
         return self._comparison(field, _OPS[op.lower()], value, _loc(op))
@@ -245,10 +305,38 @@ def parse(text: str | None) -> Expr | None:
         raise FilterSyntaxError(msg, text, 0, end=len(text), hint=hint)
     _check_utf8(text)
     try:
-        return cast("Expr | None", _ToAst(text).transform(_LARK.parse(text)))
+        return cast(
+            "Expr | None", _ToAst(text).transform(_LARK.parse(text, start="start"))
+        )
     except LarkError as exc:
         error = _translate(exc, text)
         # Hide lark's traceback; keep a cause only for an internal failure.
+        raise error from error.__cause__
+
+
+def parse_order_aggregate(text: str) -> tuple[ast.Aggregate, bool]:
+    """Parse an ``order_by`` entry that sorts by an aggregate.
+
+    Args:
+        text: For example ``"count(SPAN WHERE type = 'TOOL') DESC"``.
+
+    Returns:
+        The aggregate and whether the order is descending.
+
+    Raises:
+        FilterSyntaxError: If the entry is not an aggregate and an optional
+            ``ASC``/``DESC``.
+
+    Example:
+        >>> parse_order_aggregate("max(span.duration_ms) DESC")[1]
+        True
+    """
+    _check_utf8(text)
+    try:
+        tree = _LARK.parse(text, start="order_key")
+        return cast("tuple[ast.Aggregate, bool]", _ToAst(text).transform(tree))
+    except LarkError as exc:
+        error = _translate(exc, text)
         raise error from error.__cause__
 
 

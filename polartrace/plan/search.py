@@ -12,17 +12,21 @@ from typing import TypeAlias, assert_never
 import attrs
 
 from polartrace.bind.nodes import (
+    Aggregate,
+    AggregateCond,
     AllOf,
     AnyOf,
     BoundFilter,
     Cond,
     Negate,
     Node,
+    Quantified,
     SpanGroup,
+    SpanRelation,
 )
-from polartrace.bind.order_by import OrderKey
+from polartrace.bind.order_by import OrderKey, SortKey
 from polartrace.catalogue.fields import REQUEST_ID, TIMESTAMP, Source
-from polartrace.language.ast import Op
+from polartrace.language.ast import Op, Quantifier
 
 __all__ = [
     "TIE_BREAKS",
@@ -34,7 +38,9 @@ __all__ = [
     "Predicate",
     "PromptMatch",
     "SearchPlan",
+    "SpanAggregate",
     "SpanMatch",
+    "SpanQuantified",
     "TextMatch",
     "plan_filter",
     "plan_search",
@@ -91,6 +97,30 @@ class PromptMatch:
     prompts: tuple[str, ...] = attrs.field(converter=_strings)
 
 
+@attrs.frozen
+class SpanQuantified:
+    """Some, no or every span of the trace qualifies (docs/semantics.md#quantifiers).
+
+    A span qualifies when it passes ``test`` (a span test: `AllOf`/`AnyOf`/`Negate`
+    over span conditions) and, given a ``relation``, has (``HAS``) or has not
+    (``HAS NO``) a span so related that passes the relation's test. ``EVERY`` takes
+    no relation.
+    """
+
+    quantifier: Quantifier
+    test: Node
+    relation: SpanRelation | None = None
+
+
+@attrs.frozen
+class SpanAggregate:
+    """An aggregate over the trace's spans passes ``op value`` (null fails)."""
+
+    aggregate: Aggregate
+    op: Op
+    value: int | float
+
+
 def _predicates(values: Iterable[Predicate]) -> tuple[Predicate, ...]:
     return tuple(values)
 
@@ -117,11 +147,20 @@ class Not:
 
 
 Predicate: TypeAlias = (
-    ColumnTest | SpanMatch | AssessmentMatch | TextMatch | PromptMatch | And | Or | Not
+    ColumnTest
+    | SpanMatch
+    | AssessmentMatch
+    | TextMatch
+    | PromptMatch
+    | SpanQuantified
+    | SpanAggregate
+    | And
+    | Or
+    | Not
 )
 
 #: MLflow's tie-breaks, after the ``order_by`` keys: newest first, then by id.
-TIE_BREAKS: tuple[OrderKey, ...] = (
+TIE_BREAKS: tuple[SortKey, ...] = (
     OrderKey(TIMESTAMP, None, descending=True),
     OrderKey(REQUEST_ID, None, descending=False),
 )
@@ -142,12 +181,12 @@ class SearchPlan:
 
     text: str
     where: Predicate | None
-    order_by: tuple[OrderKey, ...] = ()
+    order_by: tuple[SortKey, ...] = ()
     offset: int = 0
     limit: int | None = None
 
     @property
-    def order(self) -> tuple[OrderKey, ...]:
+    def order(self) -> tuple[SortKey, ...]:
         """Every sort key: ``order_by``, then the tie-breaks it does not name."""
         named = {k.identity for k in self.order_by}
         return (*self.order_by, *(k for k in TIE_BREAKS if k.identity not in named))
@@ -155,7 +194,7 @@ class SearchPlan:
 
 def plan_search(
     bound: BoundFilter,
-    order_by: Iterable[OrderKey] = (),
+    order_by: Iterable[SortKey] = (),
     offset: int = 0,
     limit: int | None = None,
 ) -> SearchPlan:
@@ -186,6 +225,10 @@ def _predicate(node: Node) -> Predicate:
             return Or(_predicate(i) for i in items)
         case Negate(item=item):
             return Not(_predicate(item))
+        case Quantified(quantifier=quantifier, test=test, relation=relation):
+            return SpanQuantified(quantifier, test, relation)
+        case AggregateCond(aggregate=aggregate, op=op, value=value):
+            return SpanAggregate(aggregate, op, value)
         case _:  # pragma: no cover - Node is closed
             assert_never(node)
 

@@ -25,6 +25,13 @@ from polartrace.engines.polars.exprs import (
     span_test,
     unit_test,
 )
+from polartrace.engines.polars.structure import (
+    SpanTable,
+    aggregate_test,
+    qualifying_keys,
+    trace_values,
+)
+from polartrace.language.ast import Quantifier
 from polartrace.plan.search import (
     And,
     AssessmentMatch,
@@ -33,7 +40,9 @@ from polartrace.plan.search import (
     Or,
     Predicate,
     PromptMatch,
+    SpanAggregate,
     SpanMatch,
+    SpanQuantified,
     TextMatch,
     plan_filter,
 )
@@ -42,7 +51,7 @@ if TYPE_CHECKING:
     from polartrace.bind.nodes import BoundFilter, Cond
     from polartrace.frame.trace_frame import TraceFrame
 
-__all__ = ["compile_filter", "compile_where"]
+__all__ = ["compile_filter", "compile_where", "span_table"]
 
 _TRUE = pl.lit(value=True)
 
@@ -93,6 +102,20 @@ def _row_mask(height: int, rows: pl.Series) -> pl.Series:
     return pl.zeros(height, pl.Boolean, eager=True).scatter(rows, values=True)
 
 
+#: Where a frame keeps its `SpanTable` (no filter text starts with a NUL).
+_SPAN_TABLE = "\x00span table"
+
+
+def span_table(frame: TraceFrame) -> SpanTable:
+    """The frame's spans for trace-level questions, with their edges, kept."""
+    table = frame._compiled.get(_SPAN_TABLE)
+    if table is None:
+        compiler = _Compiler(frame)
+        table = SpanTable(lambda: frame.spans, frame.span_attribute, compiler._content)
+        frame._compiled[_SPAN_TABLE] = table
+    return table
+
+
 class _Compiler:
     def __init__(self, frame: TraceFrame) -> None:
         self.frame = frame
@@ -110,6 +133,15 @@ class _Compiler:
                 return self._keys_in(_hits(frame.units, unit_test(cond)))
             case PromptMatch():
                 return self._keys_in(_hits(frame.prompts, prompt_test(node)))
+            case SpanQuantified(quantifier=quantifier, test=test, relation=relation):
+                every = quantifier is Quantifier.EVERY
+                keys = qualifying_keys(span_table(frame), test, relation, negate=every)
+                found = self._keys_in(keys)  # EVERY: some span fails the test
+                return found if quantifier is Quantifier.ANY else ~found
+            case SpanAggregate(aggregate=aggregate, op=op, value=value):
+                height = frame.traces.height
+                values = trace_values(span_table(frame), aggregate, height)
+                return aggregate_test(pl.lit(values), op, value)
             # A chain of & (|) is what Polars' optimizer makes of all_horizontal
             # (any_horizontal) anyway, and costs half as much to build.
             case And(items=items):

@@ -12,9 +12,11 @@ from typing import Literal
 
 import polars as pl
 
-from polartrace.bind.order_by import OrderKey
+from polartrace.bind.order_by import AggregateKey, SortKey
 from polartrace.catalogue.fields import Source
+from polartrace.engines.polars.compile import span_table
 from polartrace.engines.polars.exprs import sort_column
+from polartrace.engines.polars.structure import trace_values
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.language.ast import Op
 from polartrace.plan.search import And, ColumnTest, Predicate, SearchPlan
@@ -68,11 +70,28 @@ def _time_window(where: Predicate | None, frame: TraceFrame) -> tuple[int, int] 
 
 
 def _sort_spec(
-    frame: TraceFrame, keys: Sequence[OrderKey]
+    frame: TraceFrame, keys: Sequence[SortKey]
 ) -> tuple[list[pl.Expr], list[bool]]:
-    """Sort expressions and directions of the plan's sort keys."""
+    """Sort expressions and directions of the plan's sort keys.
+
+    An aggregate key sorts by a column `_aggregate_columns` adds.
+    """
     columns = frame.traces.columns
-    return [sort_column(k, columns) for k in keys], [k.descending for k in keys]
+    exprs = [
+        pl.col(f"_sort{i}") if isinstance(k, AggregateKey) else sort_column(k, columns)
+        for i, k in enumerate(keys)
+    ]
+    return exprs, [k.descending for k in keys]
+
+
+def _aggregate_columns(frame: TraceFrame, keys: Sequence[SortKey]) -> list[pl.Expr]:
+    """The per-trace values of the aggregate sort keys, as trace-table columns."""
+    height = frame.traces.height
+    return [
+        pl.lit(trace_values(span_table(frame), k.aggregate, height)).alias(f"_sort{i}")
+        for i, k in enumerate(keys)
+        if isinstance(k, AggregateKey)
+    ]
 
 
 def _ordered_keys(
@@ -93,6 +112,7 @@ def _ordered_keys(
     exprs, descending = _sort_spec(frame, plan.order)
     return (
         frame.traces.lazy()
+        .with_columns(_aggregate_columns(frame, plan.order))
         .filter(mask)
         .sort(exprs, descending=descending, nulls_last=True, maintain_order=True)
         .slice(offset, limit)

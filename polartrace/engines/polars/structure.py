@@ -1,0 +1,252 @@
+"""Trace-level questions over a span table: quantifiers, relations, aggregates.
+
+Every function takes a span table that holds whole traces (the frame's ``spans``,
+or one batch of the lazy engine) and works on span rows by position. Relations are
+joins of the table with itself on (``_key``, ``parent_id``) = (``_key``,
+``span_id``), made once per table into an edge list of row positions; a child,
+parent or sibling is one pass over the edges, a descendant or an ancestor one pass
+per level of the deepest trace (a frontier that stops when it adds no span), never a
+loop per trace or span. Aggregates are one ``group_by`` on ``_key``. The semantics
+are docs/semantics.md#trace-level-questions; the reference engine implements the
+same rules from ``Trace`` objects.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from polartrace.bind.nodes import (
+    Aggregate,
+    AllOf,
+    AnyOf,
+    Cond,
+    Measure,
+    Negate,
+    Node,
+    SpanRelation,
+)
+from polartrace.catalogue.operators import OPERATORS, Base
+from polartrace.engines.polars.exprs import finish, span_test
+from polartrace.language.ast import Axis, Op
+
+__all__ = [
+    "SpanTable",
+    "aggregate_test",
+    "aggregate_values",
+    "empty_value",
+    "qualifying_keys",
+    "trace_values",
+]
+
+Attribute = Callable[[str], tuple[str, str] | None]
+Content = Callable[[pl.Expr], pl.Expr]
+
+_COMPARE: dict[Base, Callable[[pl.Expr, Any], pl.Expr]] = {
+    Base.EQ: operator.eq,
+    Base.LT: operator.lt,
+    Base.LE: operator.le,
+    Base.GT: operator.gt,
+    Base.GE: operator.ge,
+}
+
+
+class SpanTable:
+    """A span table of whole traces, with the tests' derived columns and its edges.
+
+    Args:
+        spans: Returns the current table: attribute tests may derive columns onto
+            it, so it is read after they are built.
+        attribute: Derives an attribute's columns (see `exprs.span_test`).
+        content: Turns a test on full-text units into a mask over the span rows.
+    """
+
+    def __init__(
+        self,
+        spans: Callable[[], pl.DataFrame],
+        attribute: Attribute,
+        content: Content,
+    ) -> None:
+        self._spans = spans
+        self.attribute = attribute
+        self.content = content
+        self._edges: pl.DataFrame | None = None
+
+    @property
+    def table(self) -> pl.DataFrame:
+        """The span table as it stands."""
+        return self._spans()
+
+    def mask(self, test: Node) -> pl.Series:
+        """One boolean per span row: does it pass ``test``?"""
+        expr = self._expr(test)  # first: it may derive columns onto the table
+        # ANDed with a column: a test that reads none may be one scalar.
+        every_row = pl.col("_key").is_not_null()
+        return self.table.select((every_row & expr).alias("hit")).to_series()
+
+    def _expr(self, test: Node) -> pl.Expr:
+        match test:
+            case Cond():
+                return span_test(test, self.table, self.attribute, self.content)
+            case AllOf(items=items):
+                return functools.reduce(operator.and_, map(self._expr, items))
+            case AnyOf(items=items):
+                return functools.reduce(operator.or_, map(self._expr, items))
+            case Negate(item=item):
+                return ~self._expr(item)
+        msg = f"not a span test: {test!r}"  # pragma: no cover - binder invariant
+        raise AssertionError(msg)
+
+    @property
+    def edges(self) -> pl.DataFrame:
+        """``child`` and ``parent`` row positions of every parent link in a trace.
+
+        A parent id that names no span of the trace gives no edge: that span is a
+        root. Duplicate span ids give a child one edge per span of that id.
+        """
+        if self._edges is None:
+            rows = self.table.select(
+                "_key", "span_id", "parent_id", pl.int_range(pl.len(), dtype=pl.UInt32)
+            ).rename({"literal": "row"})
+            parents = rows.select("_key", "span_id", pl.col("row").alias("parent"))
+            children = rows.filter(pl.col("parent_id").is_not_null()).select(
+                "_key",
+                pl.col("parent_id").alias("span_id"),
+                pl.col("row").alias("child"),
+            )
+            self._edges = children.join(parents, on=["_key", "span_id"]).select(
+                "child", "parent"
+            )
+        return self._edges
+
+    def _rows(self, rows: pl.Series) -> pl.Series:
+        """A boolean per span row, true at the positions ``rows``."""
+        return pl.zeros(self.table.height, pl.Boolean, eager=True).scatter(
+            rows, values=True
+        )
+
+    def _step(self, front: pl.Series, src: str, dst: str) -> pl.Series:
+        """The rows one edge (``src`` to ``dst``) away from the rows of ``front``."""
+        edges = self.edges
+        return self._rows(edges[dst].filter(front.gather(edges[src])))
+
+    def related(self, axis: Axis, target: pl.Series) -> pl.Series:
+        """One boolean per span row: does a span in ``axis`` to it pass ``target``?"""
+        match axis:
+            case Axis.CHILD:  # my child passes: I am the parent of a passing row
+                return self._step(target, "child", "parent")
+            case Axis.PARENT:
+                return self._step(target, "parent", "child")
+            case Axis.SIBLING:
+                return self._siblings(target)
+            case Axis.DESCENDANT:
+                return self._closure(target, "child", "parent")
+            case Axis.ANCESTOR:
+                return self._closure(target, "parent", "child")
+        msg = f"unknown axis {axis}"  # pragma: no cover - Axis is closed
+        raise AssertionError(msg)
+
+    def _closure(self, target: pl.Series, src: str, dst: str) -> pl.Series:
+        # One or more steps: each round adds the rows one step beyond the last
+        # round's new rows, so the rounds are bounded by the deepest chain.
+        reached = pl.zeros(self.table.height, pl.Boolean, eager=True)
+        front = target
+        while True:
+            new = self._step(front, src, dst) & ~reached
+            if not new.any():
+                return reached
+            reached, front = reached | new, new
+
+    def _siblings(self, target: pl.Series) -> pl.Series:
+        # Another child of one of my parents passes: that parent's passing
+        # children, less me if I pass.
+        edges = self.edges.with_columns(hit=target.gather(self.edges["child"]))
+        counts = edges.group_by("parent").agg(hits=pl.col("hit").sum())
+        joined = edges.join(counts, on="parent")
+        rows = joined.filter(pl.col("hits") > pl.col("hit").cast(pl.UInt32))["child"]
+        return self._rows(rows)
+
+    def depth(self) -> pl.Series:
+        """The level of each span row below its root (1 for a root; null on a cycle)."""
+        height = self.table.height
+        edges = self.edges
+        levels = pl.repeat(None, height, dtype=pl.UInt32, eager=True)
+        front = ~self._rows(edges["child"])  # no parent in the trace: a root
+        seen, level = front, 0
+        while front.any():
+            level += 1
+            levels = levels.scatter(front.arg_true(), level)
+            front = self._step(front, "parent", "child") & ~seen
+            seen = seen | front
+        return levels
+
+
+def qualifying_keys(
+    spans: SpanTable, test: Node, relation: SpanRelation | None, *, negate: bool
+) -> pl.Series:
+    """The trace keys of the span rows that qualify (or, ``negate``, do not).
+
+    A row qualifies when it passes ``test`` and, given a relation, has (``HAS NO``:
+    has not) a related row that passes the relation's test. Keys may repeat.
+    """
+    hit = spans.mask(test)
+    if relation is not None:
+        related = spans.related(relation.axis, spans.mask(relation.test))
+        hit = hit & (~related if relation.negated else related)
+    if negate:
+        hit = ~hit
+    return spans.table["_key"].filter(hit)
+
+
+#: An aggregate's value for a trace with no span it aggregates.
+def empty_value(aggregate: Aggregate) -> int | None:
+    """0 for ``count``, ``sum`` and ``depth``; null for ``min``, ``max``, ``avg``."""
+    zero = (Measure.COUNT, Measure.SUM, Measure.DEPTH)
+    return 0 if aggregate.measure in zero else None
+
+
+def aggregate_values(spans: SpanTable, aggregate: Aggregate) -> pl.DataFrame:
+    """``_key`` and ``value`` of the aggregate for each trace that has spans.
+
+    A trace without a span that the aggregate reads has no row: its value is
+    `empty_value`.
+    """
+    measure = aggregate.measure
+    if measure is Measure.DEPTH:
+        rows = spans.table.select("_key").with_columns(value=spans.depth())
+        grouped = rows.group_by("_key").agg(pl.col("value").max().fill_null(0))
+        return grouped.select("_key", pl.col("value").cast(pl.Int64))
+    table = spans.table
+    if aggregate.where is not None:
+        table = table.filter(spans.mask(aggregate.where))
+    if measure is Measure.COUNT:
+        return table.group_by("_key").agg(pl.len().cast(pl.Int64).alias("value"))
+    assert aggregate.field is not None  # the binder's invariant
+    column = pl.col(str(aggregate.field.column))
+    value = {
+        Measure.SUM: column.sum(),
+        Measure.MIN: column.min(),
+        Measure.MAX: column.max(),
+        Measure.AVG: column.mean(),
+    }[measure]
+    return table.group_by("_key").agg(value.alias("value"))
+
+
+def trace_values(spans: SpanTable, aggregate: Aggregate, height: int) -> pl.Series:
+    """The aggregate of every trace, by key, for keys ``0 .. height - 1``."""
+    found = aggregate_values(spans, aggregate)
+    empty = pl.repeat(
+        empty_value(aggregate), height, dtype=found["value"].dtype, eager=True
+    )
+    return empty.scatter(found["_key"], found["value"])
+
+
+def aggregate_test(values: pl.Expr, op: Op, value: int | float) -> pl.Expr:
+    """``values op value`` under the two-valued rule (null fails every operator)."""
+    spec = OPERATORS[op]
+    base = _COMPARE[spec.base](values, pl.lit(value))
+    return finish(values, base, spec.negated, spec.base)
