@@ -25,7 +25,9 @@ Unicode versions). RLIKE patterns use a common regex subset: literals, ``.``, ``
 One module per family: ``_traces`` (`traces`, `trace_lists`), ``_filters``
 (`comparisons`, `filters`, `filter_strings`), ``_order_by`` (`order_by_lists`) and
 ``_examples`` (`example_traces`, fixed traces for doctests), all drawing from
-``_vocab``, the shared vocabulary.
+``_vocab``, the shared vocabulary; ``_trees`` (`tree_trace_lists`,
+`structure_filters`, `aggregate_order_by`) draws traces with deep span trees and the
+trace-level questions asked of them.
 
 Strategies are built once (module constants, or cached per field and operator):
 Hypothesis validates every new strategy object, so building them inside draws
@@ -44,15 +46,23 @@ from polartrace.testing._examples import example_traces
 from polartrace.testing._filters import comparisons, filter_strings, filters
 from polartrace.testing._order_by import order_by_lists
 from polartrace.testing._traces import trace_lists, traces
+from polartrace.testing._trees import (
+    aggregate_order_by,
+    structure_filters,
+    tree_trace_lists,
+)
 from polartrace.testing._vocab import BASE_TIME_MS
 
 __all__ = [
     "BASE_TIME_MS",
+    "aggregate_order_by",
     "comparisons",
     "example_traces",
     "filter_strings",
     "filters",
     "order_by_lists",
+    "structure_filters",
     "trace_lists",
     "traces",
+    "tree_trace_lists",
 ]
