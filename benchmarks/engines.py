@@ -244,7 +244,14 @@ class Duck:
         tables = {
             "traces": frame.traces,
             "spans": frame.spans.select(
-                "_key", "_span", "name", "type", pl.col("status").cast(pl.String)
+                "_key",
+                "_span",
+                "name",
+                "type",
+                pl.col("status").cast(pl.String),
+                "span_id",
+                "parent_id",
+                "duration_ms",
             ),
             "assessments": frame.assessments,
             "units": frame.units,

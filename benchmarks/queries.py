@@ -10,7 +10,9 @@ Every query answers the same question four ways:
 * ``sql``: a DuckDB ``WHERE`` clause over the same Arrow tables.
 
 ``mlflow`` is the filter MLflow 3.17 accepts for the question, or ``None`` when it has
-no equivalent (``OR``, ``NOT``).
+no equivalent (``OR``, ``NOT``, trace-level questions). ``loop`` is, for the
+trace-level questions, the count a plain Python loop over ``Trace`` objects gives: the
+baseline a user without polartrace would write.
 
 The values (user, trace name, week) come from the generator's documented
 distribution (``polartrace/generate/``), so selectivities match its docstring.
@@ -108,6 +110,7 @@ class Query:
     mlflow: str | None
     count: Callable[[Tables], int] | None = None
     note: str = ""
+    loop: Callable[[list[Any]], int] | None = None
 
 
 def _time_count(t: Tables) -> int:
@@ -159,6 +162,129 @@ def _or(t: Tables) -> pl.Expr:
 def _not(t: Tables) -> pl.Expr:
     return ~_env(t).fill_null(value=False)
 
+
+# --- trace-level questions --------------------------------------------------------
+
+#: ``sum(span.duration_ms) > DURATION_SUM``: about a quarter of the generated traces.
+DURATION_SUM = 5000
+
+
+def _no_tool(t: Tables) -> pl.Expr:
+    return ~_key_in(_keys(t.spans, pl.col("type") == "TOOL"))
+
+
+def _failing_tool_below_agent(t: Tables) -> pl.Series:
+    """Keys of traces with an AGENT span above a failing TOOL span, by hand.
+
+    Walk up from each failing tool span one parent at a time (a semi-join on
+    ``(_key, span_id)``), keeping the agent spans met, until no parent is left.
+    """
+    spans = t.spans.select("_key", "span_id", "parent_id", "type")
+    failing = (pl.col("type") == "TOOL") & (pl.col("status") == "ERROR")
+    front = t.spans.filter(failing).select("_key", pl.col("parent_id").alias("span_id"))
+    found = []
+    while front.height:
+        parents = spans.join(front.drop_nulls(), on=["_key", "span_id"], how="semi")
+        found.append(parents.filter(pl.col("type") == "AGENT")["_key"])
+        front = parents.select("_key", pl.col("parent_id").alias("span_id")).unique()
+    return pl.concat([pl.Series("_key", [], pl.UInt32), *found]).unique()
+
+
+def _llm_counts(t: Tables) -> pl.Series:
+    llm = t.spans.lazy().filter(pl.col("type") == "LLM").group_by("_key").len()
+    return llm.filter(pl.col("len") >= 2).collect()["_key"]
+
+
+def _duration_sums(t: Tables) -> pl.Series:
+    sums = t.spans.lazy().group_by("_key").agg(pl.col("duration_ms").sum())
+    return sums.filter(pl.col("duration_ms") > DURATION_SUM).collect()["_key"]
+
+
+def _loop_no_tool(traces: list[Any]) -> int:
+    return sum(not any(s.span_type == "TOOL" for s in t.data.spans) for t in traces)
+
+
+def _loop_failing_tool_below_agent(traces: list[Any]) -> int:
+    hits = 0
+    for trace in traces:
+        by_id = {s.span_id: s for s in trace.data.spans}
+        found = False
+        for span in trace.data.spans:
+            if span.span_type != "TOOL" or span.status.code.value != "ERROR":
+                continue
+            parent = by_id.get(span.parent_id) if span.parent_id else None
+            while parent is not None and not found:
+                found = parent.span_type == "AGENT"
+                parent = by_id.get(parent.parent_id) if parent.parent_id else None
+            if found:
+                break
+        hits += found
+    return hits
+
+
+def _loop_llm_count(traces: list[Any]) -> int:
+    return sum(sum(s.span_type == "LLM" for s in t.data.spans) >= 2 for t in traces)
+
+
+def _loop_duration_sum(traces: list[Any]) -> int:
+    return sum(
+        sum(s.duration_ms or 0 for s in t.data.spans) > DURATION_SUM for t in traces
+    )
+
+
+_DESCENDANT_SQL = """_key IN (
+    WITH RECURSIVE up(_key, span_id) AS (
+        SELECT _key, parent_id FROM spans
+        WHERE type = 'TOOL' AND status = 'ERROR' AND parent_id IS NOT NULL
+        UNION
+        SELECT p._key, p.parent_id FROM spans p
+        JOIN up ON p._key = up._key AND p.span_id = up.span_id
+        WHERE p.parent_id IS NOT NULL
+    )
+    SELECT a._key FROM spans a JOIN up ON a._key = up._key AND a.span_id = up.span_id
+    WHERE a.type = 'AGENT')"""
+
+TRACE_LEVEL: tuple[Query, ...] = (
+    Query(
+        "no_tool",
+        "NO SPAN (type = 'TOOL')",
+        _no_tool,
+        "_key NOT IN (SELECT _key FROM spans WHERE type = 'TOOL')",
+        None,
+        loop=_loop_no_tool,
+    ),
+    Query(
+        "descendant",
+        "ANY SPAN (type = 'AGENT') HAS DESCENDANT (type = 'TOOL' AND status = 'ERROR')",
+        lambda t: _key_in(_failing_tool_below_agent(t)),
+        _DESCENDANT_SQL,
+        None,
+        lambda t: len(_failing_tool_below_agent(t)),
+        note="DuckDB: a recursive CTE up the parent ids",
+        loop=_loop_failing_tool_below_agent,
+    ),
+    Query(
+        "llm_count",
+        "count(SPAN WHERE type = 'LLM') >= 2",
+        lambda t: _key_in(_llm_counts(t)),
+        "_key IN (SELECT _key FROM spans WHERE type = 'LLM' GROUP BY _key "
+        "HAVING count(*) >= 2)",
+        None,
+        lambda t: len(_llm_counts(t)),
+        loop=_loop_llm_count,
+    ),
+    Query(
+        "duration_sum",
+        f"sum(span.duration_ms) > {DURATION_SUM}",
+        lambda t: _key_in(_duration_sums(t)),
+        f"_key IN (SELECT _key FROM spans GROUP BY _key "
+        f"HAVING sum(duration_ms) > {DURATION_SUM})",
+        None,
+        lambda t: len(_duration_sums(t)),
+        note="stands in for sum(span.tokens.total) > N until the token fields exist",
+        loop=_loop_duration_sum,
+    ),
+)
 
 QUERIES: tuple[Query, ...] = (
     Query(
@@ -280,6 +406,7 @@ QUERIES: tuple[Query, ...] = (
         lambda t: _n_unique(t.units, _text_pred(t)),
         note="MLflow searches raw span JSON, keys included (compatibility.md)",
     ),
+    *TRACE_LEVEL,
 )
 
 

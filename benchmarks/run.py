@@ -197,6 +197,12 @@ def _query_rows(
             )  # fmt: skip
             _same("reference", matches, got, query, n)
             row["reference"] = {"count": _t(ref)}
+            if query.loop is not None:
+                loop_t, got = measure(
+                    partial(query.loop, traces), min(r, 3), warmup=0, budget=60
+                )
+                _same("python loop", matches, got, query, n)
+                row["python_loop"] = {"count": _t(loop_t)}
         if mlf is not None and query.mlflow is not None:
             row["mlflow"] = {}
             ml_kinds = ["page"] + (["all"] if n <= opts.mlflow_all_max else [])

@@ -2,11 +2,11 @@
 
 Every function takes a span table that holds whole traces (the frame's ``spans``,
 or one batch of the lazy engine) and works on span rows by position. Relations are
-joins of the table with itself on (``_key``, ``parent_id``) = (``_key``,
-``span_id``), made once per table into an edge list of row positions; a child,
-parent or sibling is one pass over the edges, a descendant or an ancestor one pass
-per level of the deepest trace (a frontier that stops when it adds no span), never a
-loop per trace or span. Aggregates are one ``group_by`` on ``_key``. The semantics
+semi-joins of the table with the spans found so far on (``_key``, ``parent_id``) =
+(``_key``, ``span_id``): a child or a parent is one semi-join, a descendant or an
+ancestor one per level of the deepest trace (a frontier that stops when it adds no
+span), a sibling one join of an edge list; never a loop per trace or span.
+Aggregates are one ``group_by`` on ``_key``. The semantics
 are docs/semantics.md#trace-level-questions; the reference engine implements the
 same rules from ``Trace`` objects.
 """
@@ -74,6 +74,7 @@ class SpanTable:
         self._spans = spans
         self.attribute = attribute
         self.content = content
+        self._ids: pl.DataFrame | None = None
         self._edges: pl.DataFrame | None = None
 
     @property
@@ -83,23 +84,32 @@ class SpanTable:
 
     def mask(self, test: Node) -> pl.Series:
         """One boolean per span row: does it pass ``test``?"""
-        expr = self._expr(test)  # first: it may derive columns onto the table
+        expr = self.expr(test)  # first: it may derive columns onto the table
         # ANDed with a column: a test that reads none may be one scalar.
         every_row = pl.col("_key").is_not_null()
         return self.table.select((every_row & expr).alias("hit")).to_series()
 
-    def _expr(self, test: Node) -> pl.Expr:
+    def expr(self, test: Node) -> pl.Expr:
+        """``test`` as an expression over the table (may derive columns onto it)."""
         match test:
             case Cond():
                 return span_test(test, self.table, self.attribute, self.content)
             case AllOf(items=items):
-                return functools.reduce(operator.and_, map(self._expr, items))
+                return functools.reduce(operator.and_, map(self.expr, items))
             case AnyOf(items=items):
-                return functools.reduce(operator.or_, map(self._expr, items))
+                return functools.reduce(operator.or_, map(self.expr, items))
             case Negate(item=item):
-                return ~self._expr(item)
+                return ~self.expr(item)
         msg = f"not a span test: {test!r}"  # pragma: no cover - binder invariant
         raise AssertionError(msg)
+
+    @property
+    def ids(self) -> pl.DataFrame:
+        """``_key``, ``span_id``, ``parent_id`` and ``row`` (the row position)."""
+        if self._ids is None:
+            row = pl.int_range(pl.len(), dtype=pl.UInt32).alias("row")
+            self._ids = self.table.select("_key", "span_id", "parent_id", row)
+        return self._ids
 
     @property
     def edges(self) -> pl.DataFrame:
@@ -109,11 +119,9 @@ class SpanTable:
         root. Duplicate span ids give a child one edge per span of that id.
         """
         if self._edges is None:
-            rows = self.table.select(
-                "_key", "span_id", "parent_id", pl.int_range(pl.len(), dtype=pl.UInt32)
-            ).rename({"literal": "row"})
-            parents = rows.select("_key", "span_id", pl.col("row").alias("parent"))
-            children = rows.filter(pl.col("parent_id").is_not_null()).select(
+            ids = self.ids
+            parents = ids.select("_key", "span_id", pl.col("row").alias("parent"))
+            children = ids.filter(pl.col("parent_id").is_not_null()).select(
                 "_key",
                 pl.col("parent_id").alias("span_id"),
                 pl.col("row").alias("child"),
@@ -129,37 +137,51 @@ class SpanTable:
             rows, values=True
         )
 
-    def _step(self, front: pl.Series, src: str, dst: str) -> pl.Series:
-        """The rows one edge (``src`` to ``dst``) away from the rows of ``front``."""
-        edges = self.edges
-        return self._rows(edges[dst].filter(front.gather(edges[src])))
+    def _parents(self, rows: pl.Series) -> pl.Series:
+        """The rows of the parents of ``rows``: a semi-join on the parent ids."""
+        front = self.ids[rows].select("_key", pl.col("parent_id").alias("span_id"))
+        return self.ids.join(front.drop_nulls(), on=["_key", "span_id"], how="semi")[
+            "row"
+        ]
+
+    def _children(self, rows: pl.Series) -> pl.Series:
+        """The rows of the children of ``rows``: a semi-join on the parent ids."""
+        front = self.ids[rows].select("_key", pl.col("span_id").alias("parent_id"))
+        return self.ids.join(front, on=["_key", "parent_id"], how="semi")["row"]
 
     def related(self, axis: Axis, target: pl.Series) -> pl.Series:
-        """One boolean per span row: does a span in ``axis`` to it pass ``target``?"""
+        """One boolean per span row: does a span in ``axis`` to it pass ``target``?
+
+        Each step starts from the passing rows only (a semi-join of the span ids
+        with them), so a rare ``target`` costs little whatever the table's size.
+        """
+        rows = target.arg_true()
         match axis:
             case Axis.CHILD:  # my child passes: I am the parent of a passing row
-                return self._step(target, "child", "parent")
+                return self._rows(self._parents(rows))
             case Axis.PARENT:
-                return self._step(target, "parent", "child")
+                return self._rows(self._children(rows))
             case Axis.SIBLING:
                 return self._siblings(target)
             case Axis.DESCENDANT:
-                return self._closure(target, "child", "parent")
+                return self._closure(rows, self._parents)
             case Axis.ANCESTOR:
-                return self._closure(target, "parent", "child")
+                return self._closure(rows, self._children)
         msg = f"unknown axis {axis}"  # pragma: no cover - Axis is closed
         raise AssertionError(msg)
 
-    def _closure(self, target: pl.Series, src: str, dst: str) -> pl.Series:
-        # One or more steps: each round adds the rows one step beyond the last
-        # round's new rows, so the rounds are bounded by the deepest chain.
+    def _closure(
+        self, rows: pl.Series, step: Callable[[pl.Series], pl.Series]
+    ) -> pl.Series:
+        # One or more steps: each round steps from the last round's new rows only,
+        # so the rounds are bounded by the longest chain (a cycle ends when it
+        # brings no new row).
         reached = pl.zeros(self.table.height, pl.Boolean, eager=True)
-        front = target
-        while True:
-            new = self._step(front, src, dst) & ~reached
-            if not new.any():
-                return reached
-            reached, front = reached | new, new
+        while len(rows):
+            found = step(rows)
+            rows = found.filter(~reached.gather(found)).unique()
+            reached = reached.scatter(rows, values=True)
+        return reached
 
     def _siblings(self, target: pl.Series) -> pl.Series:
         # Another child of one of my parents passes: that parent's passing
@@ -172,16 +194,18 @@ class SpanTable:
 
     def depth(self) -> pl.Series:
         """The level of each span row below its root (1 for a root; null on a cycle)."""
-        height = self.table.height
-        edges = self.edges
-        levels = pl.repeat(None, height, dtype=pl.UInt32, eager=True)
-        front = ~self._rows(edges["child"])  # no parent in the trace: a root
-        seen, level = front, 0
-        while front.any():
+        ids = self.ids
+        levels = pl.repeat(None, ids.height, dtype=pl.UInt32, eager=True)
+        # A root: no parent id, or one that names no span of the trace.
+        named = ids.select("_key", pl.col("span_id").alias("parent_id"))
+        front = ids.join(named, on=["_key", "parent_id"], how="anti")["row"]
+        seen, level = self._rows(front), 0
+        while len(front):
             level += 1
-            levels = levels.scatter(front.arg_true(), level)
-            front = self._step(front, "parent", "child") & ~seen
-            seen = seen | front
+            levels = levels.scatter(front, level)
+            found = self._children(front)
+            front = found.filter(~seen.gather(found)).unique()
+            seen = seen.scatter(front, values=True)
         return levels
 
 
@@ -220,20 +244,22 @@ def aggregate_values(spans: SpanTable, aggregate: Aggregate) -> pl.DataFrame:
         rows = spans.table.select("_key").with_columns(value=spans.depth())
         grouped = rows.group_by("_key").agg(pl.col("value").max().fill_null(0))
         return grouped.select("_key", pl.col("value").cast(pl.Int64))
-    table = spans.table
-    if aggregate.where is not None:
-        table = table.filter(spans.mask(aggregate.where))
+    where = None if aggregate.where is None else spans.expr(aggregate.where)
+    query = spans.table.lazy()  # read after expr: it may derive columns
+    if where is not None:
+        query = query.filter(where)
     if measure is Measure.COUNT:
-        return table.group_by("_key").agg(pl.len().cast(pl.Int64).alias("value"))
-    assert aggregate.field is not None  # the binder's invariant
-    column = pl.col(str(aggregate.field.column))
-    value = {
-        Measure.SUM: column.sum(),
-        Measure.MIN: column.min(),
-        Measure.MAX: column.max(),
-        Measure.AVG: column.mean(),
-    }[measure]
-    return table.group_by("_key").agg(value.alias("value"))
+        value = pl.len().cast(pl.Int64)
+    else:
+        assert aggregate.field is not None  # the binder's invariant
+        column = pl.col(str(aggregate.field.column))
+        value = {
+            Measure.SUM: column.sum(),
+            Measure.MIN: column.min(),
+            Measure.MAX: column.max(),
+            Measure.AVG: column.mean(),
+        }[measure]
+    return query.group_by("_key").agg(value.alias("value")).collect()
 
 
 def trace_values(spans: SpanTable, aggregate: Aggregate, height: int) -> pl.Series:
