@@ -3,12 +3,15 @@
 `polartrace.plan.search.plan_search` turns a bound filter (`polartrace.bind`), the
 bound ``order_by`` keys and a page (offset, limit) into a frozen `SearchPlan`:
 
-* ``where``, a tree of ``And``/``Or``/``Not`` over five leaves: ``ColumnTest`` (a
+* ``where``, a tree of ``And``/``Or``/``Not`` over seven leaves: ``ColumnTest`` (a
   bound condition on a trace column: info field, tag, metadata), ``SpanMatch`` (some
   span satisfies all its conditions: a semi-join on spans), ``AssessmentMatch`` (some
   valid assessment of a kind and name exists, or passes a test; session-scoped ones
-  included), ``TextMatch`` (some full-text unit passes a test) and ``PromptMatch``
-  (the trace links one of these prompt versions);
+  included), ``TextMatch`` (some full-text unit passes a test), ``PromptMatch``
+  (the trace links one of these prompt versions), ``SpanQuantified`` (some, no or
+  every span passes a span test, optionally with or without a related span that
+  passes another) and ``SpanAggregate`` (a count, sum, min, max or average over the
+  trace's spans, or its depth, passes a comparison);
 * ``order``, the ``order_by`` keys followed by MLflow's tie-breaks (``timestamp_ms
   DESC``, ``request_id ASC``) that they do not name; ``offset`` and ``limit``.
 
