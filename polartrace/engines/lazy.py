@@ -52,8 +52,9 @@ from polartrace.engines.polars.exprs import (
 )
 from polartrace.engines.polars.structure import (
     SpanTable,
-    aggregate_test,
+    aggregate_keys,
     aggregate_values,
+    empty_passes,
     empty_value,
     qualifying_keys,
 )
@@ -414,13 +415,15 @@ class LazyEngine:
     def _aggregate_test(
         self, aggregate: Aggregate, op: Op, value: int | float
     ) -> pl.Expr:
-        values = self._aggregate_values(aggregate)
-        passing = values.filter(aggregate_test(pl.col("value"), op, value))["_key"]
-        empty = pl.lit(empty_value(aggregate), dtype=values["value"].dtype)
-        if not pl.select(aggregate_test(empty, op, value)).item():
-            return self._keys_in(passing)
-        # A trace without the spans it reads has the empty value, and passes.
-        return self._keys_in(passing) | ~self._keys_in(values["_key"])
+        field = aggregate.field
+        extra = [] if field is None else [str(field.column)]
+        found = [
+            aggregate_keys(spans, aggregate, op, value)[0].cast(pl.UInt32)
+            for spans in self._span_tables([aggregate.where], extra)
+        ]
+        failing = empty_passes(aggregate, op, value)  # the keys are those failing
+        decided = self._keys_in(self._union(found))
+        return ~decided if failing else decided
 
     def _text_keys(self, test: pl.Expr) -> pl.Series:
         no_spans = pl.DataFrame(schema=_SPAN_SCHEMA)

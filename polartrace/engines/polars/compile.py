@@ -27,9 +27,8 @@ from polartrace.engines.polars.exprs import (
 )
 from polartrace.engines.polars.structure import (
     SpanTable,
-    aggregate_test,
+    aggregate_keys,
     qualifying_keys,
-    trace_values,
 )
 from polartrace.language.ast import Quantifier
 from polartrace.plan.search import (
@@ -139,9 +138,9 @@ class _Compiler:
                 found = self._keys_in(keys)  # EVERY: some span fails the test
                 return found if quantifier is Quantifier.ANY else ~found
             case SpanAggregate(aggregate=aggregate, op=op, value=value):
-                height = frame.traces.height
-                values = trace_values(span_table(frame), aggregate, height)
-                return aggregate_test(pl.lit(values), op, value)
+                keys, failing = aggregate_keys(span_table(frame), aggregate, op, value)
+                decided = self._keys_in(keys)
+                return ~decided if failing else decided
             # A chain of & (|) is what Polars' optimizer makes of all_horizontal
             # (any_horizontal) anyway, and costs half as much to build.
             case And(items=items):

@@ -36,8 +36,10 @@ from polartrace.language.ast import Axis, Op
 
 __all__ = [
     "SpanTable",
+    "aggregate_keys",
     "aggregate_test",
     "aggregate_values",
+    "empty_passes",
     "empty_value",
     "qualifying_keys",
     "trace_values",
@@ -233,17 +235,20 @@ def empty_value(aggregate: Aggregate) -> int | None:
     return 0 if aggregate.measure in zero else None
 
 
-def aggregate_values(spans: SpanTable, aggregate: Aggregate) -> pl.DataFrame:
+def aggregate_values(
+    spans: SpanTable, aggregate: Aggregate, having: pl.Expr | None = None
+) -> pl.DataFrame:
     """``_key`` and ``value`` of the aggregate for each trace that has spans.
 
     A trace without a span that the aggregate reads has no row: its value is
-    `empty_value`.
+    `empty_value`. ``having`` keeps only the rows whose ``value`` passes it.
     """
     measure = aggregate.measure
     if measure is Measure.DEPTH:
         rows = spans.table.select("_key").with_columns(value=spans.depth())
         grouped = rows.group_by("_key").agg(pl.col("value").max().fill_null(0))
-        return grouped.select("_key", pl.col("value").cast(pl.Int64))
+        grouped = grouped.select("_key", pl.col("value").cast(pl.Int64))
+        return grouped if having is None else grouped.filter(having)
     where = None if aggregate.where is None else spans.expr(aggregate.where)
     query = spans.table.lazy()  # read after expr: it may derive columns
     if where is not None:
@@ -259,7 +264,41 @@ def aggregate_values(spans: SpanTable, aggregate: Aggregate) -> pl.DataFrame:
             Measure.MAX: column.max(),
             Measure.AVG: column.mean(),
         }[measure]
-    return query.group_by("_key").agg(value.alias("value")).collect()
+    groups = query.group_by("_key").agg(value.alias("value"))
+    return (groups if having is None else groups.filter(having)).collect()
+
+
+def aggregate_keys(
+    spans: SpanTable, aggregate: Aggregate, op: Op, value: int | float
+) -> tuple[pl.Series, bool]:
+    """The keys that decide ``aggregate op value``, and whether they fail it.
+
+    When a trace without the spans the aggregate reads passes (``count(...) < 3``),
+    the keys are those of the traces that have such spans and fail, and the second
+    item is true; otherwise they are the keys of the traces that pass. One query:
+    the group_by and the test on its groups.
+    """
+    test = aggregate_test(pl.col("value"), op, value)
+    inverted = empty_passes(aggregate, op, value)
+    found = aggregate_values(spans, aggregate, ~test if inverted else test)
+    return found["_key"], inverted
+
+
+def empty_passes(aggregate: Aggregate, op: Op, value: int | float) -> bool:
+    """Whether a trace without the spans ``aggregate`` reads passes ``op value``."""
+    empty = pl.lit(empty_value(aggregate), dtype=_VALUE_TYPES[aggregate.measure])
+    return bool(pl.select(aggregate_test(empty, op, value)).item())
+
+
+#: The dtype of an empty aggregate's literal; its value decides, not its width.
+_VALUE_TYPES = {
+    Measure.COUNT: pl.Int64(),
+    Measure.DEPTH: pl.Int64(),
+    Measure.SUM: pl.Float64(),
+    Measure.MIN: pl.Float64(),
+    Measure.MAX: pl.Float64(),
+    Measure.AVG: pl.Float64(),
+}
 
 
 def trace_values(spans: SpanTable, aggregate: Aggregate, height: int) -> pl.Series:
