@@ -24,13 +24,20 @@ import pytest
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
-from polartrace import Trace, TraceFrame, TraceInfo, count, search_traces
+from polartrace import (
+    SearchArgumentError,
+    Trace,
+    TraceFrame,
+    TraceInfo,
+    count,
+    search_traces,
+)
 from polartrace.language.ast import unparse
 from polartrace.model.trace import TraceState
 from polartrace.output.paged import PagedList
 from polartrace.testing import BASE_TIME_MS, filters, order_by_lists, trace_lists
 from polartrace.testing._vocab import _ISO_TIMES
-from property_tests._support import ENGINES, Engine, examples, ids
+from property_tests._support import ENGINES, Engine, examples
 
 #: Few request times: most frames hold runs of equal times.
 TIED_TIMES = (BASE_TIME_MS, BASE_TIME_MS + 500, BASE_TIME_MS + 1000)
@@ -90,12 +97,20 @@ def _or_ranges(ranges: list[str]) -> str:
 WINDOW_FILTERS = st.one_of(
     _RANGE,
     _RANGE,
-    st.lists(st.one_of(_TEST, _OTHER_TEST), min_size=1, max_size=2).map(" AND ".join),
+    st.lists(_OTHER_TEST, min_size=1, max_size=2).map(" AND ".join),
+    st.lists(st.one_of(_TEST, _OTHER_TEST), min_size=2, max_size=2).map(" AND ".join),
     st.lists(_RANGE, min_size=2, max_size=2).map(_or_ranges),
     _RANGE.map(lambda r: f"NOT ({r})"),
     _RANGE.map(lambda r: f"{r} AND status != 'ERROR'"),
     st.sampled_from(CONSTANT_FILTERS),
 )
+
+
+def ids(rows: PagedList) -> list[tuple[str, str, int | None]]:
+    """Each row's trace id, state and duration: duplicate ids told apart."""
+    return [
+        (t.info.trace_id, t.info.state.value, t.info.execution_duration) for t in rows
+    ]
 
 
 def _search(
@@ -125,7 +140,7 @@ def _pages(
     order_by: list[str] | None,
     engine: Engine,
     size: int,
-) -> list[list[str]]:
+) -> list[list[tuple[str, str, int | None]]]:
     """Every page of ``size`` rows, following the tokens."""
     pages = [_search(frame, text, order_by, engine, size)]
     while (token := pages[-1].token) is not None:
@@ -219,11 +234,15 @@ BIG = 10_050
 
 @functools.cache
 def _big_frame() -> TraceFrame:
-    """``BIG`` traces over 37 request times; ids in no relation to the row order."""
+    """``BIG`` traces over 37 request times; ids in no relation to the row order.
+
+    Every 500th trace shares its id and time with the trace 37 rows before it:
+    duplicate ids are kept, and their ties keep the input order.
+    """
     states = (TraceState.OK, TraceState.ERROR, TraceState.IN_PROGRESS)
     traces = [
         _trace(
-            f"tr-{i * 2_654_435_761 % 2**32:08x}",
+            f"tr-{(i - 37 * (i % 500 == 37)) * 2_654_435_761 % 2**32:08x}",
             BASE_TIME_MS + (i * 7 % 37) * 10,
             state=states[i % 3],
             execution_duration=None if i % 3 == 2 else i % 50,
@@ -253,3 +272,12 @@ def test_pages_of_more_than_ten_thousand_rows_equal_the_reference(
     text: str | None, order_by: list[str] | None, size: int
 ) -> None:
     _assert_same_pages(_big_frame(), text, order_by, size)
+
+
+@settings(max_examples=examples(0.25))
+@given(bad=st.one_of(st.integers(max_value=-1), st.booleans(), st.floats()))
+def test_a_bad_max_results_is_refused(bad: object) -> None:
+    frame = TraceFrame.from_traces(_TIED)
+    for engine in ENGINES:
+        with pytest.raises(SearchArgumentError, match="max_results must be"):
+            search_traces(frame, None, max_results=bad, engine=engine)  # type: ignore[arg-type]
