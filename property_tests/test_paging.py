@@ -281,3 +281,5 @@ def test_a_bad_max_results_is_refused(bad: object) -> None:
     for engine in ENGINES:
         with pytest.raises(SearchArgumentError, match="max_results must be"):
             search_traces(frame, None, max_results=bad, engine=engine)  # type: ignore[arg-type]
+        empty = _search(frame, None, None, engine, 0)  # 0 is valid: no rows, no token
+        assert (list(empty), empty.token) == ([], None)
