@@ -12,10 +12,18 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 PROFILE_VARIABLE = "POLARTRACE_HYPOTHESIS_PROFILE"
 PROFILES = {"fast": 40, "balanced": 250, "expensive": 2500}
+#: ``0`` turns shrinking off: the mutation run (benchmarks/mutation.py) needs a
+#: failure, not the smallest example, and shrinking takes minutes.
+SHRINK_VARIABLE = "POLARTRACE_HYPOTHESIS_SHRINK"
+_PHASES = tuple(
+    phase
+    for phase in Phase
+    if phase is not Phase.shrink or os.environ.get(SHRINK_VARIABLE) != "0"
+)
 
 for _name, _examples in PROFILES.items():
     settings.register_profile(
@@ -23,6 +31,7 @@ for _name, _examples in PROFILES.items():
         max_examples=_examples,
         deadline=None,
         print_blob=True,
+        phases=_PHASES,
         # Lists of a dozen traces are big draws; generation time is not a bug.
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )

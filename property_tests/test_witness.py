@@ -61,6 +61,26 @@ def _number_literals(value: object) -> list[Number]:
     return []
 
 
+def _zero_padded(value: object) -> list[String]:
+    """Numeric strings with a trailing zero (``'0.70'``, ``'3.0'``) for a number.
+
+    A numeric value compares as a number with a numeric string literal
+    (docs/semantics.md#dynamic-values): its text form is not what matches.
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return []
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return []
+    text = canonical_text(value)
+    if text is None or "e" in text:
+        return []
+    return [String(f"{text}0" if "." in text else f"{text}.0")]
+
+
+def _numeric_literals(value: object) -> list[Literal]:
+    return [*_number_literals(value), *_zero_padded(value)]
+
+
 def _trace(trace_id: str, **info: object) -> Trace:
     spans: list[Span] = info.pop("spans", [])  # type: ignore[assignment]
     meta = TraceInfo(trace_id=trace_id, request_time=BASE_TIME_MS, **info)  # type: ignore[arg-type]
@@ -120,7 +140,19 @@ _SPAN_1E20 = Span(
     raw_attributes={"score": json.dumps("1e+20")},
 )
 
+_SPAN_07 = Span(
+    name="llm",
+    span_id="0000000000000001",
+    otel_trace_id="0" * 32,
+    start_time_ns=0,
+    end_time_ns=1_234_567,
+    raw_attributes={"temperature": "0.7"},
+)
 
+
+@example(traces=[_trace("tr-1", spans=[_SPAN_07])], index=0, pick=0).via(
+    "span.attributes.temperature = '0.70' compares as a number, not as text"
+)
 @example(traces=[_trace("tr-1", spans=[_SPAN_1E20])], index=0, pick=0).via(
     "span.attributes.score = 1e+20 missed the string '1e+20' (bind's number text)"
 )
@@ -135,9 +167,9 @@ def test_a_span_matches_its_own_values_as_one_group(
     span = trace.data.spans[pick % len(trace.data.spans)]
     group: list[Expr] = list(span_facts(span))
     singles: list[Expr] = [
-        _eq("span", f"attributes.{key}", number)
+        _eq("span", f"attributes.{key}", literal)
         for key, value in span.attributes.items()
-        for number in _number_literals(value)
+        for literal in _numeric_literals(value)
     ]
     if span.name:  # a span's name is one of its text units
         singles.append(Comparison(Field("span", "content"), Op.LIKE, String(span.name)))
@@ -151,6 +183,23 @@ def test_a_span_matches_its_own_values_as_one_group(
     traces=[_trace("tr-1", assessments=[Assessment(name="iss-1", kind="issue")])],
     index=0,
 ).via("both engines matched issue.id against the name ''")
+@example(
+    traces=[
+        _trace(
+            "tr-1",
+            assessments=[Assessment(name="tone", kind="feedback", value="positive")],
+        )
+    ],
+    index=0,
+).via("feedback.tone = '\"positive\"' must find the string positive")
+@example(
+    traces=[
+        _trace(
+            "tr-1", assessments=[Assessment(name="score", kind="feedback", value=0.7)]
+        )
+    ],
+    index=0,
+).via("feedback.score = '0.70' compares as a number")
 @settings(max_examples=examples(0.5))
 @given(traces=trace_lists(1, 6), index=INDEX)
 def test_valid_assessments_match_their_own_values(
@@ -174,6 +223,10 @@ def test_valid_assessments_match_their_own_values(
             if (text := canonical_text(a.value)) is not None:
                 found.append(_eq(a.kind, a.name, String(text)))
                 found += [_eq(a.kind, a.name, n) for n in _number_literals(a.value)]
+                found += [_eq(a.kind, a.name, n) for n in _zero_padded(a.value)]
+            if isinstance(a.value, str):  # its JSON-quoted form, as MLflow stores it
+                quoted = json.dumps(a.value, ensure_ascii=False)
+                found.append(_eq(a.kind, a.name, String(quoted)))
         exprs += found
         # A session-scoped assessment applies to every trace of its session.
         for other in traces:

@@ -21,8 +21,9 @@ from polartrace import (
     search_traces,
 )
 from polartrace.api.search import Engine
-from polartrace.engines.polars.compile import compile_filter
+from polartrace.engines.polars.compile import CACHE_SIZE, compile_filter
 from polartrace.output.build import COLUMNS
+from polartrace.testing import example_traces
 from tests.conftest import LABELS
 
 T1, T2, T3, T4, T5, T6 = (LABELS[f"T{i}"] for i in range(1, 7))
@@ -297,3 +298,15 @@ def test_frame_search_and_count_methods(oracle_frame: TraceFrame) -> None:
 def test_compiled_filter_is_cached_per_frame(oracle_frame: TraceFrame) -> None:
     bound = parse_filter("span.name = 'retriever' AND status = 'OK'")
     assert compile_filter(bound, oracle_frame) is compile_filter(bound, oracle_frame)
+
+
+def test_compiled_filter_cache_keeps_the_most_recently_used_filters() -> None:
+    frame = TraceFrame.from_traces(example_traces())
+    first = parse_filter("status = 'OK'")
+    kept = compile_filter(first, frame)
+    for n in range(CACHE_SIZE + 40):
+        compile_filter(parse_filter(f"timestamp_ms > {n}"), frame)
+        assert compile_filter(first, frame) is kept  # used again: stays cached
+    assert len(frame._compiled) == CACHE_SIZE
+    assert "timestamp_ms > 0" not in frame._compiled
+    assert f"timestamp_ms > {CACHE_SIZE + 39}" in frame._compiled

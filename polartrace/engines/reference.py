@@ -6,18 +6,22 @@ favours clarity over speed, reads the same operator table as the compiled engine
 (``operators.OPERATORS``) and the same value helpers (``json_values``), and the
 property tests hold the Polars engine to its answers. It imports no Polars.
 
-RLIKE runs on Python's ``re``; the binder has already checked the pattern against
-Rust's regex syntax, and the two agree on the common subset the property tests draw
-from (see docs/testing.md).
+RLIKE runs on the ``regex`` package (Python's ``re`` dialect, plus a timeout) with
+the pattern `python_pattern` translates from Rust's syntax; it backtracks, so a
+pattern that takes longer than `REGEX_SECONDS` on one value raises
+`RegexTimeoutError` instead of hanging (the Polars engine answers it in linear
+time).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
+
+import regex
 
 from polartrace.bind.nodes import (
     Aggregate,
@@ -34,6 +38,7 @@ from polartrace.bind.nodes import (
 from polartrace.bind.order_by import AggregateKey, SortKey
 from polartrace.catalogue.fields import FieldSpec, Source, ValueType
 from polartrace.catalogue.like import like_match
+from polartrace.catalogue.lowercase import lower
 from polartrace.catalogue.operators import OPERATORS, Base
 from polartrace.catalogue.text_units import linked_prompts, preview_units, span_units
 from polartrace.language.ast import Axis, Op, Quantifier
@@ -54,11 +59,15 @@ from polartrace.plan.search import (
     TextMatch,
     plan_filter,
 )
+from polartrace.values.errors import RegexTimeoutError
 from polartrace.values.json_values import canonical_text, numeric_value
 
 __all__ = ["ReferenceEngine", "evaluate", "matches"]
 
 _MISSING = object()
+
+#: Longest an RLIKE may search one value, in seconds, before it is refused.
+REGEX_SECONDS = 2.0
 
 
 def evaluate(bound: BoundFilter, traces: Sequence[Trace]) -> list[bool]:
@@ -97,11 +106,23 @@ def _string_base(value: str, base: Base, operand: Any) -> bool:
         case Base.LIKE:
             return _like(value, operand)
         case Base.ILIKE:
-            return _like(value.lower(), operand.lower())
+            return _like(lower(value), lower(operand))
         case Base.RLIKE:
-            return re.search(python_pattern(operand), value) is not None
+            return _rlike(value, operand)
     msg = f"{base} does not apply to strings"  # pragma: no cover
     raise AssertionError(msg)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> Any:
+    return regex.compile(python_pattern(pattern))
+
+
+def _rlike(value: str, pattern: str) -> bool:
+    try:
+        return _compiled(pattern).search(value, timeout=REGEX_SECONDS) is not None
+    except TimeoutError:
+        raise RegexTimeoutError(pattern, REGEX_SECONDS) from None
 
 
 def _number_base(value: float, base: Base, operand: Any) -> bool:

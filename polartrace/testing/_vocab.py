@@ -46,7 +46,10 @@ _SPAN_NAMES: Final = (
     "root", "retriever", "Retriever", "llm", "tool_call", "embed", "parse ü",
 )  # fmt: skip
 _SPAN_TYPES: Final = ("LLM", "CHAIN", "TOOL", "RETRIEVER", "custom type")
-_SPAN_NS: Final = (0, 1_000_000, 2_500_000, 150_000_000, 1_000_000_000)
+# Lengths in ns; 1_234_567 and 333_333 are durations in ms with no exact float.
+_SPAN_NS: Final = (
+    0, 1_000_000, 2_500_000, 150_000_000, 1_000_000_000, 1_234_567, 333_333,
+)  # fmt: skip
 _ATTR_KEYS: Final = ("model", "temperature", "dims", "flag", "score", "mlflow.chat.x")
 #: Decoded attribute values: strings, numbers, booleans, null, lists and objects.
 _VALUES: Final[tuple[Any, ...]] = (
@@ -82,7 +85,8 @@ def _numbers_of(values: Sequence[Any]) -> tuple[int | float, ...]:
 
 
 _DYNAMIC_WORDS: Final = (
-    *_texts_of(_VALUES), *_texts_of(_ASSESSMENT_VALUES), '"positive"', "1e3", "0.50",
+    *_texts_of(_VALUES), *_texts_of(_ASSESSMENT_VALUES), '"positive"', '"Positive"',
+    '"3"', "1e3", "0.50", "0.70", "3.00", "-0.50",
 )  # fmt: skip
 _FULL_TEXT_WORDS: Final = (
     *_TEXTS[:-1], *_SPAN_NAMES, *_EVENT_NAMES, "gpt-4", "ünï", "3", "true", "1536",

@@ -19,6 +19,7 @@ __all__ = [
     "OrderByError",
     "PageTokenError",
     "PolartraceError",
+    "RegexTimeoutError",
     "SearchArgumentError",
     "TraceFormatError",
     "TraceNotFoundError",
@@ -189,6 +190,23 @@ def _rebuild_order_by_error(
 
 class PageTokenError(PolartraceError):
     """A ``page_token`` that was not produced by polartrace for this search."""
+
+
+class RegexTimeoutError(PolartraceError):
+    """An RLIKE pattern the reference engine gave up on: it backtracks too long.
+
+    Python's regular expressions backtrack; the Polars engine's do not, so it
+    answers such a pattern. ``pattern`` is the pattern as written in the filter.
+    """
+
+    def __init__(self, pattern: str, seconds: float) -> None:
+        self.pattern = pattern
+        self.seconds = seconds
+        super().__init__(
+            f"RLIKE {pattern!r} took more than {seconds:g} s on one value in the "
+            "reference engine (its regex engine backtracks); search with "
+            "engine='polars', which answers it in linear time"
+        )
 
 
 class SearchArgumentError(PolartraceError):

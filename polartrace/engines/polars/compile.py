@@ -50,9 +50,14 @@ if TYPE_CHECKING:
     from polartrace.bind.nodes import BoundFilter, Cond
     from polartrace.frame.trace_frame import TraceFrame
 
-__all__ = ["compile_filter", "compile_where", "span_table"]
+__all__ = ["CACHE_SIZE", "compile_filter", "compile_where", "span_table"]
 
 _TRUE = pl.lit(value=True)
+
+#: Compiled filters kept per frame, least recently used dropped first: each holds
+#: its span, assessment and text masks (one boolean per trace each), so a service
+#: that sends ever new filters must not grow a frame without bound.
+CACHE_SIZE = 128
 
 
 def compile_filter(bound: BoundFilter, frame: TraceFrame) -> pl.Expr:
@@ -65,20 +70,34 @@ def compile_filter(bound: BoundFilter, frame: TraceFrame) -> pl.Expr:
     Returns:
         An expression with no nulls: ``True`` exactly for the matching traces.
     """
-    cached = frame._compiled.get(bound.text)
+    cached = _cached(frame, bound.text)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     return compile_where(bound.text, plan_filter(bound), frame)
 
 
 def compile_where(text: str, where: Predicate | None, frame: TraceFrame) -> pl.Expr:
     """`compile_filter` of a planned predicate; ``text`` names it in the cache."""
-    cached = frame._compiled.get(text)
+    cached = _cached(frame, text)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     expr = _TRUE if where is None else _Compiler(frame).node(where)
-    frame._compiled[text] = expr
+    cache = frame._compiled
+    cache[text] = expr
+    while len(cache) > CACHE_SIZE:
+        # The dict keeps insertion order, and a hit re-inserts: the first key is
+        # the least recently used. Another thread may have dropped it already.
+        cache.pop(next(iter(cache), None), None)  # type: ignore[arg-type]
     return expr
+
+
+def _cached(frame: TraceFrame, text: str) -> pl.Expr | None:
+    """The cached expression of ``text``, now the most recently used one."""
+    cache = frame._compiled
+    expr = cache.pop(text, None)
+    if expr is not None:
+        cache[text] = expr
+    return expr  # type: ignore[no-any-return]
 
 
 def _hits(table: pl.DataFrame, predicate: pl.Expr, column: str = "_key") -> pl.Series:
