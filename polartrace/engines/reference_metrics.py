@@ -41,8 +41,8 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     Polars' ``quantile(interpolation="linear")``). No values: ``None``.
 
     Example:
-        >>> percentile([4, 1, 3, 2], 0.5), percentile([10, 20], 0.95), percentile([], 0.5)
-        (2.5, 19.5, None)
+        >>> percentile([4, 1, 3, 2], 0.5), percentile([10, 20], 0.95)
+        (2.5, 19.5)
     """
     if not values:
         return None

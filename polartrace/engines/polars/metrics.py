@@ -157,7 +157,12 @@ def _rows(frame: TraceFrame, plan: MetricsPlan, cols: _Columns) -> pl.DataFrame:
         keep = keep & spans.select(pl.all_horizontal(tests).fill_null(False))[:, 0]
     rows = spans.filter(keep).select(pl.col("_key"), *cols.span)
     if cols.trace:
-        gathered = traces.select(cols.trace).gather(rows["_key"].cast(pl.Int64))
+        # With _key, a select of literals only (absent tags) keeps one row per trace.
+        gathered = (
+            traces.select(pl.col("_key"), *cols.trace)
+            .drop("_key")
+            .gather(rows["_key"].cast(pl.Int64))
+        )
         rows = rows.hstack(gathered)
     return rows
 
