@@ -126,3 +126,12 @@ def test_a_bad_metric_exits_2_with_its_hint(
     err = capsys.readouterr().err
     assert "unknown metric 'avgg'" in err
     assert "Hint: did you mean 'avg'?" in err
+
+
+def test_demo_ends_with_a_chart_in_its_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "-n", "200", "--dir", str(tmp_path)]) == 0
+    chart = tmp_path / "metrics.png"
+    assert f"Chart of those metrics by day: {chart}\n" in capsys.readouterr().out
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
