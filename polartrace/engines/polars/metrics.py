@@ -117,10 +117,11 @@ class _Columns:
             expr = (start * bucket.width_ms + bucket.offset_ms).alias("_t")
             (self.span if spans else self.trace).append(expr)
             self.keys.append("_t")
-        error = pl.col("status" if spans else "state").cast(pl.String) == _ERROR
+        # Both status enums hold ERROR: compared as codes, not cast to text per row.
+        error = pl.col("status" if spans else "state") == _ERROR
         (self.span if spans else self.trace).append(error.fill_null(False).alias("_e"))
         for i, key in enumerate(plan.group_by):
-            self._add(key.ref, key.output, f"_g{i}", columns)
+            self._add(key.ref, key.output, f"_g{i}", columns, group=True)
             self.keys.append(f"_g{i}")
         for j, metric in enumerate(plan.metrics):
             ref = metric.ref
@@ -128,22 +129,34 @@ class _Columns:
                 self._add(ref, metric.output, f"_v{j}", columns)
 
     def _add(
-        self, ref: FieldRef, output: Output, name: str, columns: list[str]
+        self,
+        ref: FieldRef,
+        output: Output,
+        name: str,
+        columns: list[str],
+        *,
+        group: bool = False,
     ) -> None:
         if ref.scope is Scope.SPAN:
             column = _span_column(ref, self.frame, output)
-            self.span.append(_cast(column, ref, output).alias(name))
         else:
             column = _trace_column(ref, columns)
-            self.trace.append(_cast(column, ref, output).alias(name))
+        # A text group key groups by its stored codes (an Enum of a tag's values)
+        # and becomes text once per group, after the aggregation.
+        if not (group and output is Output.STRING):
+            column = _cast(column, ref, output)
+        (self.span if ref.scope is Scope.SPAN else self.trace).append(
+            column.alias(name)
+        )
 
 
-def _rows(frame: TraceFrame, plan: MetricsPlan, cols: _Columns) -> pl.DataFrame:
+def _rows(frame: TraceFrame, plan: MetricsPlan, cols: _Columns) -> pl.LazyFrame:
     """One row per selected trace or span: ``_key``, the keys and the values."""
     mask = compile_where(plan.text, plan.where, frame)
     traces = frame.traces
     if plan.level is Level.TRACE:
-        selected = traces if plan.where is None else traces.filter(mask)
+        selected = traces.lazy()
+        selected = selected if plan.where is None else selected.filter(mask)
         return selected.select(pl.col("_key"), *cols.trace)
     compiler = _Compiler(frame)
     tests = [
@@ -164,12 +177,12 @@ def _rows(frame: TraceFrame, plan: MetricsPlan, cols: _Columns) -> pl.DataFrame:
             .gather(rows["_key"].cast(pl.Int64))
         )
         rows = rows.hstack(gathered)
-    return rows
+    return rows.lazy()
 
 
 def _assessment_part(
-    frame: TraceFrame, rows: pl.DataFrame, metric: Metric, keys: list[str], name: str
-) -> pl.DataFrame:
+    frame: TraceFrame, rows: pl.LazyFrame, metric: Metric, keys: list[str], name: str
+) -> pl.LazyFrame:
     ref = metric.ref
     assert ref is not None
     table = frame.assessments
@@ -177,7 +190,7 @@ def _assessment_part(
         (pl.col("kind").cast(pl.String) == str(ref.field.column))
         & (pl.col("name").cast(pl.String) == str(ref.key))
     ).select(pl.col("_key"), pl.col("number").alias("_a"))
-    joined = rows.select("_key", *keys).join(values, on="_key", how="inner")
+    joined = rows.select("_key", *keys).join(values.lazy(), on="_key", how="inner")
     agg = _aggregate(metric, "_a").alias(name)
     if not keys:
         return joined.select(agg)
@@ -187,38 +200,46 @@ def _assessment_part(
 def run_metrics(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
     """Compute ``plan`` over ``frame``: ``plan.columns`` in order, times in epoch ms.
 
-    Rows are ordered by the key columns, ascending, nulls last.
+    Rows are ordered by the key columns, ascending, nulls last. No selected rows
+    give no result rows.
     """
     cols = _Columns(frame, plan)
     rows = _rows(frame, plan, cols)
     keys = cols.keys
     names = [f"_m{j}" for j in range(len(plan.metrics))]
     schema = {label: ENGINE_DTYPES[output] for label, output in plan.columns}
-    if rows.height == 0:
-        return pl.DataFrame(schema=schema)
+    by_assessment = [
+        j
+        for j, m in enumerate(plan.metrics)
+        if m.ref is not None and m.ref.scope is Scope.ASSESSMENT
+    ]
+    if by_assessment:  # read twice: once per table
+        rows = rows.collect().lazy()
     aggs = [
         _aggregate(m, f"_v{j}").alias(names[j])
         for j, m in enumerate(plan.metrics)
-        if m.ref is None or m.ref.scope is not Scope.ASSESSMENT
+        if j not in by_assessment
     ]
+    size = pl.len().alias("_n")
     if keys:
-        result = rows.group_by(keys).agg(aggs) if aggs else rows.select(keys).unique()
-    else:
-        result = rows.select(aggs) if aggs else pl.DataFrame()
-    for j, metric in enumerate(plan.metrics):
-        if metric.ref is None or metric.ref.scope is not Scope.ASSESSMENT:
-            continue
-        part = _assessment_part(frame, rows, metric, keys, names[j])
+        result = rows.group_by(keys).agg(size, *aggs)
+    else:  # one row, unless no row is selected
+        result = rows.select(size, *aggs).filter(pl.col("_n") > 0)
+    for j in by_assessment:
+        part = _assessment_part(frame, rows, plan.metrics[j], keys, names[j])
         if keys:
             result = result.join(part, on=keys, how="left", nulls_equal=True)
         else:
-            result = result.hstack(part) if result.width else part
-        if metric.aggregate is Aggregate.COUNT_DISTINCT:
+            result = pl.concat([result, part], how="horizontal")
+        if plan.metrics[j].aggregate is Aggregate.COUNT_DISTINCT:
             result = result.with_columns(pl.col(names[j]).fill_null(0))
-    if keys:
-        result = result.sort(keys, nulls_last=True, maintain_order=True)
     labels = [label for label, _ in plan.columns]
-    return result.select(
-        pl.col(name).alias(label)
-        for name, label in zip([*keys, *names], labels, strict=True)
-    ).cast(schema)  # type: ignore[arg-type]
+    table = (
+        result.select(
+            pl.col(name).alias(label).cast(schema[label])
+            for name, label in zip([*keys, *names], labels, strict=True)
+        )
+        .sort(labels[: len(keys)], nulls_last=True, maintain_order=True)
+        .collect()
+    )
+    return table if table.height else pl.DataFrame(schema=schema)
