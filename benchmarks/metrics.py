@@ -131,6 +131,9 @@ def _check(ours: pl.DataFrame, hand: pl.DataFrame, duck: Any) -> None:
     for a, b, c in zip(ours.rows(), hand.rows(), theirs.rows(), strict=True):
         assert a[1:3] == b[1:3] == c[1:3], (a, b, c)
         for x, y, z in zip(a[3:], b[3:], c[3:], strict=True):
+            if None in (x, y, z):  # an hour of in-progress traces has no latency
+                assert x is y is z, (a, b, c)
+                continue
             assert math.isclose(x, y, rel_tol=1e-9), (a, b)
             assert math.isclose(x, z, rel_tol=1e-9), (a, c)
 
