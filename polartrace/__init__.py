@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:  # what type checkers and IDEs see; _EXPORTS is what runs
     from polartrace import openai as openai
     from polartrace.api.lazy import scan_traces as scan_traces
+    from polartrace.api.metrics import metrics as metrics
     from polartrace.api.search import count as count
     from polartrace.api.search import search_traces as search_traces
+    from polartrace.api.sessions import search_sessions as search_sessions
     from polartrace.bind.filter import BoundFilter as BoundFilter
     from polartrace.bind.filter import parse_filter as parse_filter
     from polartrace.frame.concat import concat as concat
@@ -58,6 +60,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; _EXPORTS is what runs
     from polartrace.tracing.sdk import trace as trace
     from polartrace.tracing.sdk import update_current_trace as update_current_trace
     from polartrace.values.errors import FilterError as FilterError
+    from polartrace.values.errors import MetricError as MetricError
     from polartrace.values.errors import OrderByError as OrderByError
     from polartrace.values.errors import PageTokenError as PageTokenError
     from polartrace.values.errors import PolartraceError as PolartraceError
@@ -72,6 +75,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "BoundFilter": "polartrace.bind.filter",
     "FilterError": "polartrace.values.errors",
     "LiveSpan": "polartrace.tracing.sdk",
+    "MetricError": "polartrace.values.errors",
     "OrderByError": "polartrace.values.errors",
     "PageTokenError": "polartrace.values.errors",
     "PolartraceError": "polartrace.values.errors",
@@ -96,11 +100,13 @@ _EXPORTS: Final[dict[str, str]] = {
     "get_trace": "polartrace.tracing.sdk",
     "log_expectation": "polartrace.tracing.sdk",
     "log_feedback": "polartrace.tracing.sdk",
+    "metrics": "polartrace.api.metrics",
     "openai": "polartrace.openai",
     "override_feedback": "polartrace.tracing.sdk",
     "parse_filter": "polartrace.bind.filter",
     "read_traces": "polartrace.io",
     "scan_traces": "polartrace.api.lazy",
+    "search_sessions": "polartrace.api.sessions",
     "search_traces": "polartrace.api.search",
     "set_trace_tag": "polartrace.tracing.sdk",
     "start_span": "polartrace.tracing.sdk",

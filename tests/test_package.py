@@ -20,7 +20,16 @@ import pytest
 import polartrace
 
 INIT = Path(polartrace.__file__)
-HEAVY = ("polars", "pyarrow", "pandas", "numpy", "openai", "sqlalchemy", "yaml")
+HEAVY = (
+    "polars",
+    "pyarrow",
+    "pandas",
+    "numpy",
+    "openai",
+    "sqlalchemy",
+    "yaml",
+    "matplotlib",
+)
 
 
 def loaded_after(code: str) -> list[str]:
@@ -102,6 +111,23 @@ def test_import_polartrace_loads_no_heavy_module() -> None:
 
 def test_the_command_line_module_loads_no_heavy_module() -> None:
     assert loaded_after("import polartrace.cli.main") == []
+
+
+def test_the_command_line_help_loads_no_heavy_module() -> None:
+    code = (
+        "import contextlib, io\nimport polartrace.cli.main as m\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    m.main(['--help'])"
+    )
+    assert loaded_after(code) == []
+
+
+def test_metrics_load_no_chart_library() -> None:
+    code = (
+        "import polartrace\n"
+        "polartrace.metrics([], metrics=['count'], group_by='status', "
+        "return_type='polars')"
+    )
+    assert loaded_after(code) == ["polars"]
 
 
 def test_search_traces_loads_polars_only() -> None:

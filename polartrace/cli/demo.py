@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from polartrace.api.metrics import metrics
 from polartrace.api.search import count, search_traces
 from polartrace.cli.table import render_table
 from polartrace.frame.trace_frame import TraceFrame
@@ -74,6 +75,42 @@ def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
+#: The demo's metrics: the issue's example query, by day over the demo's month.
+DEMO_METRICS: Final = ("count", "error_rate", "p95(latency)")
+
+
+def _demo_metrics(
+    frame: TraceFrame, directory: Path, out: TextIO, *, kept: bool
+) -> None:
+    """Print the metrics by environment and chart them by day into ``directory``."""
+    table = metrics(
+        frame, metrics=list(DEMO_METRICS), group_by="tags.environment",
+        return_type="polars",
+    )  # fmt: skip
+    out.write("Metrics by environment (polartrace.metrics / polartrace stats):\n")
+    out.write(render_table(table.rows(), table.columns) + "\n\n")
+    try:
+        import matplotlib  # noqa: F401  (the optional 'chart' extra)
+    except ImportError:
+        out.write(
+            "Install matplotlib (pip install 'matplotlib>=3.8') for charts.\n\n"
+        )
+        return
+    from polartrace.cli.stats import chart_columns, write_chart
+
+    every = "1d"
+    by_day = metrics(
+        frame, metrics=list(DEMO_METRICS), group_by="tags.environment", every=every,
+        return_type="polars",
+    )  # fmt: skip
+    chart = directory / "metrics.png"
+    columns = chart_columns(list(DEMO_METRICS), ["tags.environment"], every, "trace")
+    title = ", ".join(DEMO_METRICS) + " by tags.environment every 1d"
+    write_chart(by_day.to_dicts(), columns, str(chart), title)
+    gone = "" if kept else " (removed with the temporary directory; use --dir)"
+    out.write(f"Chart of those metrics by day: {chart}{gone}\n\n")
+
+
 def run_demo(directory: Path, n: int, out: TextIO, *, kept: bool) -> int:
     """Generate ``n`` traces under ``directory``, load them and run example searches.
 
@@ -120,6 +157,7 @@ def run_demo(directory: Path, n: int, out: TextIO, *, kept: bool) -> int:
         for t in slow
     ]
     out.write(render_table(table, ["trace_id", "name", "ms", "request"]) + "\n\n")
+    _demo_metrics(frame, directory, out, kept=kept)
     where = directory if kept else Path("demo-data")
     keep = (
         ""
@@ -133,6 +171,8 @@ def run_demo(directory: Path, n: int, out: TextIO, *, kept: bool) -> int:
         "\"span.type = 'LLM' AND span.status = 'ERROR'\" --max-results 5\n"
         f'  polartrace count {where / jsonl.name} "feedback.relevance > 0.5"\n'
         "  polartrace explain \"tags.environment = 'production' OR latency > 2500\"\n"
+        f"  polartrace stats {where / parquet.name} --metric 'p95(latency)' "
+        "--metric error_rate --by tags.environment --every 1d --chart chart.png\n"
         "  polartrace fields\n"
     )
     return 0

@@ -1,7 +1,7 @@
 """The ``polartrace`` command line.
 
-Commands: ``demo``, ``generate``, ``search``, ``count``, ``show``, ``explain``,
-``fields`` and ``convert``; ``polartrace COMMAND --help`` describes each.
+Commands: ``demo``, ``generate``, ``search``, ``count``, ``stats``, ``show``,
+``explain``, ``fields`` and ``convert``; ``polartrace COMMAND --help`` describes each.
 
 Exit codes: 0 on success, 2 for bad input on the command line (a rejected filter or
 ``--order-by`` with its caret line, a bad page token or argument, an unknown trace
@@ -173,6 +173,13 @@ def _cmd_count(args: argparse.Namespace, out: TextIO) -> int:
         n = count(data, args.filter, engine=args.engine, locations=args.experiment_id)
     out.write(f"{n}\n")
     return 0
+
+
+def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
+    from polartrace.cli.stats import run_stats
+
+    data = _load(args.path, args.input_format, lazy_ok=False)
+    return run_stats(data, args, out)
 
 
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
@@ -359,6 +366,32 @@ def build_parser() -> argparse.ArgumentParser:
     count = commands.add_parser("count", help="print how many traces a filter matches")
     _input_options(count)
     count.set_defaults(command=_cmd_count)
+
+    stats = commands.add_parser(
+        "stats", help="metrics by group and time: a table, CSV, JSON or a chart"
+    )
+    _input_options(stats)
+    stats.add_argument(
+        "--metric",
+        action="append",
+        metavar="METRIC",
+        help="count, error_rate, error_count, p50/p90/p95/p99(field), avg/sum/min/"
+        "max(field), count_distinct(field); repeat for several (default: count)",
+    )
+    stats.add_argument(
+        "--by", action="append", metavar="FIELD", help="group by a field; repeatable"
+    )
+    stats.add_argument(
+        "--every", metavar="INTERVAL", help="UTC time buckets: 15m, 1h, 1d, 1w, ..."
+    )
+    stats.add_argument("--level", choices=("trace", "span"), default="trace")
+    stats.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    stats.add_argument(
+        "--chart",
+        metavar="FILE",
+        help="also draw the table into FILE.png, .svg or .html (needs matplotlib)",
+    )
+    stats.set_defaults(command=_cmd_stats)
 
     show = commands.add_parser("show", help="print one trace and its span tree")
     show.add_argument("path", help="trace file, directory or database URL")

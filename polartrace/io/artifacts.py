@@ -134,7 +134,7 @@ def _yaml(file: Path, store: Path) -> Any:
     try:
         import yaml
     except ImportError as exc:
-        msg = "reading MLflow YAML needs PyYAML: pip install 'polartrace[mlflow-files]'"
+        msg = "reading MLflow YAML needs PyYAML: pip install 'pyyaml>=6'"
         raise TraceFormatError(msg, source=str(file)) from exc
     text = _read_bytes(file, store, YAML_LIMIT)
     try:

@@ -100,7 +100,7 @@ def _connect(source: str) -> Iterator[Any]:
     try:
         import sqlalchemy
     except ImportError as exc:
-        msg = "a database URL needs SQLAlchemy: pip install 'polartrace[mlflow-db]'"
+        msg = "a database URL needs SQLAlchemy: pip install 'sqlalchemy>=2'"
         raise TraceFormatError(msg, source=source) from exc
     try:
         engine = sqlalchemy.create_engine(source)

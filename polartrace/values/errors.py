@@ -16,6 +16,7 @@ __all__ = [
     "FilterError",
     "FilterSyntaxError",
     "FilterTypeError",
+    "MetricError",
     "OrderByError",
     "PageTokenError",
     "PolartraceError",
@@ -211,6 +212,29 @@ class RegexTimeoutError(PolartraceError):
 
 class SearchArgumentError(PolartraceError):
     """An argument of ``search_traces`` or ``count`` that is out of range or unknown."""
+
+
+class MetricError(SearchArgumentError):
+    """A metric, ``group_by`` key or ``every`` of ``metrics`` that cannot be used.
+
+    Attributes:
+        message: What is wrong, quoting the offending input.
+        spec: The whole metric, key or interval as the user wrote it.
+        hint: A suggestion such as ``did you mean 'p95(latency)'?``, or ``None``.
+    """
+
+    def __init__(self, message: str, spec: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.spec = spec
+        self.hint = hint
+        super().__init__(f"{message}\nHint: {hint}" if hint else message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_metric_error, (self.message, self.spec, self.hint))
+
+
+def _rebuild_metric_error(message: str, spec: str, hint: str | None) -> MetricError:
+    return MetricError(message, spec, hint=hint)
 
 
 class TraceFormatError(PolartraceError):
