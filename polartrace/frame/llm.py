@@ -82,7 +82,7 @@ def with_llm_columns(
     Returns:
         Both tables with the LLM columns added (or replaced).
     """
-    decoded = _Decoded(spans)
+    decoded = _Decoded()
     columns = {field.name: _span_column(field, spans, decoded) for field in SPAN_FIELDS}
     for name, parts in TOTAL_PARTS.items():
         first, second = (columns[part] for part in parts)
@@ -95,7 +95,12 @@ def with_llm_columns(
     keyed = [c for c in spans.columns if c.startswith(_ATTRIBUTE_PREFIXES)]
     fixed = [c for c in spans.columns if c not in keyed and c not in columns]
     spans = spans.select(*fixed, *span_columns, *keyed)
-    totals = [_trace_column(name, traces, spans) for name in TRACE_FIELDS]
+    families = {f.family for f in SPAN_FIELDS if f.family is not None}
+    counted = {family: _counted(spans, family) for family in sorted(families)}
+    metadata = _Decoded()
+    totals = [
+        _trace_column(name, traces, spans, counted, metadata) for name in TRACE_FIELDS
+    ]
     # As the other typed columns: before the tags and metadata.
     keyed = [c for c in traces.columns if c.startswith((TAG_PREFIX, META_PREFIX))]
     info = [c for c in traces.columns if c not in keyed and c not in TRACE_FIELDS]
@@ -106,40 +111,37 @@ def with_llm_columns(
 
 
 class _Decoded:
-    """The distinct texts of a raw attribute column and their decoded values."""
+    """Each raw column's distinct texts, decoded once, and each row's distinct index.
 
-    def __init__(self, spans: pl.DataFrame) -> None:
-        self.spans = spans
+    A column read for several fields (``mlflow.chat.tokenUsage`` holds six) is
+    hashed once; each field is then a gather of its normalised distinct values.
+    """
+
+    def __init__(self) -> None:
         self.cache: dict[str, tuple[pl.Series, list[Any]]] = {}
 
     def __call__(self, column: pl.Series) -> tuple[pl.Series, list[Any]]:
         found = self.cache.get(column.name)
         if found is None:
-            distinct = column.drop_nulls().unique()
-            values = [decode_attribute_fast(text) for text in distinct.to_list()]
-            found = self.cache[column.name] = (distinct, values)
+            text = column.cast(pl.String)
+            distinct = text.drop_nulls().unique()
+            values = [decode_attribute_fast(v) for v in distinct.to_list()]
+            index = text.replace_strict(
+                distinct,
+                pl.int_range(len(distinct), dtype=pl.UInt32, eager=True),
+                default=None,
+                return_dtype=pl.UInt32,
+            )
+            found = self.cache[column.name] = (index, values)
         return found
 
 
 def _mapped(
-    column: pl.Series,
-    decode: Callable[[pl.Series], tuple[pl.Series, list[Any]]],
-    pick: str | None,
-    kind: Kind,
-    name: str,
+    column: pl.Series, decoded: _Decoded, pick: str | None, kind: Kind, name: str
 ) -> pl.Series:
-    distinct, values = decode(column)
+    index, values = decoded(column)
     normalised = [normalise(kind, member(value, pick)) for value in values]
-    return (
-        column.cast(pl.String)
-        .replace_strict(
-            distinct.cast(pl.String),
-            pl.Series(normalised, dtype=_DTYPES[kind]),
-            default=None,
-            return_dtype=_DTYPES[kind],
-        )
-        .alias(name)
-    )
+    return pl.Series(name, normalised, dtype=_DTYPES[kind]).gather(index)
 
 
 def _span_column(field: LlmField, spans: pl.DataFrame, decoded: _Decoded) -> pl.Series:
@@ -159,27 +161,28 @@ def _span_column(field: LlmField, spans: pl.DataFrame, decoded: _Decoded) -> pl.
 # --- trace columns ---------------------------------------------------------------
 
 
-def _metadata_column(name: str, traces: pl.DataFrame) -> pl.Series | None:
+def _metadata_column(
+    name: str, traces: pl.DataFrame, decoded: _Decoded
+) -> pl.Series | None:
     source = TRACE_FIELDS[name]
     if source is None or META_PREFIX + source.key not in traces.columns:
         return None
     column = traces[META_PREFIX + source.key]
     kind = _BY_NAME[name].kind
-    return _mapped(column, _decode_plain, source.member, kind, name)
+    return _mapped(column, decoded, source.member, kind, name)
 
 
-def _decode_plain(column: pl.Series) -> tuple[pl.Series, list[Any]]:
-    distinct = column.cast(pl.String).drop_nulls().unique()
-    return distinct, [decode_attribute_fast(text) for text in distinct.to_list()]
-
-
-def _trace_column(name: str, traces: pl.DataFrame, spans: pl.DataFrame) -> pl.Series:
+def _trace_column(
+    name: str,
+    traces: pl.DataFrame,
+    spans: pl.DataFrame,
+    counted: dict[str, pl.Series],
+    decoded: _Decoded,
+) -> pl.Series:
     dtype = _DTYPES[_BY_NAME[name].kind]
-    family = _BY_NAME[name].family
-    counted = _counted(spans, str(family))
     sums = (
         spans.lazy()
-        .filter(counted)
+        .filter(counted[str(_BY_NAME[name].family)])
         .group_by("_key")
         .agg(pl.when(pl.col(name).count() > 0).then(pl.col(name).sum()).alias(name))
         .collect()
@@ -187,7 +190,7 @@ def _trace_column(name: str, traces: pl.DataFrame, spans: pl.DataFrame) -> pl.Se
     out = pl.Series(name, [None] * traces.height, dtype=dtype)
     if sums.height:
         out = out.scatter(sums["_key"].cast(pl.Int64), sums[name].cast(dtype))
-    metadata = _metadata_column(name, traces)
+    metadata = _metadata_column(name, traces, decoded)
     return out if metadata is None else metadata.fill_null(out)
 
 
