@@ -244,7 +244,12 @@ class Duck:
         tables = {
             "traces": frame.traces,
             "spans": frame.spans.select(
-                "_key", "_span", "name", "type", pl.col("status").cast(pl.String)
+                "_key",
+                "_span",
+                "name",
+                "type",
+                "model",
+                pl.col("status").cast(pl.String),
             ),
             "assessments": frame.assessments,
             "units": frame.units,
