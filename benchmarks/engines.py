@@ -72,7 +72,7 @@ def best_tables(frame: TraceFrame) -> Tables:
     traces = frame.traces.sort("request_time", maintain_order=True)
     keyed = [c for c in traces.columns if c.startswith(("tag:", "meta:"))]
     traces = _as_enums(traces, keyed).with_columns(pl.col("request_time").set_sorted())
-    spans = _as_enums(frame.spans, ["name", "type"])
+    spans = _as_enums(frame.spans, ["name", "type", "model"])
     assessments = _as_enums(frame.assessments, ["kind", "name"])
     return Tables(traces, spans, assessments, frame.units, "best")
 
@@ -248,6 +248,7 @@ class Duck:
                 "_span",
                 "name",
                 "type",
+                "model",
                 pl.col("status").cast(pl.String),
                 "span_id",
                 "parent_id",

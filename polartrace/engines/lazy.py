@@ -348,6 +348,8 @@ class LazyEngine:
                 columns.append(RAW_PREFIX + str(cond.key))
             elif cond.field.column == "content":
                 columns += [*self.dataset.raw_columns(), "events"]
+            else:
+                columns.append(str(cond.field.column))
         found = []
         for table in self.dataset.batches("spans", list(dict.fromkeys(columns))):
             batch = _SpanBatch(table)

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from polartrace.frame.llm import LLM_NAME_COLUMNS
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     META_PREFIX,
@@ -79,7 +80,11 @@ def concat(frames: Iterable[TraceFrame]) -> TraceFrame:
     ]
     traces = _join([f.traces for f in parts], key_offsets)
     spans = _join(spans_of, key_offsets, span_offsets)
-    spans = spans.with_columns(_compact(spans["name"]), _compact(spans["type"]))
+    spans = spans.with_columns(
+        _compact(spans[name])
+        for name in ("name", "type", *LLM_NAME_COLUMNS)
+        if name in spans.columns
+    )
     # As `TraceFrame.from_traces` lays them out: info, then every tag, then every
     # metadata key, each in first-appearance order.
     tags = [c for c in traces.columns if c.startswith(TAG_PREFIX)]

@@ -42,6 +42,7 @@ import polars as pl
 
 from polartrace.catalogue.fields import FIELDS, Source
 from polartrace.catalogue.text_units import linked_prompts
+from polartrace.frame.llm import with_llm_columns
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -322,15 +323,18 @@ class TraceFrame:
 
 
 # The trace and span columns that hold a catalogue field, and the field's accessor.
+# The LLM columns are derived from the finished tables instead (`frame.llm`).
 _INFO_FIELDS: list[tuple[str, Callable[[Trace], Any]]] = [
     (str(spec.frame_column), spec.read)
     for spec in FIELDS
-    if spec.source is Source.INFO and spec.read is not None
+    if spec.source is Source.INFO
+    and spec.read is not None
+    and spec.frame_column in _TRACE_SCHEMA
 ]
 _SPAN_FIELDS: list[tuple[str, Callable[[Span], Any]]] = [
     (str(spec.frame_column), spec.read_span)
     for spec in FIELDS
-    if spec.read_span is not None
+    if spec.read_span is not None and spec.frame_column in _SPAN_SCHEMA
 ]
 
 
@@ -428,6 +432,7 @@ class _Builder:
         assessments = assessments.with_columns(
             _compact(assessments["kind"]), _compact(assessments["name"])
         )
+        traces, spans = with_llm_columns(traces, spans, _compact)
         return TraceFrame(traces, spans, assessments, prompts, objects)
 
 

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from polartrace.catalogue.text_units import linked_prompts
+from polartrace.frame.llm import with_llm_columns
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -221,6 +222,7 @@ def _build(data: bytes) -> TraceFrame:
     spans = _spans(parts["s"], texts["s"])
     assessments = _assessments(head, texts["i"], sessions)
     prompts = _prompts(traces)
+    traces, spans = with_llm_columns(traces, spans, _compact)
     return TraceFrame(traces, spans, assessments, prompts, raw_json=lines)
 
 

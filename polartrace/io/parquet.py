@@ -29,10 +29,12 @@ from typing import Any, Final
 import polars as pl
 
 from polartrace.frame.cut import OFFSETS, offsets
+from polartrace.frame.llm import LLM_SPAN_SCHEMA, with_llm_columns
 from polartrace.frame.root_spans import root_texts
 from polartrace.frame.schema import SPAN_STATUS_ENUM, STATE_ENUM
 from polartrace.frame.trace_frame import (
     TraceFrame,
+    _compact,
     compact_categoricals,
     to_parquet_table,
 )
@@ -342,6 +344,8 @@ def read_parquet(path: str | os.PathLike[str]) -> TraceFrame:
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_span"),
         pl.col("status").cast(SPAN_STATUS_ENUM),
     )
+    if not set(LLM_SPAN_SCHEMA) <= set(spans.columns):  # written without them
+        traces, spans = with_llm_columns(traces, spans, _compact)
     json_table = tables["json"].sort("_key")
     raw_json = json_table["json"]
     if len(raw_json) != len(traces):
