@@ -48,7 +48,13 @@ from polartrace.catalogue.fields import Source
 from polartrace.engines.polars.compile import compile_filter
 from polartrace.frame.schema import META_PREFIX, RAW_PREFIX, TAG_PREFIX
 from polartrace.frame.trace_frame import TraceFrame
-from polartrace.io.parquet import TABLES, read_manifest, read_parquet, table_files
+from polartrace.io.parquet import (
+    TABLES,
+    read_manifest,
+    read_pages,
+    read_parquet,
+    table_files,
+)
 from polartrace.language.ast import Op
 from polartrace.output.mlflow_args import check_extract_fields, with_extracted
 from polartrace.plan.paging import (
@@ -76,15 +82,13 @@ def _scan(files: Sequence[os.PathLike[str]]) -> pl.LazyFrame:
     return pl.concat(scans, how="diagonal_relaxed") if len(scans) > 1 else scans[0]
 
 
-def _frame(raw_json: pl.Series | None = None, **tables: pl.DataFrame) -> TraceFrame:
-    """A frame of local-keyed batch tables (absent ones empty) or of JSON text."""
+def _frame(pages: pl.DataFrame | None = None, **tables: pl.DataFrame) -> TraceFrame:
+    """A frame of local-keyed batch tables (absent ones empty) or of page rows."""
     parts = [
         tables.get(name, getattr(_EMPTY, name))
         for name in ("traces", "spans", "assessments", "prompts")
     ]
-    if raw_json is None:
-        raw_json = pl.Series("json", [], dtype=pl.String)
-    return TraceFrame(*parts, raw_json=raw_json)
+    return TraceFrame(*parts, pages=_EMPTY.pages if pages is None else pages)
 
 
 class LazyTraceFrame:
@@ -391,17 +395,16 @@ class LazyTraceFrame:
                 if max_results
                 else None
             )
-        texts = self._json(keys)
+        pages = self._pages(keys)
         from polartrace.output import build as output
 
-        page = _frame(raw_json=texts)  # JSON text only: output decodes the page rows
-        rows = range(len(texts))
+        page = _frame(pages=pages)  # page rows only: output reads ids from their info
+        rows = range(len(pages))
         result = output.build(page, rows, return_type, include_spans, token)
         return with_extracted(result, page, rows, fields, include_spans)
 
-    def _json(self, keys: pl.Series) -> pl.Series:
-        if keys.is_empty():
-            return pl.Series("json", [], dtype=pl.String)
+    def _pages(self, keys: pl.Series) -> pl.DataFrame:
+        """The page table rows of ``keys``, in that order (`read_pages`)."""
         order = pl.DataFrame(
             {"_key": keys, "_order": pl.int_range(len(keys), eager=True)}
         )
@@ -410,7 +413,8 @@ class LazyTraceFrame:
             .filter(pl.col("_key").is_in(keys.implode()))
             .collect(engine="streaming")
         )
-        return order.join(rows, on="_key").sort("_order")["json"]
+        table = order.join(rows, on="_key").sort("_order")
+        return read_pages(table, self.manifest["version"], Path(self.path))
 
 
 def scan_traces(source: str | os.PathLike[str]) -> LazyTraceFrame:

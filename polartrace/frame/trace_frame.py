@@ -26,8 +26,13 @@ Five tables share a dense ``UInt32`` trace key ``_key`` (the row number in
 ``prompts``
     One row per linked prompt version (``name/version``).
 
-The frame keeps the source ``Trace`` objects (or their JSON lines) only to build
-output rows for the traces a search returns.
+A sixth table, ``pages``, has no key column: its row ``i`` is trace ``i``. It holds
+what a result page reads of each trace (`polartrace.frame.pages`): the trace's JSON
+text in two parts, the nested parts of MLflow's result columns as JSON text, and the
+request and response. Each reader fills it once, and so does `from_traces`.
+
+A frame built from ``Trace`` objects keeps them too, for the list output and
+iteration; a frame read from a file builds objects only for the rows asked for.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import attrs
 import polars as pl
 
 from polartrace.catalogue.text_units import linked_prompts
+from polartrace.frame.pages import PAGE_SCHEMA, from_texts, from_traces, whole_texts
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -102,30 +108,28 @@ class TraceFrame:
         objects: Sequence[Trace] | None = None,
         *,
         raw_json: pl.Series | None = None,
-        json_parts: pl.DataFrame | None = None,
+        pages: pl.DataFrame | None = None,
     ) -> None:
-        if objects is None and raw_json is None:
-            msg = "a TraceFrame needs its Trace objects or their JSON text"
-            raise ValueError(msg)
-        if json_parts is not None and (
-            raw_json is None or json_parts.height != len(raw_json)
-        ):
-            msg = "a TraceFrame's kept JSON parts need one row per JSON text"
+        if pages is None:
+            if raw_json is not None:
+                pages = from_texts(raw_json.to_list())
+            elif objects is not None:
+                pages = from_traces(objects)
+            else:
+                msg = "a TraceFrame needs its Trace objects, their JSON text or pages"
+                raise ValueError(msg)
+        elif pages.schema != PAGE_SCHEMA:
+            msg = f"a TraceFrame's pages need the columns {PAGE_SCHEMA}"
             raise ValueError(msg)
         self.traces = traces
         self.spans = spans
         self.assessments = assessments
         self.prompts = prompts
         self._objects = objects
-        # One MLflow JSON text per trace, in key order: frames read from files keep
-        # this instead of objects and build Trace objects only for returned rows.
-        self._raw_json = raw_json
-        # What a page of Polars output reads from each text, when a file kept it
-        # (`polartrace.io.parquet`): where its parts are
-        # (`polartrace.frame.cut.OFFSETS`, null where `cut` did not take the text) and
-        # its root span's request and response text. A page then slices instead of
-        # cutting and writing.
-        self._json_parts = json_parts
+        # What a result page reads of each trace, one row per trace in key order
+        # (`polartrace.frame.pages`): frames read from files keep this instead of
+        # objects and build Trace objects only for returned rows.
+        self.pages = pages
         self._units: pl.DataFrame | None = None
         self._time_order: tuple[pl.Series, pl.Series] | None = None
         # Derived data is added on first use; the lock keeps concurrent searches
@@ -228,11 +232,9 @@ class TraceFrame:
 
     def json_at(self, keys: Iterable[int]) -> list[str]:
         """Return the MLflow JSON text of the given rows, in that order."""
-        if self._raw_json is not None:
-            # One gather, not one Series lookup per key (each costs microseconds).
-            rows = pl.Series(list(keys), dtype=pl.Int64)
-            return self._raw_json.gather(rows).to_list()
-        return [trace.to_json() for trace in self.traces_at(keys)]
+        # One gather, not one Series lookup per key (each costs microseconds).
+        rows = pl.Series(list(keys), dtype=pl.Int64)
+        return whole_texts(self.pages[rows]).to_list()
 
     @property
     def tag_keys(self) -> list[str]:

@@ -44,6 +44,13 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from polartrace.catalogue.text_units import linked_prompts
+from polartrace.frame.pages import (
+    PAGE_COLUMNS,
+    TRACE_TEXT,
+    from_texts,
+    load_info,
+)
+from polartrace.frame.root_spans import dumps, root_texts
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -219,7 +226,56 @@ def _build(data: bytes) -> TraceFrame:
     spans = _spans(parts["s"], texts["s"])
     assessments = _assessments(head, texts["i"], sessions)
     prompts = _prompts(traces)
-    return TraceFrame(traces, spans, assessments, prompts, raw_json=lines)
+    pages = _pages(lines, texts, head, spans)
+    return TraceFrame(traces, spans, assessments, prompts, pages=pages)
+
+
+def _pages(
+    lines: pl.Series, texts: pl.DataFrame, head: pl.DataFrame, spans: pl.DataFrame
+) -> pl.DataFrame:
+    """The page table (`polartrace.frame.pages`) of the lines, from their parts.
+
+    A line cut at its spans mark (`_texts`) is exactly ``{"info": I, "data":
+    {"spans": S}}``: its info and spans are kept as they are, so `TRACE_TEXT` gives
+    the line back. Tags and metadata are the JSON path's text of the info's own
+    objects of strings. Assessment values may be any JSON, whose exact value a JSON
+    path's text may not keep (integers beyond 64 bits): they are decoded in Python,
+    from the exact info text, as are the few lines of another layout (`from_texts`).
+    """
+    owners = head.select(
+        (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
+    ).to_series()
+    locations: list[Any] = []
+    written = [
+        dumps(load_info(info, locations)["assessments"])
+        for info in texts["i"].gather(owners).to_list()
+    ]
+    assessments = pl.Series(
+        "assessments", ["[]"] * len(lines), dtype=pl.String
+    ).scatter(owners, pl.Series(written, dtype=pl.String))
+    request, response = root_texts(
+        spans, pl.int_range(len(lines), dtype=pl.UInt32, eager=True)
+    )
+    pages = pl.DataFrame(
+        [
+            texts["i"].alias("info"),
+            texts["s"].alias("spans"),
+            pl.Series("json", [None] * len(lines), dtype=pl.String),
+            texts["m"].fill_null("{}").alias("trace_metadata"),
+            texts["t"].fill_null("{}").alias("tags"),
+            assessments,
+            pl.Series("request", request, dtype=pl.String),
+            pl.Series("response", response, dtype=pl.String),
+        ]
+    )
+    rest = texts["cut"].not_().arg_true()
+    if not rest.is_empty():
+        other = from_texts(lines.gather(rest).to_list())
+        pages = pages.with_columns(
+            pages[name].scatter(rest, other[name]) for name in PAGE_COLUMNS
+        )
+    _check(bool((pages.select(TRACE_TEXT).to_series() == lines).all()))
+    return pages
 
 
 def _read_json(lines: pl.Series, schema: pa.Schema, unexpected: str) -> pl.DataFrame:
@@ -316,6 +372,7 @@ def _texts(lines: pl.Series) -> pl.DataFrame:
         pl.col("i").str.json_path_match("$.tags").alias("t"),
         pl.col("i").str.json_path_match("$.trace_metadata").alias("m"),
         "s",
+        "cut",
     )
 
 

@@ -1,0 +1,252 @@
+"""The page table: what a result page reads of each trace, written once per trace.
+
+A result page carries MLflow's nested columns as JSON text (polars, arrow) or as
+decoded values (pandas). Every reader and builder fills this table once, one row per
+trace in key order, so that a page is one gather of its rows:
+
+``info``
+    The trace's ``info`` object as JSON text.
+``spans``
+    Its ``data.spans`` array as JSON text.
+``json``
+    The trace's whole JSON text where it is not
+    ``{"info": <info>, "data": {"spans": <spans>}}`` (a text another writer laid out
+    otherwise), else null: the whole text is that concatenation (`TRACE_TEXT`), so it
+    is not kept twice.
+``trace_metadata``, ``tags``, ``assessments``
+    The info's members as JSON text, ``{}``/``[]`` when absent.
+``request``, ``response``
+    ``json.dumps`` of the root span's decoded inputs and outputs (MLflow's
+    ``request``/``response`` columns), null when absent.
+
+Each text is equal, as JSON, to ``json.dumps`` of the value MLflow's pandas cell
+holds; readers that keep a source text keep its own spelling (`from_traces` writes
+``json.dumps``'s, the columnar JSONL reader keeps each line's own info and spans and
+Polars' spelling of the rest).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import orjson
+import polars as pl
+
+from polartrace.frame.root_spans import dumps
+from polartrace.model.trace import Trace
+from polartrace.values.json_values import decode_attribute_fast, holds_wide_float
+
+__all__ = [
+    "PAGE_COLUMNS",
+    "PAGE_SCHEMA",
+    "TRACE_TEXT",
+    "from_texts",
+    "from_traces",
+    "load_info",
+    "load_spans",
+    "root_io",
+    "whole_texts",
+]
+
+PAGE_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "info": pl.String(),
+    "spans": pl.String(),
+    "json": pl.String(),
+    "trace_metadata": pl.String(),
+    "tags": pl.String(),
+    "assessments": pl.String(),
+    "request": pl.String(),
+    "response": pl.String(),
+}
+PAGE_COLUMNS: Final = tuple(PAGE_SCHEMA)
+_OPEN: Final = '{"info": '
+_SPANS: Final = ', "data": {"spans": '
+_CLOSE: Final = "}}"
+#: The whole JSON text of a row of the page table.
+TRACE_TEXT: Final = pl.coalesce(
+    pl.col("json"),
+    pl.concat_str(pl.lit(_OPEN), "info", pl.lit(_SPANS), "spans", pl.lit(_CLOSE)),
+)
+_INPUTS, _OUTPUTS = "mlflow.spanInputs", "mlflow.spanOutputs"
+_VALUE_KINDS: Final = ("feedback", "expectation")
+
+
+def whole_texts(pages: pl.DataFrame) -> pl.Series:
+    """The whole JSON text of each row of ``pages``, in order."""
+    return pages.select(TRACE_TEXT.alias("json")).to_series()
+
+
+def from_traces(traces: Sequence[Trace]) -> pl.DataFrame:
+    """The page table of ``traces``, written from the objects (``json.dumps``)."""
+    rows = []
+    for trace in traces:
+        d = trace.to_dict()
+        request, response = trace.data.request, trace.data.response
+        rows.append(
+            _row(
+                d["info"],
+                d["data"]["spans"],
+                None if request is None else dumps(request),
+                None if response is None else dumps(response),
+                None,
+            )
+        )
+    return _table(rows)
+
+
+def from_texts(texts: Iterable[str]) -> pl.DataFrame:
+    """The page table of MLflow JSON texts, decoding each text once.
+
+    A text laid out as ``{"info": ..., "data": {"spans": ...}}`` with
+    ``json.dumps``'s spelling is not kept (`TRACE_TEXT` rebuilds it); any other text
+    is kept whole in ``json``, so `whole_texts` answers every text as it was given.
+    """
+    rows = []
+    locations: list[Any] = []
+    for text in texts:
+        trace = _load_trace(text, locations)
+        # As `Trace.from_dict` reads them: no data, or null spans, is no spans.
+        info, spans = trace["info"], (trace.get("data") or {}).get("spans") or []
+        request, response = root_io(spans)
+        rows.append(
+            _row(
+                info,
+                spans,
+                None if request is None else dumps(request),
+                None if response is None else dumps(response),
+                text,
+            )
+        )
+    return _table(rows)
+
+
+def _row(
+    info: Any, spans: Any, request: str | None, response: str | None, text: str | None
+) -> tuple[Any, ...]:
+    info_text, spans_text = dumps(info), dumps(spans)
+    whole = None
+    if text is not None and text != _OPEN + info_text + _SPANS + spans_text + _CLOSE:
+        whole = text
+    return (
+        info_text,
+        spans_text,
+        whole,
+        dumps(info.get("trace_metadata", {})),
+        dumps(info.get("tags", {})),
+        dumps(info.get("assessments", [])),
+        request,
+        response,
+    )
+
+
+def _table(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=PAGE_SCHEMA, orient="row")
+
+
+def root_io(spans: list[Any]) -> tuple[Any, Any]:
+    """The root span's decoded inputs and outputs (as ``TraceData.request``)."""
+    for span in spans:
+        if not span.get("parent_span_id"):  # null, or OTLP's "" for no parent
+            attributes = span.get("attributes") or {}
+            inputs, outputs = attributes.get(_INPUTS), attributes.get(_OUTPUTS)
+            return (
+                None if inputs is None else decode_attribute_fast(inputs),
+                None if outputs is None else decode_attribute_fast(outputs),
+            )
+    return None, None
+
+
+# --- decoding ----------------------------------------------------------------------
+#
+# orjson decodes about twice as fast as json. It rejects what json accepts beyond
+# the standard (NaN, Infinity, lone surrogates, 1e400), and reads integers wider
+# than 64 bits as floats: where a decoded value may hold such a float, json reads
+# the text again. In the texts frames keep, span attributes, status, metadata and
+# tags are strings and times are Int64 values, so bare numbers of any width can
+# only be in span events and links, the trace location and assessment values:
+# only those are looked at (walking every value would cost as much as decoding).
+
+
+def _narrow_assessment(assessment: Any) -> bool:
+    """Whether an assessment dict holds no wide float.
+
+    In MLflow's shape only ``feedback.value`` and ``expectation.value`` hold
+    numbers; any other shape is walked whole.
+    """
+    if type(assessment) is not dict:
+        return not holds_wide_float(assessment)
+    for kind in _VALUE_KINDS:
+        part = assessment.get(kind)
+        if part is not None:
+            if type(part) is not dict:
+                return not holds_wide_float(part)
+            if holds_wide_float(part.get("value")):
+                return False
+    return True
+
+
+def _narrow_info(info: Any, locations: list[Any]) -> bool:
+    """Whether a decoded info holds no wide float (``locations``: narrow ones)."""
+    try:
+        location = info.get("trace_location")
+        if location is not None and location not in locations:
+            if holds_wide_float(location):
+                return False
+            locations.append(location)
+        return all(map(_narrow_assessment, info.get("assessments") or ()))
+    except (TypeError, AttributeError):  # not the shape of Trace.to_json
+        return not holds_wide_float(info)
+
+
+def _narrow_spans(spans: Any) -> bool:
+    """Whether a decoded spans array holds no wide float."""
+    try:
+        for span in spans:
+            for name in ("events", "links"):
+                if span.get(name) and holds_wide_float(span[name]):
+                    return False
+    except (TypeError, AttributeError):  # not the shape of Trace.to_json
+        return not holds_wide_float(spans)
+    return True
+
+
+def _exact(text: str | memoryview) -> Any:
+    return json.loads(bytes(text) if isinstance(text, memoryview) else text)
+
+
+def load_info(text: str | memoryview, locations: list[Any]) -> Any:
+    """``json.loads`` of an ``info`` text, decoded by orjson where it agrees.
+
+    ``locations`` holds trace locations already found narrow: they repeat.
+    """
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _exact(text)
+    return value if _narrow_info(value, locations) else _exact(text)
+
+
+def load_spans(text: str | memoryview) -> Any:
+    """``json.loads`` of a ``spans`` text, decoded by orjson where it agrees."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _exact(text)
+    return value if _narrow_spans(value) else _exact(text)
+
+
+def _load_trace(text: str, locations: list[Any]) -> Any:
+    """``json.loads`` of a whole trace text, decoded by orjson where it agrees."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    try:
+        narrow = _narrow_info(value["info"], locations) and _narrow_spans(
+            value["data"]["spans"]
+        )
+    except (TypeError, KeyError):
+        narrow = not holds_wide_float(value)
+    return value if narrow else json.loads(text)
