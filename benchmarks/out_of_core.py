@@ -62,7 +62,7 @@ def peak_rss_mb() -> float:
 
 
 def child_lazy(path: str, batch_rows: int) -> None:
-    from polartrace.engines.lazy import LazyTraceFrame
+    from polartrace.api.lazy import LazyTraceFrame
 
     baseline = peak_rss_mb()
     lazy = LazyTraceFrame(path, batch_rows=batch_rows)

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; _EXPORTS is what runs
     from polartrace import openai as openai
+    from polartrace.api.lazy import scan_traces as scan_traces
     from polartrace.api.search import count as count
     from polartrace.api.search import search_traces as search_traces
     from polartrace.bind.filter import BoundFilter as BoundFilter
     from polartrace.bind.filter import parse_filter as parse_filter
-    from polartrace.engines.lazy import scan_traces as scan_traces
     from polartrace.frame.concat import concat as concat
     from polartrace.frame.trace_frame import TraceFrame as TraceFrame
     from polartrace.io import read_traces as read_traces
@@ -100,7 +100,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "override_feedback": "polartrace.tracing.sdk",
     "parse_filter": "polartrace.bind.filter",
     "read_traces": "polartrace.io",
-    "scan_traces": "polartrace.engines.lazy",
+    "scan_traces": "polartrace.api.lazy",
     "search_traces": "polartrace.api.search",
     "set_trace_tag": "polartrace.tracing.sdk",
     "start_span": "polartrace.tracing.sdk",

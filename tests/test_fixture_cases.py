@@ -1,4 +1,4 @@
-"""Every conformance fixture case, on both engines: exact trace ids in exact order."""
+"""Every conformance fixture case, on every engine: exact trace ids in exact order."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from polartrace import FilterError, PolartraceError, TraceFrame, search_traces
+from polartrace.api.lazy import LazyTraceFrame
 from polartrace.api.search import Engine
+from polartrace.io import write_parquet
 from tests.conftest import load_jsonl
 
 FILTER_CASES = load_jsonl("filter-cases.jsonl")
@@ -71,3 +73,29 @@ def test_invalid_order_by_raises(
 ) -> None:
     with pytest.raises(PolartraceError):
         search_traces(oracle_frame, order_by=case["order_by"], return_type="list")
+
+
+@pytest.fixture(scope="module")
+def oracle_dataset(
+    tmp_path_factory: pytest.TempPathFactory, oracle_frame: TraceFrame
+) -> LazyTraceFrame:
+    """The oracle traces as a Parquet dataset, scanned in batches of two rows."""
+    path = tmp_path_factory.mktemp("oracle") / "ds"
+    write_parquet(oracle_frame, path)
+    return LazyTraceFrame(path, batch_rows=2)
+
+
+@pytest.mark.parametrize("case", VALID_FILTERS, ids=[c["id"] for c in VALID_FILTERS])
+def test_valid_filter_on_a_scanned_dataset(
+    case: dict[str, Any], oracle_dataset: LazyTraceFrame
+) -> None:
+    got = search_traces(oracle_dataset, case["filter"], return_type="list")
+    assert _ids(got) == case["matches"], case["note"]
+
+
+@pytest.mark.parametrize("case", VALID_ORDERS, ids=[c["id"] for c in VALID_ORDERS])
+def test_order_by_on_a_scanned_dataset(
+    case: dict[str, Any], oracle_dataset: LazyTraceFrame
+) -> None:
+    got = search_traces(oracle_dataset, order_by=case["order_by"], return_type="list")
+    assert _ids(got) == case["order"], case["note"]

@@ -21,7 +21,7 @@ from polartrace import (
     count,
     search_traces,
 )
-from polartrace.engines.lazy import LazyTraceFrame, scan_traces
+from polartrace.api.lazy import LazyTraceFrame, scan_traces
 from polartrace.generate import generate_jsonl_lines
 from polartrace.io import (
     DatasetWriter,

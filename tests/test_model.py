@@ -17,6 +17,7 @@ import pytest
 import polartrace.model.span
 import polartrace.model.trace
 import polartrace.values.json_values
+from polartrace.model.timestamps import format_timestamp_ms, parse_timestamp_ms
 from polartrace.model.trace import (
     Assessment,
     AssessmentError,
@@ -38,9 +39,7 @@ from polartrace.values.json_values import (
     canonical_text,
     decode_attribute,
     decode_attribute_fast,
-    format_timestamp_ms,
     numeric_value,
-    parse_timestamp_ms,
     text_leaves,
 )
 from tests.conftest import load_jsonl

@@ -19,10 +19,10 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame, search_traces
-from polartrace.engines.lazy import _frame as json_only_frame
 from polartrace.frame.pages import from_texts
 from polartrace.generate import generate_trace_dicts
 from polartrace.output import build as out
+from polartrace.output.build import page_frame
 from tests.conftest import LABELS
 
 T1, T4 = LABELS["T1"], LABELS["T4"]
@@ -383,7 +383,7 @@ def test_json_only_page_matches_trace_objects(
     oracle_traces: list[Trace], include_spans: bool
 ) -> None:
     # A lazy scan's page: page rows without trace tables (flat cells from the text).
-    page = json_only_frame(pages=from_texts(t.to_json() for t in oracle_traces))
+    page = page_frame(from_texts(t.to_json() for t in oracle_traces))
     keys = list(range(len(oracle_traces)))
     got = out.build(page, keys, "pandas", include_spans, None)
     _assert_same_cells(got, _expected(oracle_traces, include_spans))

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame, read_traces, search_traces
-from polartrace.engines.lazy import LazyTraceFrame, scan_traces
+from polartrace.api.lazy import LazyTraceFrame, scan_traces
 from polartrace.frame.pages import PAGE_COLUMNS, from_texts, from_traces
 from polartrace.io.jsonl import write_jsonl
 from polartrace.io.parquet import read_parquet, write_parquet

@@ -128,3 +128,19 @@ def test_error_points_into_the_pattern_as_written() -> None:
     with pytest.raises(FilterTypeError, match="look-around") as info:
         count(TraceFrame.from_traces([]), "tags.v RLIKE 'a{,2}(?=a)'")
     assert info.value.position == len("tags.v RLIKE 'a{,2}")
+
+
+@pytest.mark.parametrize("letter", ["w", "d", "s"], ids=["word", "digit", "space"])
+def test_crate_class_tables_equal_what_polars_matches(letter: str) -> None:
+    from polartrace.language.regex_classes import CRATE_CLASSES, class_ranges
+
+    points = [*range(0xD800), *range(0xE000, 0x110000)]
+    chars = pl.Series([chr(p) for p in points], dtype=pl.String)
+    hits = chars.str.contains(rf"^\{letter}$").to_list()
+    held = {p for first, last in class_ranges(letter) for p in range(first, last + 1)}
+    differ = [p for p, hit in zip(points, hits, strict=True) if hit != (p in held)]
+    assert not differ, (
+        f"the crate's \\{letter} changed at {len(differ)} code points "
+        f"(first U+{differ[0]:04X}); regenerate CRATE_CLASSES[{letter!r}] "
+        f"(now {len(CRATE_CLASSES[letter])} characters of ranges)"
+    )

@@ -6,7 +6,7 @@ import attrs
 import pytest
 
 from polartrace import Span, Trace, TraceData, TraceFrame, TraceInfo
-from polartrace.engines.lazy import scan_traces
+from polartrace.api.lazy import scan_traces
 from polartrace.io import write_parquet
 
 _TRACE = Trace(

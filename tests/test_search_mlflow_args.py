@@ -24,8 +24,8 @@ from polartrace import (
     count,
     search_traces,
 )
+from polartrace.api.lazy import scan_traces
 from polartrace.api.search import Engine
-from polartrace.engines.lazy import scan_traces
 from polartrace.io import write_jsonl, write_parquet
 from polartrace.tracing.sdk import TraceNotFoundError, TracingError, get_store
 from tests.conftest import LABELS

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame, count, search_traces
-from polartrace.engines.lazy import scan_traces
+from polartrace.api.lazy import scan_traces
 from polartrace.engines.polars import ordering as search_module
 from polartrace.frame.schema import SPAN_STATUS_ENUM, STATE_ENUM
 from polartrace.generate import DEFAULT_START_MS, generate_trace_dicts

@@ -1,43 +1,46 @@
-"""``search_traces`` and ``count``: parse, bind, compile, filter, order, page, output.
+"""``search_traces`` and ``count``: bind, plan, run on an engine, build the output.
 
-This module strings the stages together and owns the parts of a search that are not
-the filter: argument checks, ordering with MLflow's tie-breaks, offset paging with a
-validated opaque token, and choosing the output builder. Output rows are built only
-for the traces a page returns.
+This module strings the stages together: it checks the arguments, turns the input
+(a frame, traces, paths, a store, a scanned dataset) into an engine
+(`polartrace.engines`), plans the search (`polartrace.plan.search`) with the page a
+validated opaque token points at, and builds output rows for the keys the engine
+returns, only for the traces a page returns.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import polars as pl
+import attrs
 
 from polartrace.api import default_source as _default_source
-from polartrace.bind.filter import (
-    BoundFilter,
-    bind_order_by,
-    parse_filter,
-)
-from polartrace.bind.restrict import Restriction, restrict, restriction
-from polartrace.engines.polars.compile import compile_filter
-from polartrace.engines.polars.ordering import _order, _ordered_keys, _time_window
-from polartrace.frame.trace_frame import TraceFrame
-from polartrace.model.trace import Trace
-from polartrace.output.mlflow_args import (
+from polartrace.api.arguments import (
     check_extract_fields,
     refuse_sql_warehouse,
     two_positional,
-    with_extracted,
 )
+from polartrace.bind.filter import BoundFilter, bind_order_by, parse_filter
+from polartrace.bind.restrict import Restriction, restrict, restriction
+from polartrace.engines import base
+from polartrace.engines.polars.engine import PolarsEngine
+from polartrace.engines.reference import ReferenceEngine
+from polartrace.frame.trace_frame import TraceFrame
+from polartrace.model.trace import Trace
+from polartrace.output import build as output
+from polartrace.output.extract import with_extracted
 from polartrace.plan.paging import (
     decode_page_token,
     encode_page_token,
     page_fingerprint,
 )
+from polartrace.plan.search import plan_search
 from polartrace.tracing.store import TraceStore
 from polartrace.values.errors import SearchArgumentError, TraceFormatError
+
+if TYPE_CHECKING:
+    from polartrace.engines.lazy import ScannedTraces
 
 __all__ = [
     "count",
@@ -105,17 +108,20 @@ def _is_path_list(traces: Any) -> bool:
     )
 
 
-def _is_lazy(traces: Any, engine: str = "polars") -> bool:
-    # A LazyTraceFrame (polartrace.engines.lazy.scan_traces) runs its own streaming
-    # search.
-    from polartrace.engines.lazy import LazyTraceFrame
+@attrs.frozen
+class _Source:
+    """An engine over the searched traces, and the frame output reads a page from."""
 
-    if not isinstance(traces, LazyTraceFrame):
-        return False
-    if engine != "polars":
-        msg = "a scanned dataset searches with the polars engine; .collect() it first"
-        raise SearchArgumentError(msg)
-    return True
+    engine: base.Engine
+    frame: TraceFrame | None  # None: a scanned dataset, whose page rows are read
+    dataset: ScannedTraces | None = None
+
+    def page(self, keys: list[int]) -> tuple[TraceFrame, list[int]]:
+        """The frame and rows that hold the traces ``keys``, for the output."""
+        if self.frame is not None:
+            return self.frame, keys
+        assert self.dataset is not None
+        return output.page_frame(self.dataset.pages_at(keys)), list(range(len(keys)))
 
 
 def _check_engine(engine: str) -> None:
@@ -124,21 +130,27 @@ def _check_engine(engine: str) -> None:
         raise SearchArgumentError(msg)
 
 
+def _source(traces: Any, engine: str) -> _Source:
+    # Imported here: the lazy engine reads Parquet through pyarrow, which a search
+    # of anything else does not load.
+    from polartrace.engines.lazy import LazyEngine, ScannedTraces
+
+    if isinstance(traces, ScannedTraces):
+        if engine != "polars":
+            msg = (
+                "a scanned dataset searches with the polars engine; .collect() it first"
+            )
+            raise SearchArgumentError(msg)
+        return _Source(LazyEngine(traces), None, traces)
+    frame = _as_frame(traces)
+    if engine == "reference":
+        return _Source(ReferenceEngine(frame.traces_at(range(len(frame)))), frame)
+    return _Source(PolarsEngine(frame), frame)
+
+
 def _bound(filter_string: str | None, limits: Restriction) -> BoundFilter:
     """The filter with the search's scope (experiments, run, model) ANDed on."""
     return restrict(parse_filter(filter_string), limits)
-
-
-def _matching_keys(frame: TraceFrame, bound: BoundFilter, engine: str) -> pl.Series:
-    if engine == "reference":
-        from polartrace.engines.reference import evaluate
-
-        hits = evaluate(bound, frame.traces_at(range(len(frame))))
-        return pl.Series(
-            "_key", [k for k, hit in enumerate(hits) if hit], dtype=pl.UInt32
-        )
-    mask = compile_filter(bound, frame)
-    return frame.traces.lazy().filter(mask).select("_key").collect()["_key"]
 
 
 @two_positional
@@ -186,30 +198,8 @@ def count(
         run_id=run_id,
         model_id=model_id,
     )
-    if _is_lazy(traces, engine):
-        return int(
-            traces.count(
-                filter_string,
-                locations=limits.experiment_ids,
-                run_id=limits.run_id,
-                model_id=limits.model_id,
-            )
-        )
-    frame = _as_frame(traces)
-    bound = _bound(filter_string, limits)
-    if engine == "polars":
-        window = _time_window(bound, frame)
-        if window is not None:
-            return window[1] - window[0]
-        mask = compile_filter(bound, frame)
-        # Summing the mask is cheaper than filtering. A mask that reads no column
-        # (no filter, a filter on absent keys only) may be one scalar: ANDed with
-        # a column it counts every row, not one. A mask that reads columns is one
-        # value per row already, and the extra pass would cost a fifth of a count.
-        if not mask.meta.root_names():
-            mask = pl.col("_key").is_not_null() & mask
-        return int(frame.traces.select(mask.sum()).item())
-    return len(_matching_keys(frame, bound, engine))
+    source = _source(traces, engine)
+    return source.engine.count(plan_search(_bound(filter_string, limits)))
 
 
 @two_positional
@@ -302,47 +292,23 @@ def search_traces(
         model_id=model_id,
     )
     fields = check_extract_fields(extract_fields, return_type)
-    if _is_lazy(traces, engine):
-        return traces.search(
-            filter_string,
-            order_by=order_by,
-            max_results=max_results,
-            page_token=page_token,
-            return_type=return_type,
-            include_spans=include_spans,
-            locations=limits.experiment_ids,
-            run_id=limits.run_id,
-            model_id=limits.model_id,
-            extract_fields=extract_fields,
-        )
-    frame = _as_frame(traces)
-    bind_order_by(order_by)  # reject a bad order_by before doing any work
+    source = _source(traces, engine)
+    order_keys = bind_order_by(order_by)  # a bad order_by fails before any work
     fingerprint = page_fingerprint(filter_string, order_by, limits)
     bound = _bound(filter_string, limits)
-    if engine == "polars":
-        window = _time_window(bound, frame)
-        mask = compile_filter(bound, frame) if window is None else window
-        offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
-        # One row past the page tells whether there is a next page.
-        limit = None if max_results is None else max_results + 1
-        page = _ordered_keys(frame, mask, order_by, offset, limit)
-        end = offset + len(page)
-        if max_results is not None and len(page) > max_results:
-            page, end = page[:max_results], offset + max_results
-            # A page of no rows has no next page: its token would point back here.
-            token = encode_page_token(end, fingerprint) if max_results else None
-        else:
-            token = None
-    else:
-        keys = _order(frame, _matching_keys(frame, bound, engine), order_by)
-        offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
-        end = len(keys) if max_results is None else offset + max_results
-        page = keys[offset:end]
-        more = max_results != 0 and end < len(keys)
-        token = encode_page_token(end, fingerprint) if more else None
-
-    from polartrace.output import build as output
-
-    rows = page.to_list()
+    offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
+    # One row past the page tells whether there is a next page.
+    limit = None if max_results is None else max_results + 1
+    keys = source.engine.keys(plan_search(bound, order_keys, offset, limit))
+    token = None
+    if max_results is not None and len(keys) > max_results:
+        keys = keys[:max_results]
+        # A page of no rows has no next page: its token would point back here.
+        token = (
+            encode_page_token(offset + max_results, fingerprint)
+            if max_results
+            else None
+        )
+    frame, rows = source.page(keys)
     result = output.build(frame, rows, return_type, include_spans, token)
     return with_extracted(result, frame, rows, fields, include_spans)

@@ -15,15 +15,24 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterable
-from typing import TypeAlias
 
-import attrs
-
+from polartrace.bind.nodes import (
+    AllOf,
+    AnyOf,
+    BoundFilter,
+    BoundValue,
+    Cond,
+    Dynamic,
+    Negate,
+    Node,
+    Scalar,
+    SpanGroup,
+)
 from polartrace.bind.order_by import OrderKey, bind_order_by
 from polartrace.catalogue.fields import (
     ATTRIBUTE_FIELDS,
     FIELDS,
+    ISSUE_ID,
     PREFIXES,
     RESERVED_KEYS,
     SPAN_ATTRIBUTES,
@@ -37,11 +46,13 @@ from polartrace.catalogue.fields import (
     suggest_field,
     suggest_prefix,
 )
-from polartrace.catalogue.operators import OPERATORS, parse_number
+from polartrace.catalogue.operators import OPERATORS, LikeKind, like_plan, parse_number
 from polartrace.language import ast
 from polartrace.language.ast import Op
 from polartrace.language.parser import parse
 from polartrace.language.regex import from_python, regex_problem
+from polartrace.language.regex_python import RegexMismatch, python_pattern
+from polartrace.values.conventions import MLFLOW2_STATE_UNSPECIFIED
 from polartrace.values.errors import (
     FilterError,
     FilterTypeError,
@@ -66,97 +77,6 @@ __all__ = [
     "bind_order_by",
     "parse_filter",
 ]
-
-
-# --- bound nodes -------------------------------------------------------------------
-
-
-@attrs.frozen
-class Dynamic:
-    """A literal compared against a dynamic value (span attribute, assessment).
-
-    Attributes:
-        text: The literal's canonical text (a string is itself; ``3.0`` is ``3``).
-        number: Its numeric reading (a number literal or a numeric string), if any.
-        is_number: Whether it was written as a number literal (``< > <= >=`` need one).
-    """
-
-    text: str
-    number: float | None
-    is_number: bool
-
-
-Scalar: TypeAlias = str | int | float | Dynamic
-BoundValue: TypeAlias = Scalar | tuple[Scalar, ...] | None
-
-
-@attrs.frozen
-class Cond:
-    """One checked comparison.
-
-    Attributes:
-        field: The catalogue entry it tests.
-        key: The tag/metadata/attribute key or assessment name (``None`` for fixed
-            fields; reserved-key fields carry their fixed key from the catalogue).
-        op: The operator, looked up in ``operators.OPERATORS`` by both engines.
-        value: The converted literal: a ``str`` (strings, patterns, state names), an
-            ``int``/``float`` (times and durations), a ``Dynamic``, a tuple of those
-            for ``IN``/``NOT IN``, or ``None`` for ``IS [NOT] NULL``. Prompt values
-            are ``name/version`` strings. ILIKE patterns are kept as written.
-    """
-
-    field: FieldSpec
-    key: str | None
-    op: Op
-    value: BoundValue
-    loc: ast.Loc = attrs.field(default=ast.Loc(0, 0), eq=False, repr=False)
-
-
-def _conds(values: Iterable[Cond]) -> tuple[Cond, ...]:
-    return tuple(values)
-
-
-def _nodes(values: Iterable[Node]) -> tuple[Node, ...]:
-    return tuple(values)
-
-
-@attrs.frozen
-class SpanGroup:
-    """Span conditions that must all hold on one and the same span."""
-
-    conds: tuple[Cond, ...] = attrs.field(converter=_conds)
-
-
-@attrs.frozen
-class AllOf:
-    """Every item holds."""
-
-    items: tuple[Node, ...] = attrs.field(converter=_nodes)
-
-
-@attrs.frozen
-class AnyOf:
-    """At least one item holds."""
-
-    items: tuple[Node, ...] = attrs.field(converter=_nodes)
-
-
-@attrs.frozen
-class Negate:
-    """The item does not hold (missing values made it false, so this is plain NOT)."""
-
-    item: Node
-
-
-Node: TypeAlias = Cond | SpanGroup | AllOf | AnyOf | Negate
-
-
-@attrs.frozen
-class BoundFilter:
-    """A filter ready for either engine; ``root is None`` means "every trace"."""
-
-    text: str
-    root: Node | None
 
 
 # --- entry points ------------------------------------------------------------------
@@ -203,6 +123,7 @@ def bind(expr: ast.Expr | None, text: str) -> BoundFilter:
 
 # --- the binder --------------------------------------------------------------------
 
+_ILIKE = (Op.ILIKE, Op.NOT_ILIKE)
 _ASSESSMENT_PREFIXES = {Prefix.FEEDBACK: "feedback", Prefix.EXPECTATION: "expectation"}
 _ISO_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
@@ -270,6 +191,12 @@ class _Binder:
         if comp.op not in spec.ops:
             raise self._operator_error(spec, comp)
         value = self.value(spec, key, comp)
+        if spec is ISSUE_ID:
+            # An issue link is an assessment whose name is the issue id, so
+            # ``issue.id = 'i'`` means "an issue assessment named 'i' exists": the
+            # same test as ``feedback.<name> IS NOT NULL``, and no engine needs to
+            # know about issues.
+            return Cond(spec, str(value), Op.IS_NOT_NULL, None, comp.loc)
         return Cond(spec, key, comp.op, value, comp.loc)
 
     def resolve(self, field: ast.Field) -> tuple[FieldSpec, str | None]:
@@ -303,7 +230,7 @@ class _Binder:
                     field.loc,
                     hint="write issue.id = '<issue id>'",
                 )
-            return next(s for s in FIELDS if s.prefix is Prefix.ISSUE), None
+            return ISSUE_ID, None
         spec = next(s for s in FIELDS if s.keyed and s.prefix is prefix)
         return spec, key
 
@@ -434,9 +361,38 @@ class _Binder:
                         hint="RLIKE uses Rust regex syntax (no look-around or "
                         "back-references)",
                     )
+                try:
+                    python_pattern(pattern, exact=False)
+                except RegexMismatch as exc:
+                    at = origin[exc.offset] if exc.offset < len(origin) else 0
+                    msg = (
+                        f"RLIKE pattern {value.value!r} cannot be evaluated alike by "
+                        f"both engines: {exc.message}"
+                    )
+                    raise FilterTypeError(
+                        msg,
+                        self.text,
+                        value.loc.start + 1 + at,
+                        hint="write it with the syntax Python's re and Rust's regex "
+                        "share",
+                    ) from None
                 return pattern
+            self._check_like_size(comp, value)
             return value.value
         return self.scalar(spec, comp.op, value)
+
+    def _check_like_size(self, comp: ast.Comparison, value: ast.String) -> None:
+        """Refuse a LIKE pattern whose regex exceeds the crate's size limit."""
+        pattern = value.value.lower() if comp.op in _ILIKE else value.value
+        plan = like_plan(pattern)
+        if plan.kind is LikeKind.REGEX and regex_problem(plan.literal) is not None:
+            raise self._fail(
+                FilterTypeError,
+                f"{comp.op.value} pattern of {len(value.value):,} characters is too "
+                "large to evaluate",
+                value.loc,
+                hint="each '_' costs as much as a character class; use fewer, or '%'",
+            )
 
     def scalar(self, spec: FieldSpec, op: Op, lit: ast.Literal) -> Scalar:
         """Check and convert one literal for ``=``-like or ordering operators."""
@@ -474,7 +430,7 @@ class _Binder:
             raise self._fail(
                 FilterTypeError,
                 f"unknown {spec.name} value {lit.value!r}; it is one of "
-                + ", ".join(v for v in values if v != "TRACE_STATUS_UNSPECIFIED"),
+                + ", ".join(v for v in values if v != MLFLOW2_STATE_UNSPECIFIED),
                 lit.loc,
                 hint=f"did you mean '{guess}'? (values are case-sensitive)"
                 if guess

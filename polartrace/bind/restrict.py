@@ -20,12 +20,12 @@ import attrs
 from polartrace.bind.filter import AllOf, BoundFilter, Cond, Node
 from polartrace.catalogue.fields import EXPERIMENT_ID, METADATA, RUN_ID
 from polartrace.language.ast import Op
+from polartrace.values.conventions import MODEL_ID_KEY
 from polartrace.values.errors import SearchArgumentError
 
 __all__ = ["Restriction", "restrict", "restriction"]
 
 #: The metadata key MLflow stores a trace's logged model under.
-MODEL_ID_KEY = "mlflow.modelId"
 
 
 def _ids(values: Sequence[str] | None) -> tuple[str, ...] | None:

@@ -2,19 +2,36 @@
 
 The binder resolves names against it, both engines read ``FieldSpec.source`` to know
 what a field reads, the Hypothesis strategies draw fields from it and
-``docs/fields.md`` is generated from it (``python -m polartrace.fields``). Adding a
-field or an operator is a change here and nowhere else.
+``docs/fields.md`` is generated from it (``python -m polartrace.fields``). Each field
+also declares how its value is read from a ``Trace`` or a ``Span``
+(``FieldSpec.read``, ``FieldSpec.read_span``) and which frame column holds it
+(``FieldSpec.frame_column``): the reference engine, the frame builder and the CLI's
+columns read these, so adding a field or an operator is a change here and nowhere
+else.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from polartrace.language.ast import Op
+from polartrace.values.columns import META_PREFIX, TAG_PREFIX
+from polartrace.values.conventions import (
+    LINKED_PROMPTS_TAG,
+    SOURCE_RUN_KEY,
+    SPAN_STATUS_CODES,
+    STATE_SPELLINGS,
+    TRACE_NAME_TAG,
+)
 from polartrace.values.errors import closest_match
+
+if TYPE_CHECKING:
+    from polartrace.model.trace import Span, Trace
 
 __all__ = [
     "ATTRIBUTE_FIELDS",
@@ -129,6 +146,11 @@ class FieldSpec:
         aliases: Other attribute names that mean the same field.
         orderable: Whether ``order_by`` accepts it.
         description: One line for the generated field table.
+        read: The field's value on a ``Trace``, for a field with one value per
+            trace (``None`` when missing); ``None`` for keyed, span, text and
+            assessment fields.
+        read_span: The field's value on a ``Span``, for a span field with one
+            value per span.
     """
 
     name: str
@@ -141,57 +163,85 @@ class FieldSpec:
     aliases: tuple[str, ...] = attrs.field(default=(), converter=_names)
     orderable: bool = False
     description: str = ""
+    read: Callable[[Trace], Any] | None = attrs.field(default=None, eq=False)
+    read_span: Callable[[Span], Any] | None = attrs.field(default=None, eq=False)
 
     @property
     def nullable(self) -> bool:
         """Whether the field can be missing on a trace (it accepts ``IS NULL``)."""
         return Op.IS_NULL in self.ops
 
+    @property
+    def frame_column(self) -> str | None:
+        """The frame column that holds the field, if one fixed column does.
+
+        A trace-table column for ``Source.INFO`` and for a tag or metadata field
+        with a fixed key (``name`` is ``tag:mlflow.traceName``), a span-table column
+        for ``Source.SPAN``; ``None`` for keyed fields, full-text fields (their
+        units have a table of their own) and the other sources.
+        """
+        if self.keyed or self.column is None or self.value_type is ValueType.TEXT:
+            return None
+        match self.source:
+            case Source.INFO | Source.SPAN:
+                return self.column
+            case Source.TAG:
+                return TAG_PREFIX + self.column
+            case Source.METADATA:
+                return META_PREFIX + self.column
+        return None
+
+
+def _source_run(trace: Trace) -> str | None:
+    return trace.info.trace_metadata.get(SOURCE_RUN_KEY)
+
 
 _A = Prefix.ATTRIBUTE
 
 STATUS = FieldSpec(
     "status", _A, ValueType.STATE, _STRING_OPS, Source.INFO, "state",
-    aliases=("state",), orderable=True,
+    aliases=("state",), orderable=True, read=attrgetter("info.state.value"),
     description="Trace state: OK, ERROR, IN_PROGRESS or STATE_UNSPECIFIED.",
 )  # fmt: skip
 TIMESTAMP = FieldSpec(
     "timestamp_ms", _A, ValueType.TIME, _NUMERIC_OPS, Source.INFO, "request_time",
-    aliases=("timestamp",), orderable=True,
+    aliases=("timestamp",), orderable=True, read=attrgetter("info.request_time"),
     description="Request start, epoch ms; ISO-8601 dates accepted (UTC by default).",
 )  # fmt: skip
 EXECUTION_TIME = FieldSpec(
     "execution_time_ms", _A, ValueType.NUMBER, _NUMERIC_OPS | _NULL_OPS, Source.INFO,
     "execution_duration", aliases=("execution_time", "latency"), orderable=True,
+    read=attrgetter("info.execution_duration"),
     description="Duration in ms; null while the trace is in progress.",
 )  # fmt: skip
 END_TIME = FieldSpec(
     "end_time_ms", _A, ValueType.TIME, _NUMERIC_OPS, Source.INFO, "end_time",
-    aliases=("end_time",), orderable=True,
+    aliases=("end_time",), orderable=True, read=attrgetter("info.end_time_ms"),
     description="Request start + duration (0 while in progress), epoch ms.",
 )  # fmt: skip
 REQUEST_ID = FieldSpec(
     "request_id", _A, ValueType.STRING, _STRING_OPS, Source.INFO, "trace_id",
     aliases=("trace_id",), orderable=True, description="The trace id (tr-...).",
+    read=attrgetter("info.trace_id"),
 )  # fmt: skip
 CLIENT_REQUEST_ID = FieldSpec(
     "client_request_id", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.INFO,
-    "client_request_id", orderable=True,
+    "client_request_id", orderable=True, read=attrgetter("info.client_request_id"),
     description="The caller's own request id; may be missing.",
 )  # fmt: skip
 NAME = FieldSpec(
     "name", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.TAG,
-    "mlflow.traceName", orderable=True,
+    TRACE_NAME_TAG, orderable=True, read=attrgetter("info.trace_name"),
     description="Trace name (tag mlflow.traceName, the root span's name).",
 )  # fmt: skip
 RUN_ID = FieldSpec(
     "run_id", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.METADATA,
-    "mlflow.sourceRun", orderable=True,
+    SOURCE_RUN_KEY, orderable=True, read=_source_run,
     description="The MLflow run that produced the trace (metadata mlflow.sourceRun).",
 )  # fmt: skip
 PROMPT = FieldSpec(
     "prompt", _A, ValueType.PROMPT, frozenset({Op.EQ, Op.IN}), Source.PROMPT,
-    "mlflow.linkedPrompts",
+    LINKED_PROMPTS_TAG,
     description="A linked prompt version, written name/version.",
 )  # fmt: skip
 TEXT = FieldSpec(
@@ -210,19 +260,22 @@ METADATA = FieldSpec(
 )  # fmt: skip
 SPAN_NAME = FieldSpec(
     "span.name", Prefix.SPAN, ValueType.STRING, _STRING_OPS, Source.SPAN, "name",
-    description="Some span's name.",
+    description="Some span's name.", read_span=attrgetter("name"),
 )  # fmt: skip
 SPAN_TYPE = FieldSpec(
     "span.type", Prefix.SPAN, ValueType.STRING, _STRING_OPS, Source.SPAN, "type",
     description="Some span's type (LLM, CHAIN, TOOL, RETRIEVER, ...).",
+    read_span=attrgetter("span_type"),
 )  # fmt: skip
 SPAN_STATUS = FieldSpec(
     "span.status", Prefix.SPAN, ValueType.SPAN_STATUS, _STRING_OPS, Source.SPAN,
     "status", description="Some span's status: OK, ERROR or UNSET.",
+    read_span=attrgetter("status.code.value"),
 )  # fmt: skip
 SPAN_DURATION = FieldSpec(
     "span.duration_ms", Prefix.SPAN, ValueType.NUMBER, _NUMERIC_OPS, Source.SPAN,
     "duration_ms", description="Some span's duration in ms (end - start).",
+    read_span=attrgetter("duration_ms"),
 )  # fmt: skip
 SPAN_CONTENT = FieldSpec(
     "span.content", Prefix.SPAN, ValueType.TEXT, _TEXT_OPS, Source.SPAN, "content",
@@ -251,6 +304,7 @@ ISSUE_ID = FieldSpec(
 EXPERIMENT_ID = FieldSpec(
     "experiment_id", _A, ValueType.STRING, frozenset(), Source.INFO, "experiment_id",
     orderable=True, description="The experiment; orderable only (as in MLflow).",
+    read=attrgetter("info.experiment_id"),
 )  # fmt: skip
 
 #: Every field, in documentation order.
@@ -277,9 +331,9 @@ SPAN_FIELDS: dict[str, FieldSpec] = {
 
 #: Reserved tag/metadata keys that are really attribute fields.
 RESERVED_KEYS: dict[tuple[Prefix, str], FieldSpec] = {
-    (Prefix.TAG, "mlflow.traceName"): NAME,
-    (Prefix.TAG, "mlflow.linkedPrompts"): PROMPT,
-    (Prefix.METADATA, "mlflow.sourceRun"): RUN_ID,
+    (Prefix.TAG, TRACE_NAME_TAG): NAME,
+    (Prefix.TAG, LINKED_PROMPTS_TAG): PROMPT,
+    (Prefix.METADATA, SOURCE_RUN_KEY): RUN_ID,
 }
 
 #: Attribute names accepted by ``order_by`` (tags and metadata come on top).
@@ -334,14 +388,11 @@ def suggest_prefix(written: str) -> str | None:
 
 
 #: The values ``status`` and ``span.status`` accept, with their stored spelling.
-STATE_VALUES: dict[str, str] = {
-    "STATE_UNSPECIFIED": "STATE_UNSPECIFIED",
-    "TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED",
-    "OK": "OK",
-    "ERROR": "ERROR",
-    "IN_PROGRESS": "IN_PROGRESS",
+STATE_VALUES: dict[str, str] = dict(STATE_SPELLINGS)
+#: Unlike the span JSON, a filter does not accept the ``STATUS_CODE_`` spellings.
+SPAN_STATUS_VALUES: dict[str, str] = {
+    code: code for code in sorted(SPAN_STATUS_CODES, key=("OK", "ERROR", "UNSET").index)
 }
-SPAN_STATUS_VALUES: dict[str, str] = {"OK": "OK", "ERROR": "ERROR", "UNSET": "UNSET"}
 
 
 _PREFIX_WORD = {Prefix.TAG: "tags", Prefix.METADATA: "metadata"}

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 
 from polartrace.model.trace import Span, TraceInfo
+from polartrace.values.conventions import LINKED_PROMPTS_TAG
 from polartrace.values.json_values import text_leaves
 
 __all__ = ["linked_prompts", "preview_units", "span_units"]
@@ -49,7 +50,7 @@ def linked_prompts(tags: Mapping[str, str]) -> list[str]:
     >>> linked_prompts({"mlflow.linkedPrompts": '[{"name": "qa", "version": "1"}]'})
     ['qa/1']
     """
-    raw = tags.get("mlflow.linkedPrompts")
+    raw = tags.get(LINKED_PROMPTS_TAG)
     try:
         entries = json.loads(raw) if raw else []
     except ValueError:

@@ -24,7 +24,7 @@ from polartrace.bind.filter import (
     SpanGroup,
     parse_filter,
 )
-from polartrace.catalogue.fields import Source
+from polartrace.catalogue.fields import ISSUE_ID, Source
 from polartrace.engines.polars.compile import compile_filter
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.language.ast import unparse
@@ -64,6 +64,8 @@ def _value(value: Any) -> str:
 def _label(node: Node) -> str:
     """One line of the resolved tree for ``node``, without its children."""
     match node:
+        case Cond(field=field, key=key) if field is ISSUE_ID:
+            return f"issue.id = {json.dumps(key)}"  # bound as "issue <id> exists"
         case Cond():
             return f"{_field(node)} {node.op.value} {_value(node.value)}".rstrip()
         case SpanGroup():

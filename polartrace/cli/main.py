@@ -57,7 +57,7 @@ _DEFAULT_COLUMNS: Final = (
 
 def _load(path: str, input_format: str | None, lazy_ok: bool) -> Any:
     """A frame, or a lazy frame for Parquet datasets when the caller can use one."""
-    from polartrace.engines.lazy import scan_traces
+    from polartrace.api.lazy import scan_traces
     from polartrace.io import detect_format, read_traces
 
     kind = input_format or detect_format(path)
@@ -291,6 +291,18 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _count(text: str) -> int:
+    """A non-negative integer argument (argparse reports the error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"expected a count of 0 or more, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``polartrace`` command."""
     parser = argparse.ArgumentParser(
@@ -312,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(command=_cmd_demo)
 
     gen = commands.add_parser("generate", help="write N synthetic traces")
-    gen.add_argument("n", type=int, help="number of traces")
+    gen.add_argument("n", type=_count, help="number of traces")
     gen.add_argument(
         "out", help=".jsonl[.gz], .json, or a directory/.parquet for Parquet"
     )
@@ -412,6 +424,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout.close()
         return 0
+    except OSError as exc:  # a file written outside the library's own checks
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"polartrace: error: {where}{exc.strerror or exc}\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("polartrace: interrupted\n")
         return 130

@@ -14,6 +14,17 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from polartrace.catalogue.fields import (
+    CLIENT_REQUEST_ID,
+    EXECUTION_TIME,
+    EXPERIMENT_ID,
+    NAME,
+    REQUEST_ID,
+    STATUS,
+    TIMESTAMP,
+    FieldSpec,
+    ValueType,
+)
 from polartrace.values.errors import PolartraceError
 
 if TYPE_CHECKING:
@@ -102,26 +113,31 @@ def render_table(
     return "\n".join(out)
 
 
+#: Display columns that show a catalogue field, read by the field's own accessor.
+_FIELD_COLUMNS: dict[str, FieldSpec] = {
+    "trace_id": REQUEST_ID, "request_id": REQUEST_ID,
+    "name": NAME,
+    "state": STATUS, "status": STATUS,
+    "request_time": TIMESTAMP, "timestamp_ms": TIMESTAMP,
+    "execution_time_ms": EXECUTION_TIME, "latency": EXECUTION_TIME,
+    "execution_duration": EXECUTION_TIME,
+    "client_request_id": CLIENT_REQUEST_ID,
+    "experiment_id": EXPERIMENT_ID,
+}  # fmt: skip
+
+
 def trace_column(trace: Trace, name: str) -> Any:
     """Return the value of display column ``name`` (see ``polartrace search --help``).
 
     Raises:
         UsageError: For a column name that does not exist.
     """
+    spec = _FIELD_COLUMNS.get(name)
+    if spec is not None and spec.read is not None:
+        value = spec.read(trace)
+        return _iso(value) if spec.value_type is ValueType.TIME else value
     info = trace.info
     match name:
-        case "trace_id" | "request_id":
-            return info.trace_id
-        case "name":
-            return info.trace_name
-        case "state" | "status":
-            return info.state.value
-        case "request_time" | "timestamp_ms":
-            return _iso(info.request_time)
-        case "execution_time_ms" | "latency" | "execution_duration":
-            return info.execution_duration
-        case "client_request_id":
-            return info.client_request_id
         case "request" | "request_preview":
             return info.request_preview
         case "response" | "response_preview":
@@ -130,8 +146,6 @@ def trace_column(trace: Trace, name: str) -> Any:
             return len(trace.data.spans)
         case "assessments":
             return len(info.assessments)
-        case "experiment_id":
-            return info.experiment_id
     prefix, _, key = name.partition(".")
     if prefix in ("tags", "tag"):
         return info.tags.get(key)
@@ -146,6 +160,5 @@ def trace_column(trace: Trace, name: str) -> Any:
 
 
 def _iso(ms: int) -> str:
-
     moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}Z"

@@ -1,24 +1,21 @@
-"""Search a Parquet dataset bigger than memory: `LazyTraceFrame`, from `scan_traces`.
+"""Run a plan over a Parquet dataset bigger than memory.
 
-The filter is bound once, as for an eager search, and split along its tree:
+`ScannedTraces` opens a dataset written by `polartrace.io.write_parquet`;
+`LazyEngine` runs plans over it, with the Polars tests of
+`polartrace.engines.polars.exprs`, so every test means what it means in memory:
 
-* Trace-level conditions (status, times, durations, ids, name, run_id, tags,
-  metadata) are compiled by :func:`polartrace.engines.polars.compile.compile_filter`
-  against a schema-only frame, so they are the very expressions the eager engine uses,
-  and run on ``pl.scan_parquet`` with predicate pushdown and the streaming engine.
-* Span groups, assessment, prompt and full-text clauses are evaluated the same way
-  the eager engine does, but one bounded batch of their table at a time: each batch
-  becomes a small frame with local keys, the compiled clause selects its matching
-  keys, and the union over batches is the clause's key set. This is exact because
-  each of these clauses is "some row of the table satisfies ..." (a span, an
-  assessment, a text unit). ``IS NULL`` on an assessment is "no such assessment"
-  and is computed as the negation of ``IS NOT NULL`` at the trace level.
+* Trace-column tests run on ``pl.scan_parquet`` with predicate pushdown and the
+  streaming engine.
+* Span, assessment, prompt and full-text matches are "some row of the table
+  satisfies ...", so they are evaluated one bounded batch of their table at a
+  time: the batch's matching rows give trace keys, and the union over batches is
+  the match's key set.
 * ``AND``/``OR``/``NOT`` combine the pieces at the trace level.
 
-Memory stays bounded by the batch size, one key set (4 bytes per matching trace) per
-non-trace clause, and the sort of the matching rows' order keys; output rows are
-built only for the page returned. Only the ``polars`` engine exists here; the
-reference evaluator needs every trace as an object.
+Memory stays bounded by the batch size, one key set (4 bytes per matching trace)
+per non-trace match, and the sort of the matching rows' order keys. Keys are the
+dataset's own ``_key`` values; `ScannedTraces.pages_at` reads the page table rows of
+a page (`polartrace.io.parquet.read_pages`).
 """
 
 from __future__ import annotations
@@ -26,28 +23,31 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final, assert_never
 
-import attrs
 import polars as pl
 import pyarrow.parquet as pq
 
-from polartrace.bind.filter import (
-    AllOf,
-    AnyOf,
-    BoundFilter,
-    Cond,
-    Negate,
-    Node,
-    SpanGroup,
-    bind_order_by,
-    parse_filter,
+from polartrace.engines.polars.exprs import (
+    assessment_test,
+    column_name,
+    column_test,
+    prompt_test,
+    sort_column,
+    span_test,
+    unit_test,
 )
-from polartrace.bind.restrict import Restriction, restrict, restriction
-from polartrace.catalogue.fields import Source
-from polartrace.engines.polars.compile import compile_filter
-from polartrace.frame.schema import META_PREFIX, RAW_PREFIX, TAG_PREFIX
-from polartrace.frame.trace_frame import TraceFrame
+from polartrace.frame.schema import (
+    _ASSESSMENT_SCHEMA,
+    _PROMPT_SCHEMA,
+    _SPAN_SCHEMA,
+    _TRACE_SCHEMA,
+    ATTR_PREFIX,
+    NUM_PREFIX,
+    RAW_PREFIX,
+)
+from polartrace.frame.trace_frame import TraceFrame, _derive_attribute
+from polartrace.frame.units import build_units
 from polartrace.io.parquet import (
     TABLES,
     read_manifest,
@@ -55,26 +55,31 @@ from polartrace.io.parquet import (
     read_parquet,
     table_files,
 )
-from polartrace.language.ast import Op
-from polartrace.output.mlflow_args import check_extract_fields, with_extracted
-from polartrace.plan.paging import (
-    decode_page_token,
-    encode_page_token,
-    page_fingerprint,
+from polartrace.plan.search import (
+    And,
+    AssessmentMatch,
+    ColumnTest,
+    Not,
+    Or,
+    Predicate,
+    PromptMatch,
+    SearchPlan,
+    SpanMatch,
+    TextMatch,
 )
-from polartrace.values.errors import SearchArgumentError
 
-__all__ = [
-    "BATCH_ROWS",
-    "LazyTraceFrame",
-    "scan_traces",
-]
+__all__ = ["BATCH_ROWS", "LazyEngine", "ScannedTraces"]
 
-#: Rows per batch when a clause streams the span, assessment or prompt table.
+#: Rows per batch when a match streams the span, assessment or prompt table.
 BATCH_ROWS: Final = 20_000
-_RETURN_TYPES: Final = ("pandas", "list", "polars", "arrow")
-_EMPTY: Final = TraceFrame.from_traces([])
 _SPAN_BASE: Final = ("_key", "name", "type", "status", "duration_ms")
+_PREVIEWS: Final = ("_key", "request_preview", "response_preview")
+_SCHEMAS: Final = {
+    "traces": _TRACE_SCHEMA,
+    "spans": _SPAN_SCHEMA,
+    "assessments": _ASSESSMENT_SCHEMA,
+    "prompts": _PROMPT_SCHEMA,
+}
 
 
 def _scan(files: Sequence[os.PathLike[str]]) -> pl.LazyFrame:
@@ -82,48 +87,28 @@ def _scan(files: Sequence[os.PathLike[str]]) -> pl.LazyFrame:
     return pl.concat(scans, how="diagonal_relaxed") if len(scans) > 1 else scans[0]
 
 
-def _frame(pages: pl.DataFrame | None = None, **tables: pl.DataFrame) -> TraceFrame:
-    """A frame of local-keyed batch tables (absent ones empty) or of page rows."""
-    parts = [
-        tables.get(name, getattr(_EMPTY, name))
-        for name in ("traces", "spans", "assessments", "prompts")
-    ]
-    return TraceFrame(*parts, pages=_EMPTY.pages if pages is None else pages)
+class ScannedTraces:
+    """A polartrace Parquet dataset, opened without loading it into memory.
 
-
-class LazyTraceFrame:
-    """A polartrace Parquet dataset, searched without loading it into memory.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> from polartrace import Trace, TraceInfo
-        >>> from polartrace.io import write_parquet
-        >>> t = Trace(TraceInfo(trace_id="tr-1", request_time=0, state="OK"))
-        >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     _ = write_parquet([t], pathlib.Path(tmp) / "ds")
-        ...     lazy = LazyTraceFrame(pathlib.Path(tmp) / "ds")
-        ...     lazy.count("status = 'OK'"), lazy.count("span.name = 'x'")
-        (1, 0)
+    Raises:
+        TraceFormatError: If ``source`` is not a polartrace Parquet dataset.
     """
 
     def __init__(
         self, source: str | os.PathLike[str], *, batch_rows: int = BATCH_ROWS
     ) -> None:
         self.path = os.fspath(source)
-        from pathlib import Path
-
         root = Path(source)
         self.manifest = read_manifest(root)
         self.batch_rows = batch_rows
-        self._files = {name: table_files(root, name) for name in TABLES}
-        self.traces = _scan(self._files["traces"])
-        schema = self.traces.collect_schema()
-        self._schema_frame = _frame(traces=pl.DataFrame(schema=schema))
+        self.files = {name: table_files(root, name) for name in TABLES}
+        self.traces = _scan(self.files["traces"])
+        self.schema = self.traces.collect_schema()
 
     def __repr__(self) -> str:
         traces = self.manifest.get("traces")
         count = f"{traces:,}" if isinstance(traces, int) else "?"
-        return f"LazyTraceFrame({self.path!r}, {count} traces)"
+        return f"{type(self).__name__}({self.path!r}, {count} traces)"
 
     def __len__(self) -> int:
         return int(self.traces.select(pl.len()).collect(engine="streaming").item())
@@ -132,301 +117,178 @@ class LazyTraceFrame:
         """Load the whole dataset into an eager ``TraceFrame``."""
         return read_parquet(self.path)
 
-    # --- filters ------------------------------------------------------------------
+    def pages_at(self, keys: Sequence[int]) -> pl.DataFrame:
+        """The page table rows of the traces ``keys``, in that order (`read_pages`)."""
+        wanted = pl.Series("_key", keys, dtype=pl.UInt32)
+        order = pl.DataFrame(
+            {"_key": wanted, "_order": pl.int_range(len(keys), eager=True)}
+        )
+        rows = (
+            _scan(self.files["json"])
+            .filter(pl.col("_key").is_in(wanted.implode()))
+            .collect(engine="streaming")
+        )
+        table = order.join(rows, on="_key").sort("_order")
+        return read_pages(table, self.manifest["version"], Path(self.path))
 
-    def mask(
-        self, filter_string: str | None, scope: Restriction | None = None
-    ) -> pl.Expr:
-        """The trace-level boolean expression for ``filter_string`` on ``traces``.
-
-        Span, assessment, prompt and text clauses are resolved to key sets here, by
-        streaming their tables; the expression itself only reads trace columns.
-        ``scope`` (experiments, run, model) is ANDed on as trace-level conditions.
-        """
-        bound = parse_filter(filter_string)
-        if scope is not None:
-            bound = restrict(bound, scope)
-        return pl.lit(value=True) if bound.root is None else self._node(bound.root)
-
-    def _node(self, node: Node) -> pl.Expr:
-        match node:
-            case AllOf(items=items):
-                return pl.all_horizontal([self._node(i) for i in items])
-            case AnyOf(items=items):
-                return pl.any_horizontal([self._node(i) for i in items])
-            case Negate(item=item):
-                return ~self._node(item)
-            case SpanGroup():
-                return self._keys_in(self._span_keys(node))
-            case Cond():
-                return self._cond(node)
-        msg = f"not a bound node: {node!r}"  # pragma: no cover
-        raise TypeError(msg)
-
-    @staticmethod
-    def _keys_in(keys: pl.Series) -> pl.Expr:
-        return pl.col("_key").is_in(keys.implode())
-
-    def _cond(self, cond: Cond) -> pl.Expr:
-        source = cond.field.source
-        if source in (Source.INFO, Source.TAG, Source.METADATA):
-            return compile_filter(
-                BoundFilter(f"lazy:{cond!r}", cond), self._schema_frame
-            )
-        if source is Source.SPAN:
-            return self._keys_in(self._span_keys(SpanGroup((cond,))))
-        if source is Source.ASSESSMENT:
-            if cond.op is Op.IS_NULL:  # no such assessment: negate at trace level
-                exists = attrs.evolve(cond, op=Op.IS_NOT_NULL)
-                return ~self._keys_in(self._table_keys("assessments", exists))
-            return self._keys_in(self._table_keys("assessments", cond))
-        if source is Source.PROMPT:
-            return self._keys_in(self._table_keys("prompts", cond))
-        if source is Source.TEXT:
-            return self._keys_in(self._text_keys(cond))
-        msg = f"unknown source {source}"  # pragma: no cover
-        raise AssertionError(msg)
-
-    # --- batches ------------------------------------------------------------------
-
-    def _raw_columns(self) -> list[str]:
+    def raw_columns(self) -> list[str]:
+        """Every span attribute column (``raw:<key>``) of the dataset."""
         names: dict[str, None] = {}
-        for file in self._files["spans"]:
+        for file in self.files["spans"]:
             for name in pq.read_schema(file).names:
                 if name.startswith(RAW_PREFIX):
                     names[name] = None
         return list(names)
 
-    def _batches(
-        self, table: str, columns: Sequence[str] | None
-    ) -> Iterator[pl.DataFrame]:
-        template = {
-            "spans": _EMPTY.spans,
-            "assessments": _EMPTY.assessments,
-            "prompts": _EMPTY.prompts,
-            "traces": _EMPTY.traces,
-        }[table]
-        for file in self._files[table]:
+    def batches(self, table: str, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
+        """``table`` in batches of ``columns``; a column no file has reads as null."""
+        schema = _SCHEMAS[table]
+        for file in self.files[table]:
             reader = pq.ParquetFile(file)
             present = set(reader.schema_arrow.names)
-            wanted = None if columns is None else [c for c in columns if c in present]
+            wanted = [c for c in columns if c in present]
             for batch in reader.iter_batches(
                 batch_size=self.batch_rows, columns=wanted
             ):
                 df = pl.from_arrow(batch)
                 assert isinstance(df, pl.DataFrame)
                 missing = [
-                    pl.lit(None, dtype=dtype).alias(name)
-                    for name, dtype in template.schema.items()
-                    if name not in df.columns and (columns is None or name in columns)
+                    pl.lit(None, dtype=schema.get(name, pl.String())).alias(name)
+                    for name in columns
+                    if name not in df.columns
                 ]
-                yield df.with_columns(missing) if missing else df
+                if not df.is_empty():
+                    yield df.with_columns(missing) if missing else df
 
-    def _keys_of(
-        self, table: str, columns: Sequence[str] | None, node: Node
-    ) -> pl.Series:
-        """Global keys whose rows of ``table`` satisfy ``node``, batch by batch."""
-        found = [pl.Series("_key", [], dtype=pl.UInt32)]
-        for batch in self._batches(table, columns):
-            if batch.is_empty():
-                continue
-            keys = batch["_key"].unique().sort()
-            local = batch.with_columns(
-                (pl.col("_key").rank("dense") - 1).cast(pl.UInt32)
-            )
-            found.append(keys.gather(self._local_hits(table, local, len(keys), node)))
-        return pl.concat(found).unique()
+
+class _SpanBatch:
+    """One batch of the span table, with the derived columns its tests ask for."""
+
+    def __init__(self, table: pl.DataFrame) -> None:
+        self.table = table
+
+    def attribute(self, key: str) -> tuple[str, str] | None:
+        raw, text, number = RAW_PREFIX + key, ATTR_PREFIX + key, NUM_PREFIX + key
+        if raw not in self.table.columns:
+            return None
+        if text not in self.table.columns:
+            derived = _derive_attribute(self.table[raw], text, number)
+            self.table = self.table.with_columns(derived)
+        return text, number
+
+    def content(self, units_test: pl.Expr) -> pl.Expr:
+        units = build_units(pl.DataFrame(schema=_TRACE_SCHEMA), self.table)
+        rows = units.filter(units_test & pl.col("_span").is_not_null())["_span"]
+        mask = pl.zeros(self.table.height, pl.Boolean, eager=True)
+        return pl.lit(mask.scatter(rows, values=True))  # _span: the row in the batch
+
+
+class LazyEngine:
+    """Runs plans over a `ScannedTraces` dataset, streaming it."""
+
+    def __init__(self, dataset: ScannedTraces) -> None:
+        self.dataset = dataset
+
+    def count(self, plan: SearchPlan) -> int:
+        """How many traces ``plan.where`` selects."""
+        query = self.dataset.traces.filter(self._where(plan.where)).select(pl.len())
+        return int(query.collect(engine="streaming").item())
+
+    def keys(self, plan: SearchPlan) -> list[int]:
+        """Keys of the selected traces in the plan's order and page."""
+        columns = self.dataset.schema.names()
+        exprs = [sort_column(k, columns) for k in plan.order]
+        descending = [k.descending for k in plan.order]
+        query = (
+            self.dataset.traces.filter(self._where(plan.where))
+            .sort(exprs, descending=descending, nulls_last=True, maintain_order=True)
+            .select("_key")
+            .slice(plan.offset, plan.limit)
+        )
+        return query.collect(engine="streaming")["_key"].to_list()
+
+    # --- the predicate, with every table match resolved to a key set -------------
+
+    def _where(self, node: Predicate | None) -> pl.Expr:
+        if node is None:
+            return pl.lit(value=True)
+        match node:
+            case ColumnTest(cond=cond):
+                name = column_name(cond)
+                schema = self.dataset.schema
+                if name not in schema:
+                    return column_test(cond, None)
+                # The scan's schema says nothing of nulls: every column may hold
+                # one. Nor does it hold a Categorical column's dictionary, so such a
+                # column is tested as strings.
+                if isinstance(schema[name], pl.Categorical):
+                    return column_test(
+                        cond, (pl.String(), True), pl.col(name).cast(pl.String)
+                    )
+                return column_test(cond, (schema[name], True))
+            case SpanMatch():
+                return self._keys_in(self._span_keys(node))
+            case AssessmentMatch():
+                columns = list(_ASSESSMENT_SCHEMA)
+                test = assessment_test(node)
+                return self._keys_in(self._hits("assessments", columns, test))
+            case PromptMatch():
+                columns = list(_PROMPT_SCHEMA)
+                return self._keys_in(self._hits("prompts", columns, prompt_test(node)))
+            case TextMatch(cond=cond):
+                return self._keys_in(self._text_keys(unit_test(cond)))
+            case And(items=items):
+                return pl.all_horizontal([self._where(i) for i in items])
+            case Or(items=items):
+                return pl.any_horizontal([self._where(i) for i in items])
+            case Not(item=item):
+                return ~self._where(item)
+            case _:  # pragma: no cover - Predicate is closed
+                assert_never(node)
 
     @staticmethod
-    def _local_hits(table: str, local: pl.DataFrame, n: int, node: Node) -> pl.Series:
-        traces = pl.DataFrame(
-            {
-                "_key": pl.Series(range(n), dtype=pl.UInt32),
-                "request_preview": pl.Series([None] * n, dtype=pl.String),
-                "response_preview": pl.Series([None] * n, dtype=pl.String),
-            }
-        )
-        if table == "traces":
-            traces = local.sort("_key")
-            frame = _frame(traces=traces)
-        elif table == "spans":
-            spans = local.with_columns(
-                pl.int_range(pl.len(), dtype=pl.UInt32).alias("_span")
-            )
-            frame = _frame(traces=traces, spans=spans)
-        elif table == "assessments":
-            frame = _frame(traces=traces, assessments=local)
-        else:
-            frame = _frame(traces=traces, prompts=local)
-        expr = compile_filter(BoundFilter(f"lazy:{node!r}", node), frame)
-        return frame.traces.filter(expr)["_key"]
+    def _keys_in(keys: pl.Series) -> pl.Expr:
+        return pl.col("_key").is_in(keys.implode())
 
-    def _span_keys(self, group: SpanGroup) -> pl.Series:
+    @staticmethod
+    def _union(found: list[pl.Series]) -> pl.Series:
+        return pl.concat([pl.Series("_key", [], dtype=pl.UInt32), *found]).unique()
+
+    def _hits(self, table: str, columns: list[str], test: pl.Expr) -> pl.Series:
+        found = [
+            batch.filter(test)["_key"].cast(pl.UInt32)
+            for batch in self.dataset.batches(table, columns)
+        ]
+        return self._union(found)
+
+    def _span_keys(self, match: SpanMatch) -> pl.Series:
         columns = list(_SPAN_BASE)
-        for cond in group.conds:
+        for cond in match.conds:
             if cond.field.column == "attributes":
                 columns.append(RAW_PREFIX + str(cond.key))
             elif cond.field.column == "content":
-                columns += [*self._raw_columns(), "events"]
-        return self._keys_of("spans", columns, group)
-
-    def _table_keys(self, table: str, cond: Cond) -> pl.Series:
-        return self._keys_of(table, None, cond)
-
-    def _text_keys(self, cond: Cond) -> pl.Series:
-        previews = ["_key", "request_preview", "response_preview"]
-        spans = [*_SPAN_BASE, *self._raw_columns(), "events"]
-        return pl.concat(
-            [
-                self._keys_of("traces", previews, cond),
-                self._keys_of("spans", spans, cond),
+                columns += [*self.dataset.raw_columns(), "events"]
+        found = []
+        for table in self.dataset.batches("spans", list(dict.fromkeys(columns))):
+            batch = _SpanBatch(table)
+            # Tests first: they may derive attribute columns onto the batch.
+            tests = [
+                span_test(c, batch.table, batch.attribute, batch.content)
+                for c in match.conds
             ]
-        ).unique()
+            found.append(batch.table.filter(pl.all_horizontal(tests))["_key"])
+        return self._union([f.cast(pl.UInt32) for f in found])
 
-    # --- searching ----------------------------------------------------------------
-
-    def count(
-        self,
-        filter_string: str | None = None,
-        *,
-        locations: Sequence[str] | None = None,
-        experiment_ids: Sequence[str] | None = None,
-        run_id: str | None = None,
-        model_id: str | None = None,
-    ) -> int:
-        """Count the matching traces, streaming the dataset.
-
-        The keywords restrict the count as in `polartrace.count`.
-
-        Raises:
-            FilterError: For a rejected filter.
-            SearchArgumentError: For a bad restriction argument.
-        """
-        scope = restriction(
-            experiment_ids=experiment_ids,
-            locations=locations,
-            run_id=run_id,
-            model_id=model_id,
-        )
-        query = self.traces.filter(self.mask(filter_string, scope)).select(pl.len())
-        return int(query.collect(engine="streaming").item())
-
-    def _sort(
-        self, order_by: Sequence[str] | str | None
-    ) -> tuple[list[pl.Expr], list[bool]]:
-        columns = set(self._schema_frame.traces.columns)
-        exprs, descending, used = [], [], set()
-        for key in bind_order_by(order_by):
-            spec = key.field
-            if spec.source in (Source.TAG, Source.METADATA):
-                prefix = TAG_PREFIX if spec.source is Source.TAG else META_PREFIX
-                name = prefix + str(key.key)
-                expr = (
-                    pl.col(name) if name in columns else pl.lit(None, dtype=pl.String)
-                )
-            else:
-                used.add(spec.column)
-                expr = pl.col(str(spec.column))
-                expr = expr.cast(pl.String) if spec.column == "state" else expr
-            exprs.append(expr)
-            descending.append(key.descending)
-        for column, desc in (("request_time", True), ("trace_id", False)):
-            if column not in used:
-                exprs.append(pl.col(column))
-                descending.append(desc)
-        return exprs, descending
-
-    def search(
-        self,
-        filter_string: str | None = None,
-        *,
-        order_by: Sequence[str] | str | None = None,
-        max_results: int | None = None,
-        page_token: str | None = None,
-        return_type: str = "pandas",
-        include_spans: bool = True,
-        locations: Sequence[str] | None = None,
-        experiment_ids: Sequence[str] | None = None,
-        run_id: str | None = None,
-        model_id: str | None = None,
-        extract_fields: Sequence[str] | None = None,
-    ) -> Any:
-        """Search the dataset; arguments and results as `polartrace.search_traces`.
-
-        Raises:
-            FilterError: For a rejected filter.
-            OrderByError: For a bad ``order_by`` entry.
-            PageTokenError: For a token this search did not produce.
-            SearchArgumentError: For other bad arguments.
-        """
-        if return_type not in _RETURN_TYPES:
-            msg = f"return_type must be one of {_RETURN_TYPES}, not {return_type!r}"
-            raise SearchArgumentError(msg)
-        if max_results is not None and (
-            not isinstance(max_results, int)
-            or isinstance(max_results, bool)
-            or max_results < 0
-        ):
-            msg = f"max_results must be a non-negative int or None, not {max_results!r}"
-            raise SearchArgumentError(msg)
-        scope = restriction(
-            experiment_ids=experiment_ids,
-            locations=locations,
-            run_id=run_id,
-            model_id=model_id,
-        )
-        fields = check_extract_fields(extract_fields, return_type)
-        exprs, descending = self._sort(order_by)
-        fingerprint = page_fingerprint(filter_string, order_by, scope)
-        offset = 0 if page_token is None else decode_page_token(page_token, fingerprint)
-        query = (
-            self.traces.filter(self.mask(filter_string, scope))
-            .sort(exprs, descending=descending, nulls_last=True, maintain_order=True)
-            .select("_key")
-            .slice(offset, None if max_results is None else max_results + 1)
-        )
-        keys = query.collect(engine="streaming")["_key"]
-        token = None
-        if max_results is not None and len(keys) > max_results:
-            keys = keys[:max_results]
-            # A page of no rows has no next page: its token would point back here.
-            token = (
-                encode_page_token(offset + max_results, fingerprint)
-                if max_results
-                else None
-            )
-        pages = self._pages(keys)
-        from polartrace.output import build as output
-
-        page = _frame(pages=pages)  # page rows only: output reads ids from their info
-        rows = range(len(pages))
-        result = output.build(page, rows, return_type, include_spans, token)
-        return with_extracted(result, page, rows, fields, include_spans)
-
-    def _pages(self, keys: pl.Series) -> pl.DataFrame:
-        """The page table rows of ``keys``, in that order (`read_pages`)."""
-        order = pl.DataFrame(
-            {"_key": keys, "_order": pl.int_range(len(keys), eager=True)}
-        )
-        rows = (
-            _scan(self._files["json"])
-            .filter(pl.col("_key").is_in(keys.implode()))
-            .collect(engine="streaming")
-        )
-        table = order.join(rows, on="_key").sort("_order")
-        return read_pages(table, self.manifest["version"], Path(self.path))
-
-
-def scan_traces(source: str | os.PathLike[str]) -> LazyTraceFrame:
-    """Open a polartrace Parquet dataset lazily, for data bigger than memory.
-
-    Args:
-        source: A dataset directory written by `write_parquet` / `DatasetWriter`.
-
-    Returns:
-        A `LazyTraceFrame`; its ``search`` and ``count`` stream the Parquet files.
-
-    Raises:
-        TraceFormatError: If ``source`` is not a polartrace Parquet dataset.
-    """
-    return LazyTraceFrame(source)
+    def _text_keys(self, test: pl.Expr) -> pl.Series:
+        no_spans = pl.DataFrame(schema=_SPAN_SCHEMA)
+        found = [
+            build_units(batch, no_spans).filter(test)["_key"]
+            for batch in self.dataset.batches("traces", list(_PREVIEWS))
+        ]
+        span_columns = [*_SPAN_BASE, *self.dataset.raw_columns(), "events"]
+        no_traces = pl.DataFrame(schema=_TRACE_SCHEMA)
+        found += [
+            build_units(no_traces, batch).filter(test)["_key"]
+            for batch in self.dataset.batches("spans", span_columns)
+        ]
+        return self._union([f.cast(pl.UInt32) for f in found])

@@ -1,9 +1,10 @@
-"""The reference evaluator: a bound filter evaluated per ``Trace`` in plain Python.
+"""The reference engine: a search plan run per ``Trace`` in plain Python.
 
-This is the executable specification of docs/semantics.md. It favours clarity over
-speed, reads the same operator table as the compiled engine (``operators.OPERATORS``)
-and the same value helpers (``_json``), and the property tests hold the Polars engine
-to its answers. It imports no Polars.
+This is the executable specification of docs/semantics.md: filtering, ordering and
+paging, each written here from the semantics and borrowed from no other engine. It
+favours clarity over speed, reads the same operator table as the compiled engine
+(``operators.OPERATORS``) and the same value helpers (``json_values``), and the
+property tests hold the Polars engine to its answers. It imports no Polars.
 
 RLIKE runs on Python's ``re``; the binder has already checked the pattern against
 Rust's regex syntax, and the two agree on the common subset the property tests draw
@@ -18,23 +19,30 @@ from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
 
-from polartrace.bind.filter import (
-    AllOf,
-    AnyOf,
-    BoundFilter,
-    Cond,
-    Dynamic,
-    Negate,
-    Node,
-    SpanGroup,
-)
-from polartrace.catalogue.fields import Source, ValueType
-from polartrace.catalogue.operators import OPERATORS, Base, like_body
+from polartrace.bind.nodes import BoundFilter, Cond, Dynamic
+from polartrace.bind.order_by import OrderKey
+from polartrace.catalogue.fields import FieldSpec, Source, ValueType
+from polartrace.catalogue.like import like_match
+from polartrace.catalogue.operators import OPERATORS, Base
 from polartrace.catalogue.text_units import linked_prompts, preview_units, span_units
+from polartrace.language.regex_python import python_pattern
 from polartrace.model.trace import Assessment, Span, Trace
+from polartrace.plan.search import (
+    And,
+    AssessmentMatch,
+    ColumnTest,
+    Not,
+    Or,
+    Predicate,
+    PromptMatch,
+    SearchPlan,
+    SpanMatch,
+    TextMatch,
+    plan_filter,
+)
 from polartrace.values.json_values import canonical_text, numeric_value
 
-__all__ = ["evaluate", "matches"]
+__all__ = ["ReferenceEngine", "evaluate", "matches"]
 
 _MISSING = object()
 
@@ -50,8 +58,8 @@ def evaluate(bound: BoundFilter, traces: Sequence[Trace]) -> list[bool]:
     Returns:
         One boolean per trace, in order.
     """
-    context = _Context(traces)
-    return [context.node(bound.root, trace) for trace in traces]
+    context, where = _Context(traces), plan_filter(bound)
+    return [context.node(where, trace) for trace in traces]
 
 
 def matches(bound: BoundFilter, trace: Trace) -> bool:
@@ -63,7 +71,7 @@ def matches(bound: BoundFilter, trace: Trace) -> bool:
 
 
 def _like(value: str, pattern: str) -> bool:
-    return re.fullmatch(like_body(pattern), value, re.DOTALL) is not None
+    return like_match(value, pattern)
 
 
 def _string_base(value: str, base: Base, operand: Any) -> bool:
@@ -77,7 +85,7 @@ def _string_base(value: str, base: Base, operand: Any) -> bool:
         case Base.ILIKE:
             return _like(value.lower(), operand.lower())
         case Base.RLIKE:
-            return re.search(operand, value) is not None
+            return re.search(python_pattern(operand), value) is not None
     msg = f"{base} does not apply to strings"  # pragma: no cover
     raise AssertionError(msg)
 
@@ -158,113 +166,135 @@ class _Context:
                 if assessment.is_valid and session is not None:
                     self.by_session.setdefault(session, []).append(assessment)
 
-    def node(self, node: Node | None, trace: Trace) -> bool:
+    def node(self, node: Predicate | None, trace: Trace) -> bool:
+        info = trace.info
         match node:
             case None:
                 return True
-            case Cond():
-                return self.cond(node, trace)
-            case SpanGroup(conds=conds):
+            case ColumnTest(cond=cond):
+                return _apply(cond, field_value(cond.field, cond.key, trace))
+            case SpanMatch(conds=conds):
                 return any(
                     all(self.span_cond(c, span) for c in conds)
                     for span in trace.data.spans
                 )
-            case AllOf(items=items):
-                return all(self.node(item, trace) for item in items)
-            case AnyOf(items=items):
-                return any(self.node(item, trace) for item in items)
-            case Negate(item=item):
-                return not self.node(item, trace)
-        msg = f"not a bound node: {node!r}"  # pragma: no cover
-        raise TypeError(msg)
-
-    def cond(self, cond: Cond, trace: Trace) -> bool:
-        info = trace.info
-        match cond.field.source:
-            case Source.INFO:
-                return _apply(cond, self.info_value(cond, trace))
-            case Source.TAG:
-                return _apply(cond, info.tags.get(str(cond.key), _MISSING))
-            case Source.METADATA:
-                return _apply(cond, info.trace_metadata.get(str(cond.key), _MISSING))
-            case Source.PROMPT:
-                wanted = cond.value if isinstance(cond.value, tuple) else (cond.value,)
-                return any(p in wanted for p in linked_prompts(info.tags))
-            case Source.TEXT:
+            case AssessmentMatch():
+                return self.assessment(node, trace)
+            case TextMatch(cond=cond):
                 units = chain(
                     preview_units(info), *(span_units(s) for s in trace.data.spans)
                 )
                 return any(_apply(cond, unit) for unit in units)
-            case Source.ASSESSMENT:
-                return self.assessment(cond, trace)
-            case Source.SPAN:
-                return any(self.span_cond(cond, span) for span in trace.data.spans)
-        msg = f"unknown source {cond.field.source}"  # pragma: no cover
-        raise AssertionError(msg)
-
-    @staticmethod
-    def info_value(cond: Cond, trace: Trace) -> Any:
-        info = trace.info
-        match cond.field.column:
-            case "state":
-                return info.state.value
-            case "request_time":
-                return info.request_time
-            case "execution_duration":
-                return info.execution_duration
-            case "end_time":
-                return info.request_time + (info.execution_duration or 0)
-            case "trace_id":
-                return info.trace_id
-            case "client_request_id":
-                return info.client_request_id
-            case "experiment_id":  # search scope (locations), never a filter field
-                return info.experiment_id
-        msg = f"unknown trace column {cond.field.column}"  # pragma: no cover
-        raise AssertionError(msg)
+            case PromptMatch(prompts=prompts):
+                return any(p in prompts for p in linked_prompts(info.tags))
+            case And(items=items):
+                return all(self.node(item, trace) for item in items)
+            case Or(items=items):
+                return any(self.node(item, trace) for item in items)
+            case Not(item=item):
+                return not self.node(item, trace)
+        msg = f"not a plan node: {node!r}"  # pragma: no cover
+        raise TypeError(msg)
 
     def assessments_of(self, trace: Trace) -> Iterator[Assessment]:
         """Valid assessments that apply to ``trace``: its own and its session's."""
         own = [a for a in trace.info.assessments if a.is_valid]
         yield from own
-        session = trace.info.trace_metadata.get("mlflow.trace.session")
+        session = trace.info.session_id
         if session is not None:
             owned = {id(a) for a in own}
             yield from (
                 a for a in self.by_session.get(session, ()) if id(a) not in owned
             )
 
-    def assessment(self, cond: Cond, trace: Trace) -> bool:
-        kind, name = cond.field.column, cond.key or ""
-        if cond.field.value_type is not ValueType.DYNAMIC:
-            # issue.id = '<id>': an issue link's name is the issue id, and the
-            # filter gives it as the value (the key is None: reading it as the
-            # name would match only issues named '').
-            name = str(cond.value)
+    def assessment(self, match: AssessmentMatch, trace: Trace) -> bool:
         relevant = [
-            a for a in self.assessments_of(trace) if a.kind == kind and a.name == name
+            a
+            for a in self.assessments_of(trace)
+            if a.kind == match.kind and a.name == match.name
         ]
-        if cond.field.value_type is not ValueType.DYNAMIC:  # issue.id = '<id>'
+        if match.test is None:  # it exists (an error-only feedback does)
             return bool(relevant)
-        op = OPERATORS[cond.op]
-        if op.base is Base.IS_NULL:
-            # An error-only feedback (null value) still exists for IS [NOT] NULL.
-            return bool(relevant) == op.negated
-        return any(_apply(cond, a.value, quoted_form=True) for a in relevant)
+        test = match.test
+        return any(_apply(test, a.value, quoted_form=True) for a in relevant)
 
     def span_cond(self, cond: Cond, span: Span) -> bool:
+        if cond.field.read_span is not None:
+            return _apply(cond, cond.field.read_span(span))
         match cond.field.column:
-            case "name":
-                return _apply(cond, span.name)
-            case "type":
-                return _apply(cond, span.span_type)
-            case "status":
-                return _apply(cond, span.status.code.value)
-            case "duration_ms":
-                return _apply(cond, span.duration_ms)
             case "content":
                 return any(_apply(cond, unit) for unit in span_units(span))
             case "attributes":
                 return _apply(cond, span.attributes.get(str(cond.key), _MISSING))
         msg = f"unknown span field {cond.field.column}"  # pragma: no cover
         raise AssertionError(msg)
+
+
+# --- reading a field from a Trace ------------------------------------------------
+
+
+def field_value(field: FieldSpec, key: str | None, trace: Trace) -> Any:
+    """The value of a trace-level field (info, tag, metadata) of ``trace``.
+
+    ``_MISSING`` for an unset tag or metadata key; an info field is read through the
+    accessor its catalogue entry declares, as the frame builder reads it.
+    """
+    info = trace.info
+    match field.source:
+        case Source.TAG:
+            return info.tags.get(str(key), _MISSING)
+        case Source.METADATA:
+            return info.trace_metadata.get(str(key), _MISSING)
+        case Source.INFO if field.read is not None:
+            return field.read(trace)
+    msg = f"{field.name} is not a trace-level field with an accessor"
+    raise AssertionError(msg)  # pragma: no cover - the binder allows no other
+
+
+# --- ordering and paging (docs/semantics.md#ordering-and-ties, #paging) ----------
+
+
+def _sorted(
+    keys: list[int], traces: Sequence[Trace], order: Sequence[OrderKey]
+) -> list[int]:
+    """``keys`` sorted by ``order``: each key ascending or descending, nulls last.
+
+    One stable sort per key, from the last key to the first, so earlier keys decide
+    and later ones break their ties. Strings (status names, tags, metadata, ids)
+    compare by code point, as Python compares them; times and durations compare as
+    numbers.
+    """
+    rows = list(keys)
+    for key in reversed(order):
+        value = {k: field_value(key.field, key.key, traces[k]) for k in rows}
+        present = [k for k in rows if not _absent(value[k])]
+        missing = [k for k in rows if _absent(value[k])]
+        present.sort(key=value.__getitem__, reverse=key.descending)
+        rows = present + missing  # nulls last, whatever the direction
+    return rows
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value is _MISSING
+
+
+class ReferenceEngine:
+    """Runs plans over a sequence of ``Trace``; a trace's key is its position."""
+
+    def __init__(self, traces: Sequence[Trace]) -> None:
+        self.traces = traces
+        self._context = _Context(traces)
+
+    def _matches(self, plan: SearchPlan) -> list[int]:
+        node = self._context.node
+        return [k for k, t in enumerate(self.traces) if node(plan.where, t)]
+
+    def count(self, plan: SearchPlan) -> int:
+        """How many traces ``plan.where`` selects."""
+        return len(self._matches(plan))
+
+    def keys(self, plan: SearchPlan) -> list[int]:
+        """Keys of the selected traces in the plan's order, from its offset."""
+        ordered = _sorted(self._matches(plan), self.traces, plan.order)
+        end = None if plan.limit is None else plan.offset + plan.limit
+        return ordered[plan.offset : end]

@@ -24,11 +24,12 @@ from polartrace.frame.schema import (
     TAG_PREFIX,
 )
 from polartrace.frame.trace_frame import TraceFrame, _assessment_rows, _compact
+from polartrace.values.conventions import SESSION_KEY
 
 __all__ = ["concat"]
 
 _DERIVED: Final = ("attr:", "num:")  # span columns a frame derives on first use
-_SESSION: Final = META_PREFIX + "mlflow.trace.session"
+_SESSION: Final = META_PREFIX + SESSION_KEY
 _FIXED_ENUMS: Final = (STATE_ENUM, SPAN_STATUS_ENUM)
 
 

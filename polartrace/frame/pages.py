@@ -36,6 +36,7 @@ import polars as pl
 
 from polartrace.frame.root_spans import dumps
 from polartrace.model.trace import Trace
+from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS, root_span
 from polartrace.values.json_values import decode_attribute_fast, holds_wide_float
 
 __all__ = [
@@ -69,7 +70,6 @@ TRACE_TEXT: Final = pl.coalesce(
     pl.col("json"),
     pl.concat_str(pl.lit(_OPEN), "info", pl.lit(_SPANS), "spans", pl.lit(_CLOSE)),
 )
-_INPUTS, _OUTPUTS = "mlflow.spanInputs", "mlflow.spanOutputs"
 _VALUE_KINDS: Final = ("feedback", "expectation")
 
 
@@ -147,15 +147,20 @@ def _table(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
 
 def root_io(spans: list[Any]) -> tuple[Any, Any]:
     """The root span's decoded inputs and outputs (as ``TraceData.request``)."""
-    for span in spans:
-        if not span.get("parent_span_id"):  # null, or OTLP's "" for no parent
-            attributes = span.get("attributes") or {}
-            inputs, outputs = attributes.get(_INPUTS), attributes.get(_OUTPUTS)
-            return (
-                None if inputs is None else decode_attribute_fast(inputs),
-                None if outputs is None else decode_attribute_fast(outputs),
-            )
-    return None, None
+    root = root_span(spans, _parent_of)
+    if root is None:
+        return None, None
+    attributes = root.get("attributes") or {}
+    inputs, outputs = attributes.get(SPAN_INPUTS), attributes.get(SPAN_OUTPUTS)
+    return (
+        None if inputs is None else decode_attribute_fast(inputs),
+        None if outputs is None else decode_attribute_fast(outputs),
+    )
+
+
+def _parent_of(span: dict[str, Any]) -> str | None:
+    # Null, or OTLP's "" for no parent, as the span reader reads it.
+    return span.get("parent_span_id") or None
 
 
 # --- decoding ----------------------------------------------------------------------

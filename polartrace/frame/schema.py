@@ -1,22 +1,38 @@
-"""The frame tables' layout: enums, column prefixes and schemas."""
+"""The frame tables' layout: enums, column prefixes and schemas.
+
+The prefixes are defined in `polartrace.values.columns`, below the query core, so
+that the field catalogue can name a field's column; they are re-exported here next
+to the dtypes. The enums' categories are MLflow's names
+(`polartrace.values.conventions`).
+"""
 
 from __future__ import annotations
 
 import polars as pl
 
+from polartrace.values.columns import (
+    ATTR_PREFIX,
+    META_PREFIX,
+    NUM_PREFIX,
+    RAW_PREFIX,
+    TAG_PREFIX,
+)
+from polartrace.values.conventions import SPAN_STATUS_CODES, TRACE_STATES
+
 __all__ = [
+    "ATTR_PREFIX",
+    "META_PREFIX",
+    "NUM_PREFIX",
+    "RAW_PREFIX",
     "SPAN_STATUS_ENUM",
     "STATE_ENUM",
+    "TAG_PREFIX",
 ]
 
 
-STATE_ENUM = pl.Enum(["ERROR", "IN_PROGRESS", "OK", "STATE_UNSPECIFIED"])
-SPAN_STATUS_ENUM = pl.Enum(["ERROR", "OK", "UNSET"])
-TAG_PREFIX = "tag:"
-META_PREFIX = "meta:"
-ATTR_PREFIX = "attr:"
-NUM_PREFIX = "num:"
-RAW_PREFIX = "raw:"
+# Sorted categories: sorting the codes sorts the names.
+STATE_ENUM = pl.Enum(sorted(TRACE_STATES))
+SPAN_STATUS_ENUM = pl.Enum(sorted(SPAN_STATUS_CODES))
 
 
 _TRACE_SCHEMA: dict[str, pl.DataType] = {

@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 import polars as pl
 
+from polartrace.catalogue.fields import FIELDS, Source
 from polartrace.catalogue.text_units import linked_prompts
 from polartrace.frame.pages import PAGE_SCHEMA, from_texts, from_traces, whole_texts
 from polartrace.frame.schema import (
@@ -62,11 +63,12 @@ from polartrace.frame.schema import (
 )
 from polartrace.frame.summary import frame_html, frame_repr
 from polartrace.frame.units import build_units
-from polartrace.model.trace import Trace
+from polartrace.model.trace import Span, Trace
+from polartrace.model.validate import check_encodable
+from polartrace.values.conventions import SESSION_KEY
 from polartrace.values.errors import TraceFormatError, TraceNotFoundError, TracingError
 from polartrace.values.json_values import (
     canonical_text,
-    check_encodable,
     decode_attribute,
     numeric_value,
 )
@@ -321,6 +323,19 @@ class TraceFrame:
         return frame_with_tag(self, trace_id, key, None)
 
 
+# The trace and span columns that hold a catalogue field, and the field's accessor.
+_INFO_FIELDS: list[tuple[str, Callable[[Trace], Any]]] = [
+    (str(spec.frame_column), spec.read)
+    for spec in FIELDS
+    if spec.source is Source.INFO and spec.read is not None
+]
+_SPAN_FIELDS: list[tuple[str, Callable[[Span], Any]]] = [
+    (str(spec.frame_column), spec.read_span)
+    for spec in FIELDS
+    if spec.read_span is not None
+]
+
+
 class _Builder:
     """Accumulates column lists from ``Trace`` objects, then types them once."""
 
@@ -334,6 +349,9 @@ class _Builder:
         self.sessions: dict[str, list[int]] = {}
         self.prompts: dict[str, list[Any]] = {name: [] for name in _PROMPT_SCHEMA}
         self.n = 0
+        # Columns that hold a catalogue field are filled by the field's accessor.
+        self._info_fields = [(self.info[c].append, read) for c, read in _INFO_FIELDS]
+        self._span_fields = [(self.spans[c].append, read) for c, read in _SPAN_FIELDS]
 
     @staticmethod
     def _sparse(columns: dict[str, list[Any]], key: str, row: int, value: Any) -> None:
@@ -345,23 +363,17 @@ class _Builder:
 
     def add(self, key: int, trace: Trace) -> None:
         info = trace.info
-        duration = info.execution_duration
         row = self.info
         row["_key"].append(key)
-        row["trace_id"].append(info.trace_id)
-        row["client_request_id"].append(info.client_request_id)
-        row["state"].append(str(info.state.value))
-        row["request_time"].append(info.request_time)
-        row["execution_duration"].append(duration)
-        row["end_time"].append(info.request_time + (duration or 0))
-        row["experiment_id"].append(info.experiment_id)
+        for append, read in self._info_fields:
+            append(read(trace))
         row["request_preview"].append(info.request_preview)
         row["response_preview"].append(info.response_preview)
         for name, value in info.tags.items():
             self._sparse(self.tags, name, key, value)
         for name, value in info.trace_metadata.items():
             self._sparse(self.meta, name, key, value)
-        session = info.trace_metadata.get("mlflow.trace.session")
+        session = info.trace_metadata.get(SESSION_KEY)
         if session is not None:
             self.sessions.setdefault(session, []).append(key)
         for prompt in linked_prompts(info.tags):
@@ -374,22 +386,17 @@ class _Builder:
                 self.assessments.append((key, assessment))
         self.n = key + 1
 
-    def _add_span(self, key: int, span: Any) -> None:
+    def _add_span(self, key: int, span: Span) -> None:
         cols = self.spans
         span_row = len(cols["_key"])
-        start, end = span.start_time_ns, span.end_time_ns
         cols["_key"].append(key)
         cols["_span"].append(span_row)
         cols["span_id"].append(span.span_id)
         cols["parent_id"].append(span.parent_id)
-        cols["name"].append(span.name)
-        cols["type"].append(span.span_type)
-        cols["status"].append(span.status.code.value)
-        cols["start_ns"].append(start)
-        cols["end_ns"].append(end)
-        cols["duration_ms"].append(
-            None if start is None or end is None else (end - start) / 1e6
-        )
+        cols["start_ns"].append(span.start_time_ns)
+        cols["end_ns"].append(span.end_time_ns)
+        for append, read in self._span_fields:
+            append(read(span))
         cols["events"].append(
             json.dumps([e.to_dict() for e in span.events]) if span.events else None
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS
 from polartrace.values.json_values import (
     LONG_INTEGER,
     append_leaves,
@@ -35,7 +36,7 @@ UNIT_SCHEMA: dict[str, pl.DataType] = {
 }
 _RAW_PREFIX = "raw:"
 # Attributes whose key starts with "mlflow." are left out, but for these two.
-_TEXT_KEYS = ("mlflow.spanInputs", "mlflow.spanOutputs")
+_TEXT_KEYS = (SPAN_INPUTS, SPAN_OUTPUTS)
 
 
 def build_units(traces: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:

@@ -23,6 +23,7 @@ from polartrace.generate._vocab import (
     _STARS,
     _TONES,
 )
+from polartrace.values.conventions import SESSION_KEY
 
 
 def draw_assessments(
@@ -118,7 +119,7 @@ def draw_assessments(
                 '{"value": false}', rationale=_RATIONALES[ok])  # fmt: skip
     if session is not None and rng.random() < 0.01:
         quality = ("good", "good", "ok", "poor")[int(rng.random() * 4)]
-        scope = f', "metadata": {{"mlflow.trace.session": "{session.id}"}}'
+        scope = f', "metadata": {{"{SESSION_KEY}": "{session.id}"}}'
         add("session_quality", "LLM_JUDGE", f'{{"value": "{quality}"}}',
             later_ms=_HOUR_MS, extra=scope)  # fmt: skip
     return found

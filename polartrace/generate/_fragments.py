@@ -18,6 +18,7 @@ from polartrace.generate._vocab import (
     _MODELS,
     _TEMPERATURES,
 )
+from polartrace.values.conventions import truncate_preview
 
 # JSON text of a str exactly as json.dumps(s, ensure_ascii=False) writes it, which is
 # how MLflow encodes span attributes (non-ASCII kept); C-accelerated.
@@ -66,7 +67,7 @@ def _preview(text: str, escaped: str, limit: int) -> str:
 
     ``escaped`` is ``text`` already escaped, reused when no cut is needed.
     """
-    return escaped if len(text) <= limit else _ea(text[: limit - 3] + "...")
+    return escaped if len(text) <= limit else _ea(truncate_preview(text, limit))
 
 
 def _usage(in_tok: int, out_tok: int) -> str:

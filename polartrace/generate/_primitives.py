@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from polartrace.generate._vocab import _VOCAB
+from polartrace.values.conventions import truncate_preview
 
 _DAY_MS: Final = 86_400_000
 _HOUR_MS: Final = 3_600_000
@@ -95,7 +96,7 @@ def _rfc3339(ms: int) -> str:
 
 def _truncate(text: str, limit: int) -> str:
     """Cut ``text`` to ``limit`` characters the way MLflow does (``...`` suffix)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return truncate_preview(text, limit)
 
 
 def _b64(raw: bytes) -> str:

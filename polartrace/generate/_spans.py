@@ -48,6 +48,7 @@ from polartrace.generate._vocab import (
     _SYSTEM_PROMPTS,
     _TIME_WEIGHT,
 )
+from polartrace.values.conventions import CHAT_USAGE_KEY
 
 
 class _Span:
@@ -317,7 +318,7 @@ class _SpanWriter:
                 usage[0] += in_tok
                 usage[1] += out_tok
                 tail = (
-                    f', "mlflow.chat.tokenUsage": "{{\\"input_tokens\\": {in_tok}, '
+                    f', "{CHAT_USAGE_KEY}": "{{\\"input_tokens\\": {in_tok}, '
                     f'\\"output_tokens\\": {out_tok}, '
                     f'\\"total_tokens\\": {in_tok + out_tok}}}", {out}'
                 )

@@ -35,8 +35,13 @@ from polartrace.generate._vocab import (
     _SESSION_LEN_CUM,
     _VOCAB,
 )
+from polartrace.values.conventions import (
+    PREVIEW_MAX_CHARS,
+    SESSION_KEY,
+    TOKEN_USAGE_KEY,
+    USER_KEY,
+)
 
-_PREVIEW_CHARS: Final = 1000  # MLflow's TRACE_REQUEST_RESPONSE_PREVIEW_MAX_LENGTH_OSS
 _METADATA_CHARS: Final = 250  # MLflow's MAX_CHARS_IN_TRACE_INFO_METADATA
 _STATES: Final = ("OK", "ERROR", "IN_PROGRESS")
 _STATE_CUM: Final = (0.85, 0.97)
@@ -149,9 +154,9 @@ class _Generator:
                     f'"mlflow.source.git.commit": "{self.commits[app_i * 5 + week]}", '
                     '"mlflow.source.git.branch": "staging"'
                 )
-        md.append(f'"mlflow.trace_schema.version": "3", "mlflow.trace.user": "{user}"')
+        md.append(f'"mlflow.trace_schema.version": "3", "{USER_KEY}": "{user}"')
         if session is not None:
-            md.append(f'"mlflow.trace.session": "{session.id}"')
+            md.append(f'"{SESSION_KEY}": "{session.id}"')
         if rng.random() < 0.20:
             run = self.runs[int(rng.random() * len(self.runs))]
             md.append(f'"mlflow.sourceRun": "{run}"')
@@ -181,7 +186,7 @@ class _Generator:
             )
             md.append(f'"mlflow.traceOutputs": {outputs}')
             if in_tok:
-                md.append(_kv("mlflow.trace.tokenUsage", _usage(in_tok, out_tok)))
+                md.append(_kv(TOKEN_USAGE_KEY, _usage(in_tok, out_tok)))
             total = sum(sizes) + 1200 + 2 * (len(c.root_in) + len(c.root_out))
             stats = (
                 f'{{"total_size_bytes": {total}, "num_spans": {len(sizes)}, '
@@ -194,10 +199,10 @@ class _Generator:
             assessments = draw_assessments(
                 rng, trace_id, request_ms + duration_ms, ok, c, session
             )
-            preview = _preview(c.root_in, c.root_in_j, _PREVIEW_CHARS)
+            preview = _preview(c.root_in, c.root_in_j, PREVIEW_MAX_CHARS)
             tail = f', "request_preview": {preview}'
             if ok:
-                preview = _preview(c.root_out, c.root_out_j, _PREVIEW_CHARS)
+                preview = _preview(c.root_out, c.root_out_j, PREVIEW_MAX_CHARS)
                 tail += f', "response_preview": {preview}'
             tail += f', "execution_duration_ms": {duration_ms}'
         md.append('"mlflow.trace.infoFinalized": "true"')

@@ -63,8 +63,18 @@ from polartrace.frame.schema import (
 from polartrace.frame.trace_frame import TraceFrame, _assessment_rows, _compact
 from polartrace.model.assessment import read_assessment
 from polartrace.model.span import _read_event
+from polartrace.model.timestamps import parse_timestamp_ms
+from polartrace.values.conventions import (
+    LINKED_PROMPTS_TAG,
+    SESSION_KEY,
+    SPAN_STATUS_SPELLINGS,
+    SPAN_TYPE_KEY,
+    STATE_SPELLINGS,
+    STATE_UNSPECIFIED,
+    status_code_json,
+)
 from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import decode_attribute, parse_timestamp_ms
+from polartrace.values.json_values import decode_attribute
 
 __all__ = ["read_jsonl_columnar"]
 
@@ -105,15 +115,9 @@ _SPAN: Final = pa.struct(
     ]
 )
 _PARTS: Final = pa.schema([("t", _STRUCT), ("m", _STRUCT), ("s", pa.list_(_SPAN))])
-_STATES: Final = {
-    "": "STATE_UNSPECIFIED",
-    "TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED",
-    **{state: state for state in STATE_ENUM.categories},
-}
-_STATUS_CODES: Final = {
-    **{f"STATUS_CODE_{code}": code for code in SPAN_STATUS_ENUM.categories},
-    **{code: code for code in SPAN_STATUS_ENUM.categories},
-}
+_STATES: Final = {"": STATE_UNSPECIFIED, **STATE_SPELLINGS}
+_STATUS_CODES: Final = dict(SPAN_STATUS_SPELLINGS)
+_UNSET_JSON: Final = status_code_json("UNSET")
 _STRING: Final = r'"(?:[^"\\]|\\.)*"'
 _INFO_MARK: Final = '{"info": '
 _SPANS_MARK: Final = '"data": {"spans": '
@@ -123,8 +127,6 @@ _LOOSE_OBJECT: Final = rf"\{{(?:{_LOOSE_PAIR}(?:,{_LOOSE_PAIR})*|\s*)\}}"
 _TIME_LIMIT: Final = 1 << 62
 _BASE64_8: Final = r"^[A-Za-z0-9+/]{11}=$"
 _BASE64_16: Final = r"^[A-Za-z0-9+/]{22}==$"
-_SESSION_KEY: Final = "mlflow.trace.session"
-_PROMPTS_KEY: Final = "mlflow.linkedPrompts"
 
 
 class _Unsure(Exception):
@@ -472,6 +474,7 @@ def _traces(
         .cast(STATE_ENUM),
         request_time.alias("request_time"),
         pl.col("execution_duration_ms").alias("execution_duration"),
+        # TraceInfo.end_time_ms, column-wise (tests/test_field_access.py).
         (request_time + pl.col("execution_duration_ms").fill_null(0)).alias("end_time"),
         pl.col("trace_location")
         .struct.field("mlflow_experiment")
@@ -491,7 +494,7 @@ def _traces(
     if extra:
         traces = traces.with_columns(extra)
     sessions: dict[str, list[int]] = {}
-    session_column = META_PREFIX + _SESSION_KEY
+    session_column = META_PREFIX + SESSION_KEY
     if session_column in traces.columns:
         grouped = (
             traces.select(pl.col(session_column).cast(pl.String), "_key")
@@ -529,7 +532,7 @@ def _spans(spans: pl.Series, texts: pl.Series) -> pl.DataFrame:
         pl.col("end_time_unix_nano").abs() > _TIME_LIMIT,
         ~pl.col("status")
         .struct.field("code")
-        .fill_null("STATUS_CODE_UNSET")
+        .fill_null(_UNSET_JSON)
         .is_in(list(_STATUS_CODES)),
     )
     table.select(_hex(pl.col("trace_id")))  # strict: raises on what it cannot decode
@@ -543,7 +546,7 @@ def _spans(spans: pl.Series, texts: pl.Series) -> pl.DataFrame:
         pl.lit(None, dtype=pl.String).alias("type"),
         pl.col("status")
         .struct.field("code")
-        .fill_null("STATUS_CODE_UNSET")
+        .fill_null(_UNSET_JSON)
         .replace_strict(_STATUS_CODES, return_dtype=pl.String)
         .cast(SPAN_STATUS_ENUM)
         .alias("status"),
@@ -564,7 +567,7 @@ def _spans(spans: pl.Series, texts: pl.Series) -> pl.DataFrame:
 
     raw = _string_columns(table["attributes"], RAW_PREFIX, attribute_keys)
     out = out.with_columns(_events(table, texts, span_keys, starts))
-    type_name = RAW_PREFIX + "mlflow.spanType"
+    type_name = RAW_PREFIX + SPAN_TYPE_KEY
     types = next((c for c in raw if c.name == type_name), None)
     out = out.with_columns(_span_types(types, out.height))
     out = out.with_columns(_compact(out["name"]), _compact(out["type"]))
@@ -645,12 +648,12 @@ def _assessments(
 
 
 def _prompts(traces: pl.DataFrame) -> pl.DataFrame:
-    column = TAG_PREFIX + _PROMPTS_KEY
+    column = TAG_PREFIX + LINKED_PROMPTS_TAG
     if column not in traces.columns:
         return pl.DataFrame(schema=_PROMPT_SCHEMA)
     pairs = traces.select("_key", pl.col(column).cast(pl.String)).drop_nulls()
     distinct = pairs[column].unique().to_list()
-    prompts = {v: linked_prompts({_PROMPTS_KEY: v}) for v in distinct}
+    prompts = {v: linked_prompts({LINKED_PROMPTS_TAG: v}) for v in distinct}
     rows = [
         (key, prompt) for key, value in pairs.iter_rows() for prompt in prompts[value]
     ]

@@ -17,19 +17,42 @@ from typing import IO, Any
 
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.trace import Trace
+from polartrace.model.validate import check_encodable
 from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import check_encodable
+from polartrace.values.nesting import loads
 
 __all__ = ["iter_jsonl", "read_json", "read_jsonl", "write_jsonl"]
 
 
-def open_text(path: Path, mode: str = "r") -> IO[str]:
-    """Open ``path`` as UTF-8 text, through gzip when its name ends in ``.gz``."""
+def open_text(path: Path, mode: str = "r", errors: str = "strict") -> IO[str]:
+    """Open ``path`` as UTF-8 text, through gzip when its name ends in ``.gz``.
+
+    Readers that report bad bytes by line pass ``errors="surrogateescape"`` and
+    check each line with `check_utf8`.
+    """
     if path.suffix.lower() == ".gz":
         if "r" in mode:
-            return _text(gzip.GzipFile(path, "rb"))
+            return _text(gzip.GzipFile(path, "rb"), errors)
         return _text(_gzip_writer(path))
-    return path.open(mode, encoding="utf-8", newline="\n" if "w" in mode else None)
+    newline = "\n" if "w" in mode else None
+    return path.open(mode, encoding="utf-8", errors=errors, newline=newline)
+
+
+def check_utf8(line: str, source: str, number: int) -> None:
+    r"""Fail naming the line and column of a byte that is not UTF-8.
+
+    ``line`` was decoded with ``errors="surrogateescape"``, which turns each such
+    byte into a lone surrogate; JSON escapes such as ``\udc80`` stay six
+    characters, so a surrogate here can only be a bad byte.
+    """
+    if line.isascii():
+        return
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(line[exc.start]) - 0xDC00
+        msg = f"byte 0x{byte:02x} at column {exc.start + 1} is not UTF-8"
+        raise TraceFormatError(msg, source=source, location=f"line {number}") from None
 
 
 class _GzipWriter(gzip.GzipFile):
@@ -55,8 +78,8 @@ def _gzip_writer(path: Path) -> gzip.GzipFile:
     return _GzipWriter(path)
 
 
-def _text(raw: Any) -> IO[str]:
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+def _text(raw: Any, errors: str = "strict") -> IO[str]:
+    return io.TextIOWrapper(raw, encoding="utf-8", errors=errors, newline="\n")
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[Trace]:
@@ -81,10 +104,11 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[Trace]:
     """
     source = str(path)
     try:
-        with open_text(Path(path)) as handle:
+        with open_text(Path(path), errors="surrogateescape") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
+                check_utf8(line, source, number)
                 yield _trace_from_line(line, source, number)
     except OSError as exc:
         msg = f"cannot read file: {exc.strerror or exc}"
@@ -96,10 +120,13 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[Trace]:
 
 def _trace_from_line(line: str, source: str, number: int) -> Trace:
     try:
-        data = json.loads(line)
+        data = loads(line)
     except json.JSONDecodeError as exc:
         msg = f"invalid JSON at column {exc.colno}: {exc.msg}"
         raise TraceFormatError(msg, source=source, location=f"line {number}") from exc
+    except TraceFormatError as exc:  # nested too deeply
+        where = f"line {number}" + (f", {exc.location}" if exc.location else "")
+        raise TraceFormatError(exc.message, source=source, location=where) from exc
     try:
         if "\\ud" in line or "\\uD" in line:  # maybe an escaped lone surrogate
             check_encodable(data)
@@ -114,7 +141,12 @@ def load_json(path: Path) -> Any:
     source = str(path)
     try:
         with open_text(path) as handle:
-            return json.load(handle)
+            text = handle.read()
+        return loads(text)
+    except TraceFormatError as exc:  # nested too deeply
+        raise TraceFormatError(
+            exc.message, source=source, location=exc.location
+        ) from exc
     except OSError as exc:
         msg = f"cannot read file: {exc.strerror or exc}"
         raise TraceFormatError(msg, source=source) from exc
@@ -215,7 +247,11 @@ def write_jsonl(
     partial = path.with_name(path.name + ".partial" + "".join(path.suffixes[-1:]))
     written = 0
     try:
-        with open_text(partial, "w") as handle:
+        try:
+            handle = open_text(partial, "w")
+        except OSError as exc:  # name the file the caller asked for
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        with handle:
             for line in _json_lines(traces):
                 handle.write(line)
                 handle.write("\n")

@@ -17,19 +17,31 @@ and then by start time), so the result equals ``mlflow.get_trace(id)``.
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 import polars as pl
 
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io.jsonl import load_json
 from polartrace.model.trace import Trace
-from polartrace.values.errors import TraceFormatError
+from polartrace.values.conventions import (
+    ARTIFACT_LOCATION_TAG,
+    COST_KEY,
+    SESSION_KEY,
+    SPANS_LOCATION_TAG,
+    TOKEN_USAGE_KEY,
+    TRACE_NAME_TAG,
+)
+from polartrace.values.errors import SearchArgumentError, TraceFormatError
+from polartrace.values.nesting import loads
 
 __all__ = ["is_database_url", "read_mlflow_db", "read_mlflow_db_traces"]
 
@@ -43,9 +55,17 @@ _TOKENS: Final = (
     "cache_creation_input_tokens_above_1hr",
 )
 _COSTS: Final = ("input_cost", "output_cost", "total_cost")
-_NAME_TAG: Final = "mlflow.traceName"
-_SPANS_LOCATION: Final = "mlflow.trace.spansLocation"
-_ARTIFACT_LOCATION: Final = "mlflow.artifactLocation"
+# SQLAlchemy's default DB-API module of each dialect, and the package holding it.
+_EXPERIMENT_ID: Final = re.compile(r"[0-9]{1,18}")
+_DRIVERS: Final = {
+    "psycopg2": "psycopg2-binary",
+    "psycopg": "'psycopg[binary]'",
+    "MySQLdb": "mysqlclient",
+    "pymysql": "PyMySQL",
+    "pyodbc": "pyodbc",
+    "cx_Oracle": "cx_Oracle",
+    "oracledb": "oracledb",
+}
 
 
 def is_database_url(text: str) -> bool:
@@ -64,8 +84,11 @@ def _connect(source: str) -> Iterator[Any]:
         if not path.is_file():
             msg = "no such database file"
             raise TraceFormatError(msg, source=source)
+        # Quoted, so that '%41' or '#' in a file name is not read as URI syntax;
+        # read-only, so that nothing is ever created.
+        uri = f"file:{quote(os.fspath(path.resolve()))}?mode=ro"
         try:
-            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            con = sqlite3.connect(uri, uri=True)
         except sqlite3.Error as exc:
             msg = f"cannot open database: {exc}"
             raise TraceFormatError(msg, source=source) from exc
@@ -77,15 +100,24 @@ def _connect(source: str) -> Iterator[Any]:
     try:
         import sqlalchemy
     except ImportError as exc:
-        msg = "a database URL needs SQLAlchemy: pip install 'sqlalchemy>=2'"
+        msg = "a database URL needs SQLAlchemy: pip install 'polartrace[mlflow-db]'"
         raise TraceFormatError(msg, source=source) from exc
     try:
         engine = sqlalchemy.create_engine(source)
-        with engine.connect() as sa_con:
-            yield sa_con
+        sa_con = engine.connect()
+    except ImportError as exc:  # the dialect's DB-API driver is not installed
+        module = exc.name or "the driver"
+        package = _DRIVERS.get(module, module)
+        msg = f"the database driver {module!r} is not installed: pip install {package}"
+        raise TraceFormatError(msg, source=source) from exc
     except sqlalchemy.exc.SQLAlchemyError as exc:
         msg = f"cannot open database: {exc}"
         raise TraceFormatError(msg, source=source) from exc
+    try:
+        yield sa_con
+    finally:
+        sa_con.close()
+        engine.dispose()
 
 
 def _sqlite_directory(source: str) -> Path | None:
@@ -117,14 +149,88 @@ def _grouped(df: pl.DataFrame, key: str, *columns: str) -> dict[str, list[Any]]:
     }
 
 
+def _rows(con: Any, sql: str, source: str, table: str) -> list[dict[str, Any]]:
+    """Rows as the driver returns them: one bad cell must not retype its column.
+
+    Polars gives a column one type, so a single text cell in SQLite's (untyped)
+    integer column would turn every row's value into text and the error would
+    name the first trace instead of the bad one.
+    """
+    try:
+        if isinstance(con, sqlite3.Connection):
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        else:
+            result = con.exec_driver_sql(sql)
+            names, rows = list(result.keys()), result.fetchall()
+    except Exception as exc:  # driver errors have no common base class
+        msg = f"cannot read MLflow table {table!r}: {exc}"
+        raise TraceFormatError(msg, source=source, location=table) from exc
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _integer(row: dict[str, Any], column: str, source: str, *, null: bool) -> Any:
+    """The integer in ``row[column]`` (an integral REAL is one), else an error."""
+    value = row.get(column)
+    if value is None and null:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    where = f"trace {row.get('request_id')}, trace_info.{column}"
+    msg = f"expected an integer, got {value!r}"
+    raise TraceFormatError(msg, source=source, location=where)
+
+
+def _checked_info(row: dict[str, Any], source: str) -> dict[str, Any]:
+    """A ``trace_info`` row whose typed columns hold their types."""
+    if not isinstance(row.get("request_id"), str):
+        msg = f"expected a text trace id, got {row.get('request_id')!r}"
+        raise TraceFormatError(msg, source=source, location="trace_info.request_id")
+    out = dict(row)
+    out["timestamp_ms"] = _integer(row, "timestamp_ms", source, null=False)
+    for column in ("execution_time_ms", *_TOKENS):
+        out[column] = _integer(row, column, source, null=True)
+    return out
+
+
+def _experiment_filter(experiment_ids: Any) -> str:
+    """The SQL condition of an ``experiment_ids`` argument, checked first."""
+    if experiment_ids is None:
+        return ""
+    if isinstance(experiment_ids, str | bytes) or not hasattr(
+        experiment_ids, "__iter__"
+    ):
+        msg = (
+            f"experiment_ids must be a list of ids, got "
+            f"{type(experiment_ids).__name__} {experiment_ids!r}"
+        )
+        raise SearchArgumentError(msg)
+    ids = []
+    for item in experiment_ids:
+        text = (
+            str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+        )
+        # MLflow's SQL store numbers experiments: anything else is no id of it.
+        if not isinstance(text, str) or not _EXPERIMENT_ID.fullmatch(text):
+            msg = f"experiment id {item!r} is not an MLflow database id (digits only)"
+            raise SearchArgumentError(msg)
+        ids.append(text)
+    return f" WHERE experiment_id IN ({', '.join(ids) or 'NULL'})"
+
+
 def _load_json_text(text: str | None, source: str, where: str) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return loads(text, where)
     except json.JSONDecodeError as exc:
         msg = f"invalid JSON: {exc.msg}"
         raise TraceFormatError(msg, source=source, location=where) from exc
+    except TraceFormatError as exc:  # nested too deeply
+        raise TraceFormatError(exc.message, source=source, location=where) from exc
 
 
 def _assessment(row: dict[str, Any], source: str) -> dict[str, Any]:
@@ -168,18 +274,18 @@ def _promoted(row: dict[str, Any]) -> dict[str, str]:
     """Metadata MLflow stores in ``trace_info`` columns, as its reader rebuilds it."""
     out: dict[str, str] = {}
     if row.get("session_id") is not None:
-        out["mlflow.trace.session"] = row["session_id"]
-    tokens = {k: int(row[k]) for k in _TOKENS if row.get(k) is not None}
+        out[SESSION_KEY] = row["session_id"]
+    tokens = {k: row[k] for k in _TOKENS if row.get(k) is not None}
     if tokens:
-        out["mlflow.trace.tokenUsage"] = json.dumps(tokens)
+        out[TOKEN_USAGE_KEY] = json.dumps(tokens)
     cost = {k: row[k] for k in _COSTS if row.get(k) is not None}
     if cost:
-        out["mlflow.trace.cost"] = json.dumps(cost)
+        out[COST_KEY] = json.dumps(cost)
     return out
 
 
 def _artifact_spans(tags: dict[str, str], base: Path | None, trace_id: str) -> Any:
-    location = tags.get(_ARTIFACT_LOCATION, "")
+    location = tags.get(ARTIFACT_LOCATION_TAG, "")
     path = Path(location.removeprefix("file://"))
     if not path.is_absolute() and base is not None:
         path = base / path
@@ -203,23 +309,29 @@ def read_mlflow_db_traces(
     Args:
         source: A SQLite file path, ``sqlite:///path``, or any SQLAlchemy URL
             (``postgresql://...``; needs the ``mlflow-db`` extra).
-        experiment_ids: Only these experiments (default: all).
+        experiment_ids: Only these experiments (default: all): a list of ids, each
+            digits only as MLflow's SQL store numbers experiments.
 
     Returns:
         The traces ordered by request time, then trace id.
 
     Raises:
         TraceFormatError: If the database cannot be opened, lacks MLflow's trace
-            tables, or holds a record that is not a valid trace.
+            tables, or holds a record that is not a valid trace (naming the trace
+            and the column).
+        SearchArgumentError: If ``experiment_ids`` is a bare string or holds an id
+            that is not digits.
     """
     base = _sqlite_directory(source)
-    where = ""
-    if experiment_ids is not None:
-        ids = ", ".join(str(int(e)) for e in experiment_ids)
-        where = f" WHERE experiment_id IN ({ids})"
+    where = _experiment_filter(experiment_ids)
     with _connect(source) as con:
-        info = _query(con, f"SELECT * FROM trace_info{where}", source, "trace_info")
-        info = info.sort("timestamp_ms", "request_id")
+        info = [
+            _checked_info(row, source)
+            for row in _rows(
+                con, f"SELECT * FROM trace_info{where}", source, "trace_info"
+            )
+        ]
+        info.sort(key=lambda row: (row["timestamp_ms"], row["request_id"]))
         tags = _grouped(
             _query(
                 con,
@@ -258,15 +370,17 @@ def read_mlflow_db_traces(
         ).items()
     }
     traces = []
-    for row in info.iter_rows(named=True):
+    for row in info:
         trace_id = row["request_id"]
-        tag_map = {k: v for k, v in tags.get(trace_id, ()) if k != _NAME_TAG}
+        tag_map = {k: v for k, v in tags.get(trace_id, ()) if k != TRACE_NAME_TAG}
         if row.get("trace_name") is not None:
-            tag_map[_NAME_TAG] = row["trace_name"]
-        elif (name := dict(tags.get(trace_id, ())).get(_NAME_TAG)) is not None:
-            tag_map[_NAME_TAG] = name  # databases from before the trace_name column
+            tag_map[TRACE_NAME_TAG] = row["trace_name"]
+        elif (name := dict(tags.get(trace_id, ())).get(TRACE_NAME_TAG)) is not None:
+            tag_map[TRACE_NAME_TAG] = (
+                name  # databases from before the trace_name column
+            )
         metadata = dict(meta.get(trace_id, ())) | _promoted(row)
-        if tag_map.get(_SPANS_LOCATION, "TRACKING_STORE") == "TRACKING_STORE":
+        if tag_map.get(SPANS_LOCATION_TAG, "TRACKING_STORE") == "TRACKING_STORE":
             span_dicts = [
                 _load_json_text(c, source, f"spans[{trace_id}]")
                 for (c,) in by_trace.get(trace_id, ())

@@ -31,13 +31,35 @@ import base64
 import binascii
 import json
 import os
+import re
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from polartrace.frame.trace_frame import TraceFrame
-from polartrace.io.jsonl import load_json, open_text
+from polartrace.io.jsonl import check_utf8, load_json, open_text
 from polartrace.model.trace import Trace
+from polartrace.model.validate import fail
+from polartrace.values.conventions import (
+    CHAT_USAGE_KEY,
+    LLM_MODEL_KEY,
+    OTLP_STATUS_CODES,
+    SESSION_KEY,
+    SPAN_INPUTS,
+    SPAN_OUTPUTS,
+    SPAN_STATUS_CODES,
+    SPAN_TYPE_KEY,
+    TOKEN_USAGE_KEY,
+    TRACE_NAME_TAG,
+    TRACE_REQUEST_ID_KEY,
+    USER_KEY,
+    root_span,
+    status_code_json,
+    status_code_name,
+    token_usage,
+    truncate_preview,
+)
 from polartrace.values.errors import TraceFormatError
+from polartrace.values.nesting import check_nesting, loads
 
 __all__ = ["read_otlp", "read_otlp_traces", "traces_from_otlp"]
 
@@ -82,18 +104,13 @@ _TOKEN_KEYS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("total_tokens", ("llm.token_count.total",)),
 )
 _MODEL_KEYS: Final = ("llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
-_STATUS: Final = {0: "UNSET", 1: "OK", 2: "ERROR"}
-_PREVIEW_CHARS: Final = 1000
-
-
-def _fail(message: str, where: str) -> NoReturn:
-    raise TraceFormatError(message, location=where)
+_INT_TEXT: Final = re.compile(r"-?[0-9]{1,20}")
 
 
 def _id(value: Any, size: int, where: str) -> str:
     """An OTLP id (hex, or base64) as the base64 text MLflow's span JSON holds."""
     if not isinstance(value, str) or not value:
-        _fail(f"expected a {size}-byte id, got {value!r}", where)
+        fail(f"expected a {size}-byte id, got {value!r}", where)
     try:
         raw = (
             bytes.fromhex(value) if len(value) == 2 * size else base64.b64decode(value)
@@ -101,43 +118,96 @@ def _id(value: Any, size: int, where: str) -> str:
     except (ValueError, binascii.Error):
         raw = b""
     if len(raw) != size or not any(raw):
-        _fail(f"not a valid {size}-byte id: {value!r}", where)
+        fail(f"not a valid {size}-byte id: {value!r}", where)
     return base64.b64encode(raw).decode("ascii")
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object; a missing one (null) is empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        fail(f"expected an object, got {type(value).__name__}", where)
+    return value
+
+
+def _array(value: Any, where: str) -> list[Any]:
+    """``value`` if it is a JSON array; a missing one (null) is empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        fail(f"expected an array, got {type(value).__name__}", where)
+    return value
+
+
+def _integer(value: Any, where: str) -> int:
+    """An int64 as protobuf's JSON writes it: a number or its decimal text."""
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        fail(f"expected an integer, got {value!r:.40}", where)
+    if not -(2**63) <= value < 2**64:  # int64 and uint64 (fixed64 times)
+        fail(f"integer {value} does not fit in 64 bits", where)
+    return value
+
+
+def _double(value: Any, where: str) -> float:
+    """A double as protobuf's JSON writes it: a number, its text, or NaN/Infinity."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    msg = f"expected a number, got {value!r:.40}"
+    raise TraceFormatError(msg, location=where)
+
+
+def _scalar(inner: Any, kind: type, where: str) -> Any:
+    if not isinstance(inner, kind):
+        fail(f"expected a {kind.__name__}, got {inner!r:.40}", where)
+    return inner
 
 
 def _value(v: Any, where: str) -> Any:
     """Decode an OTLP ``AnyValue`` into a plain Python value."""
     if not isinstance(v, dict):
-        _fail("expected an AnyValue object", where)
+        fail("expected an AnyValue object", where)
     if not v:
         return None
     (kind, inner), *_ = v.items()
     match kind:
-        case "stringValue" | "boolValue":
-            return inner
+        case "stringValue" | "bytesValue":  # bytes stay base64 text, as in the JSON
+            return _scalar(inner, str, f"{where}.{kind}")
+        case "boolValue":
+            return _scalar(inner, bool, f"{where}.{kind}")
         case "intValue":
-            return int(inner)
+            return _integer(inner, f"{where}.{kind}")
         case "doubleValue":
-            return float(inner)
-        case "bytesValue":
-            return inner  # base64 text, as the JSON holds it
+            return _double(inner, f"{where}.{kind}")
         case "arrayValue":
+            values = _object(inner, f"{where}.{kind}").get("values")
             return [
                 _value(x, f"{where}[{i}]")
-                for i, x in enumerate(inner.get("values", []))
+                for i, x in enumerate(_array(values, f"{where}.{kind}.values"))
             ]
         case "kvlistValue":
-            return _attributes(inner.get("values", []), where)
-    _fail(f"unknown AnyValue kind {kind!r}", where)
+            values = _object(inner, f"{where}.{kind}").get("values")
+            return _attributes(values or [], where)
+    msg = f"unknown AnyValue kind {kind!r}"
+    raise TraceFormatError(msg, location=where)
 
 
 def _attributes(items: Any, where: str) -> dict[str, Any]:
     if not isinstance(items, list):
-        _fail("expected a list of key/value objects", where)
+        fail("expected a list of key/value objects", where)
     out = {}
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            _fail("expected {key, value}", f"{where}[{i}]")
+            fail("expected {key, value}", f"{where}[{i}]")
         out[item["key"]] = _value(item.get("value", {}), f"{where}[{i}].value")
     return out
 
@@ -145,25 +215,25 @@ def _attributes(items: Any, where: str) -> dict[str, Any]:
 def _decoded(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
+            return loads(value)
+        except ValueError:  # not JSON, or nested too deeply: keep the text
             return value
     return value
 
 
-def _translate(attrs: dict[str, Any], trace_id: str) -> dict[str, Any]:
+def _translate(attrs: dict[str, Any], trace_id: str, where: str) -> dict[str, Any]:
     """MLflow's own attributes derived from the GenAI conventions."""
-    out: dict[str, Any] = {"mlflow.traceRequestId": trace_id}
+    out: dict[str, Any] = {TRACE_REQUEST_ID_KEY: trace_id}
     kind = attrs.get("openinference.span.kind")
     span_type = _OPENINFERENCE_KINDS.get(str(kind).upper()) if kind else None
     span_type = span_type or _GENAI_OPERATIONS.get(
         str(attrs.get("gen_ai.operation.name"))
     )
-    if span_type and "mlflow.spanType" not in attrs:
-        out["mlflow.spanType"] = span_type
+    if span_type and SPAN_TYPE_KEY not in attrs:
+        out[SPAN_TYPE_KEY] = span_type
     for target, keys in (
-        ("mlflow.spanInputs", _INPUT_KEYS),
-        ("mlflow.spanOutputs", _OUTPUT_KEYS),
+        (SPAN_INPUTS, _INPUT_KEYS),
+        (SPAN_OUTPUTS, _OUTPUT_KEYS),
     ):
         key = next((k for k in keys if k in attrs), None)
         if key is None or target in attrs:
@@ -175,52 +245,60 @@ def _translate(attrs: dict[str, Any], trace_id: str) -> dict[str, Any]:
         out[target] = value
     usage = {}
     for name, sources in _TOKEN_KEYS:
-        found = next((attrs[k] for k in sources if k in attrs), None)
-        if found is not None:
-            usage[name] = int(found)
+        key = next((k for k in sources if k in attrs), None)
+        if key is not None and attrs[key] is not None:
+            usage[name] = _integer(attrs[key], f"{where}[{key!r}]")
     if usage and "total_tokens" not in usage and len(usage) == 2:
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-    if usage and "mlflow.chat.tokenUsage" not in attrs:
-        out["mlflow.chat.tokenUsage"] = usage
+    if usage and CHAT_USAGE_KEY not in attrs:
+        out[CHAT_USAGE_KEY] = usage
     model = next((attrs[k] for k in _MODEL_KEYS if k in attrs), None)
-    if model is not None and "mlflow.llm.model" not in attrs:
-        out["mlflow.llm.model"] = model
+    if model is not None and LLM_MODEL_KEY not in attrs:
+        out[LLM_MODEL_KEY] = model
     return out
 
 
 def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Return (hex trace id, MLflow span dict, plain attributes) for one OTLP span."""
     if not isinstance(d, dict):
-        _fail("expected a span object", where)
+        fail("expected a span object", where)
     trace_b64 = _id(d.get("traceId"), 16, f"{where}.traceId")
     trace_hex = base64.b64decode(trace_b64).hex()
     parent = d.get("parentSpanId") or None
     attrs = _attributes(d.get("attributes", []), f"{where}.attributes")
     raw = {k: json.dumps(v, ensure_ascii=False) for k, v in attrs.items()}
-    extra = _translate(attrs, f"tr-{trace_hex}")
+    extra = _translate(attrs, f"tr-{trace_hex}", f"{where}.attributes")
     raw.update({k: json.dumps(v, ensure_ascii=False) for k, v in extra.items()})
-    status = d.get("status") or {}
-    code = status.get("code", 0)
-    code = _STATUS.get(code, code) if isinstance(code, int) else str(code)
-    code = code.removeprefix("STATUS_CODE_")
-    if code not in ("UNSET", "OK", "ERROR"):
-        _fail(f"unknown status code {status.get('code')!r}", f"{where}.status.code")
-    try:
-        start = int(d["startTimeUnixNano"])
-        end = int(d["endTimeUnixNano"]) if d.get("endTimeUnixNano") else None
-        events = [
+    status = _object(d.get("status"), f"{where}.status")
+    raw_code = status.get("code", 0)
+    code = (
+        OTLP_STATUS_CODES.get(raw_code, raw_code)
+        if isinstance(raw_code, int)
+        else raw_code
+    )
+    if isinstance(code, str):
+        code = status_code_name(code)
+    if code not in SPAN_STATUS_CODES:
+        fail(f"unknown status code {raw_code!r}", f"{where}.status.code")
+    if d.get("startTimeUnixNano") is None:
+        fail("required key is missing or null", f"{where}.startTimeUnixNano")
+    start = _integer(d["startTimeUnixNano"], f"{where}.startTimeUnixNano")
+    end = (
+        _integer(d["endTimeUnixNano"], f"{where}.endTimeUnixNano")
+        if d.get("endTimeUnixNano")
+        else None
+    )
+    events = []
+    for i, e in enumerate(_array(d.get("events"), f"{where}.events")):
+        at = f"{where}.events[{i}]"
+        e = _object(e, at)
+        events.append(
             {
-                "name": e["name"],
-                "time_unix_nano": int(e.get("timeUnixNano", 0)),
-                "attributes": _attributes(
-                    e.get("attributes", []), f"{where}.events[{i}]"
-                ),
+                "name": _scalar(e.get("name"), str, f"{at}.name"),
+                "time_unix_nano": _integer(e.get("timeUnixNano", 0), at),
+                "attributes": _attributes(e.get("attributes", []), f"{at}.attributes"),
             }
-            for i, e in enumerate(d.get("events", []))
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        msg = f"missing or bad field: {exc}"
-        raise TraceFormatError(msg, location=where) from exc
+        )
     span = {
         "trace_id": trace_b64,
         "span_id": _id(d.get("spanId"), 8, f"{where}.spanId"),
@@ -231,7 +309,10 @@ def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         "start_time_unix_nano": start,
         "end_time_unix_nano": end,
         "events": events,
-        "status": {"code": f"STATUS_CODE_{code}", "message": status.get("message", "")},
+        "status": {
+            "code": status_code_json(code),
+            "message": status.get("message", ""),
+        },
         "attributes": raw,
         "links": [],
     }
@@ -240,54 +321,66 @@ def _span(d: Any, where: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
 
 def _collect(doc: Any, where: str, groups: dict[str, list[Any]]) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
-        _fail('expected an object with "resourceSpans"', where or "document")
+        fail('expected an object with "resourceSpans"', where or "document")
+    check_nesting(doc, where.rstrip(", ") or None)
     for r, resource in enumerate(doc.get("resourceSpans", [])):
+        at = f"{where}resourceSpans[{r}]"
+        resource = _object(resource, at)
         scopes = (
             resource.get("scopeSpans")
             or resource.get("instrumentationLibrarySpans")
             or []
         )
-        for s, scope in enumerate(scopes):
-            for i, d in enumerate(scope.get("spans", [])):
+        for s, scope in enumerate(_array(scopes, f"{at}.scopeSpans")):
+            scope = _object(scope, f"{at}.scopeSpans[{s}]")
+            spans = _array(scope.get("spans"), f"{at}.scopeSpans[{s}].spans")
+            for i, d in enumerate(spans):
                 path = f"{where}resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
                 trace_hex, span, attrs = _span(d, path)
                 groups.setdefault(trace_hex, []).append((span, attrs))
 
 
-def _token_counts(raw: str) -> dict[str, int]:
-    """The integer counts of a ``mlflow.chat.tokenUsage`` attribute (JSON text)."""
-    value = _decoded(json.loads(raw))  # a dict, or a string holding the JSON of one
-    if not isinstance(value, dict):
-        return {}
-    return {
-        k: v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)
-    }
+def _chat_usage(span: dict[str, Any]) -> Any:
+    """The decoded ``mlflow.chat.tokenUsage`` of a span dict, or ``None``."""
+    raw = span["attributes"].get(CHAT_USAGE_KEY)
+    # A dict, or a string holding the JSON of one.
+    return None if raw is None else _decoded(json.loads(raw))
 
 
-def _usage_once(spans: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, int]:
-    """Sum token usage over spans, skipping a span whose ancestor already counts it."""
-    parents = {s["span_id"]: s["parent_span_id"] for s, _ in spans}
-    usage = {
-        s["span_id"]: _token_counts(s["attributes"]["mlflow.chat.tokenUsage"])
-        for s, _ in spans
-        if "mlflow.chat.tokenUsage" in s["attributes"]
-    }
-    total: dict[str, int] = {}
-    for span_id, counts in usage.items():
-        ancestor = parents.get(span_id)
-        while ancestor is not None and ancestor not in usage:
-            ancestor = parents.get(ancestor)
-        if ancestor is None:
-            for key, count in counts.items():
-                total[key] = total.get(key, 0) + count
-    return total
+def _parent_of(span: dict[str, Any]) -> str | None:
+    parent: str | None = span["parent_span_id"]
+    return parent
+
+
+def _refuse_cycles(parents: dict[str, str | None]) -> None:
+    """Fail if following parent ids from some span comes back to it.
+
+    A parent id that names no span of the trace ends the walk (that span is a
+    root of its own subtree); a cycle has no such end, and no tracer writes one.
+    """
+    done: set[str] = set()
+    for start in parents:
+        path: list[str] = []
+        seen: set[str] = set()
+        span_id: str | None = start
+        while span_id is not None and span_id in parents and span_id not in done:
+            if span_id in seen:
+                loop = [*path[path.index(span_id) :], span_id]
+                names = " -> ".join(base64.b64decode(i).hex() for i in loop)
+                msg = f"parent span ids form a cycle: {names}"
+                raise TraceFormatError(msg, location="parentSpanId")
+            seen.add(span_id)
+            path.append(span_id)
+            span_id = parents[span_id]
+        done.update(path)
 
 
 def _trace(trace_hex: str, spans: list[tuple[dict[str, Any], dict[str, Any]]]) -> Trace:
+    _refuse_cycles({s["span_id"]: s["parent_span_id"] for s, _ in spans})
     spans.sort(
         key=lambda p: (p[0]["parent_span_id"] is not None, p[0]["start_time_unix_nano"])
     )
-    root = next((s for s, _ in spans if s["parent_span_id"] is None), None)
+    root = root_span((s for s, _ in spans), _parent_of)
     start = min(s["start_time_unix_nano"] for s, _ in spans)
     info: dict[str, Any] = {
         "trace_id": f"tr-{trace_hex}",
@@ -295,29 +388,32 @@ def _trace(trace_hex: str, spans: list[tuple[dict[str, Any], dict[str, Any]]]) -
     }
     metadata: dict[str, str] = {}
     for key, names in (
-        ("mlflow.trace.session", ("session.id", "gen_ai.conversation.id")),
-        ("mlflow.trace.user", ("user.id",)),
+        (SESSION_KEY, ("session.id", "gen_ai.conversation.id")),
+        (USER_KEY, ("user.id",)),
     ):
         found = next((a[n] for _, a in spans for n in names if n in a), None)
         if found is not None:
             metadata[key] = str(found)
-    if usage := _usage_once(spans):
-        metadata["mlflow.trace.tokenUsage"] = json.dumps(usage)
+    usage = token_usage(
+        (s["span_id"], s["parent_span_id"], _chat_usage(s)) for s, _ in spans
+    )
+    if usage is not None:
+        metadata[TOKEN_USAGE_KEY] = json.dumps(usage)
     if root is None:
         info["state"] = "IN_PROGRESS"
     else:
         info["state"] = (
-            "ERROR" if root["status"]["code"] == "STATUS_CODE_ERROR" else "OK"
+            "ERROR" if root["status"]["code"] == status_code_json("ERROR") else "OK"
         )
-        info["tags"] = {"mlflow.traceName": root["name"]}
+        info["tags"] = {TRACE_NAME_TAG: root["name"]}
         for key, attr in (
-            ("request_preview", "mlflow.spanInputs"),
-            ("response_preview", "mlflow.spanOutputs"),
+            ("request_preview", SPAN_INPUTS),
+            ("response_preview", SPAN_OUTPUTS),
         ):
             if attr in root["attributes"]:
                 value = json.loads(root["attributes"][attr])
                 text = value if isinstance(value, str) else root["attributes"][attr]
-                info[key] = text[:_PREVIEW_CHARS]
+                info[key] = truncate_preview(text)
         ends = [s["end_time_unix_nano"] for s, _ in spans]
         if None not in ends:
             info["execution_duration_ms"] = (
@@ -356,7 +452,7 @@ def read_otlp_traces(path: str | os.PathLike[str]) -> list[Trace]:
     if names and names[-1] in (".jsonl", ".ndjson"):
         documents = []
         try:
-            with open_text(path) as handle:
+            with open_text(path, errors="surrogateescape") as handle:
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
                         documents.append(_line(line, source, number))
@@ -368,11 +464,15 @@ def read_otlp_traces(path: str | os.PathLike[str]) -> list[Trace]:
 
 
 def _line(line: str, source: str, number: int) -> Any:
+    check_utf8(line, source, number)
     try:
-        return json.loads(line)
+        return loads(line)
     except json.JSONDecodeError as exc:
         msg = f"invalid JSON at column {exc.colno}: {exc.msg}"
         raise TraceFormatError(msg, source=source, location=f"line {number}") from exc
+    except TraceFormatError as exc:  # nested too deeply
+        where = f"line {number}" + (f", {exc.location}" if exc.location else "")
+        raise TraceFormatError(exc.message, source=source, location=where) from exc
 
 
 def read_otlp(path: str | os.PathLike[str]) -> TraceFrame:

@@ -243,12 +243,30 @@ def parse(text: str | None) -> Expr | None:
     if text.isspace():
         msg, hint = "the filter is blank", "pass None or '' for no filter"
         raise FilterSyntaxError(msg, text, 0, end=len(text), hint=hint)
+    _check_utf8(text)
     try:
         return cast("Expr | None", _ToAst(text).transform(_LARK.parse(text)))
     except LarkError as exc:
         error = _translate(exc, text)
         # Hide lark's traceback; keep a cause only for an internal failure.
         raise error from error.__cause__
+
+
+def _check_utf8(text: str) -> None:
+    r"""Refuse a lone surrogate: no trace can hold it, and engines cannot encode it.
+
+    A byte that is not UTF-8 in a command-line argument reaches Python as one
+    (``surrogateescape``), and so does ``"\ud800"`` written in Python.
+    """
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = text[exc.start]
+        msg = f"the filter holds {char!r}, a lone surrogate that is not Unicode text"
+        hint = "a byte that is not UTF-8 on the command line arrives as one"
+        raise FilterSyntaxError(msg, text, exc.start, hint=hint) from None
 
 
 # --- errors ------------------------------------------------------------------------

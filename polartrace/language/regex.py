@@ -21,7 +21,11 @@ import re
 import attrs
 import polars as pl
 
-__all__ = ["RegexProblem", "from_python", "regex_problem"]
+__all__ = [
+    "RegexProblem",
+    "from_python",
+    "regex_problem",
+]
 
 _QUANTIFIER = re.compile(r"\{(\d*)(?:,(\d*))?\}")
 
@@ -101,7 +105,8 @@ def from_python(pattern: str) -> tuple[str, list[int]]:
         c = pattern[i]
         if c == "\\" and i + 1 < n:
             nxt = pattern[i + 1]
-            emit(c + nxt, i)
+            # Python's end of text \Z is the crate's \z (the crate has no \Z).
+            emit("\\z" if nxt == "Z" and not in_class else c + nxt, i)
             i += 2
             continue
         if in_class:

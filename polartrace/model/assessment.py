@@ -15,8 +15,8 @@ from typing import Any, Final
 
 import attrs
 
-from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import (
+from polartrace.model.timestamps import timestamp_text
+from polartrace.model.validate import (
     check_fields,
     check_strings,
     expect,
@@ -24,14 +24,14 @@ from polartrace.values.json_values import (
     read_with_source,
     required,
     time_ms,
-    timestamp_text,
 )
+from polartrace.values.conventions import ASSESSMENT_SOURCE_RUN_KEY, SESSION_KEY
+from polartrace.values.errors import TraceFormatError
+from polartrace.values.nesting import check_nesting
 
 __all__ = ["Assessment", "AssessmentError", "AssessmentKind", "AssessmentSource"]
 
 #: Metadata key that scopes an assessment, or a trace, to a session.
-SESSION_KEY: Final = "mlflow.trace.session"
-_SOURCE_RUN_KEY: Final = "mlflow.assessment.sourceRunId"
 _JSON_FORMAT: Final = "JSON_FORMAT"
 
 
@@ -138,7 +138,7 @@ class Assessment:
         """The run that produced it: ``run_id`` or ``mlflow.assessment.sourceRunId``."""
         if self._run_id is not None:
             return self._run_id
-        return self.metadata.get(_SOURCE_RUN_KEY)
+        return self.metadata.get(ASSESSMENT_SOURCE_RUN_KEY)
 
     @classmethod
     def from_dict(cls, d: Any, *, source: str | None = None) -> Assessment:
@@ -272,6 +272,9 @@ def read_assessment(d: Any, path: str) -> Assessment:
         value = _deserialize(body["serialized_value"], f"{path}.{key}.serialized_value")
     elif kind is AssessmentKind.ISSUE and value is not None:
         expect(value, bool, "a boolean", f"{path}.{key}.value")
+    if type(value) is dict or type(value) is list:
+        # Free-form JSON that the frame builder and output recurse into.
+        check_nesting(value, f"{path}.{key}.value")
     if (source := d.get("source")) is not None:
         source = _source(source, path)
     if metadata := d.get("metadata"):

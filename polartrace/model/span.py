@@ -14,9 +14,8 @@ from typing import Any, Final
 
 import attrs
 
-from polartrace.values.json_values import (
+from polartrace.model.validate import (
     check_fields,
-    decode_attribute,
     expect,
     fail,
     hex_to_id,
@@ -24,6 +23,16 @@ from polartrace.values.json_values import (
     read_with_source,
     required,
 )
+from polartrace.values.conventions import (
+    SPAN_INPUTS,
+    SPAN_OUTPUTS,
+    SPAN_STATUS_SPELLINGS,
+    SPAN_TYPE_KEY,
+    TRACE_REQUEST_ID_KEY,
+    status_code_json,
+)
+from polartrace.values.json_values import decode_attribute
+from polartrace.values.nesting import check_nesting
 
 __all__ = ["Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType"]
 
@@ -92,8 +101,7 @@ class SpanStatus:
 
 
 _STATUS_CODES: Final = {
-    **{f"STATUS_CODE_{code.value}": code for code in SpanStatusCode},
-    **{code.value: code for code in SpanStatusCode},
+    spelling: SpanStatusCode(code) for spelling, code in SPAN_STATUS_SPELLINGS.items()
 }
 
 
@@ -199,23 +207,23 @@ class Span:
     @property
     def inputs(self) -> Any:
         """The decoded ``mlflow.spanInputs`` attribute, or ``None``."""
-        return self.get_attribute("mlflow.spanInputs")
+        return self.get_attribute(SPAN_INPUTS)
 
     @property
     def outputs(self) -> Any:
         """The decoded ``mlflow.spanOutputs`` attribute, or ``None``."""
-        return self.get_attribute("mlflow.spanOutputs")
+        return self.get_attribute(SPAN_OUTPUTS)
 
     @property
     def span_type(self) -> str:
         """The decoded ``mlflow.spanType`` attribute; ``UNKNOWN`` when absent."""
-        value = self.get_attribute("mlflow.spanType")
+        value = self.get_attribute(SPAN_TYPE_KEY)
         return SpanType.UNKNOWN if value is None else str(value)
 
     @property
     def trace_id(self) -> str | None:
         """The MLflow trace id from ``mlflow.traceRequestId``, or ``None``."""
-        value = self.get_attribute("mlflow.traceRequestId")
+        value = self.get_attribute(TRACE_REQUEST_ID_KEY)
         return None if value is None else str(value)
 
     @property
@@ -244,7 +252,7 @@ class Span:
         """Return the span in the shape of MLflow's ``Span.to_dict()``."""
         parent = None if self.parent_id is None else hex_to_id(self.parent_id)
         status = {
-            "code": f"STATUS_CODE_{self.status.code.value}",
+            "code": status_code_json(self.status.code.value),
             "message": self.status.message,
         }
         return {
@@ -274,6 +282,7 @@ _SPAN_FIELDS: Final = {
     "links": list,
 }
 _EVENT_FIELDS: Final = {"name": str, "time_unix_nano": int, "attributes": dict}
+_UNSET_JSON: Final = status_code_json(SpanStatusCode.UNSET.value)
 # Statuses without a message are shared: nearly every span has one.
 _PLAIN_STATUS: Final = {code: SpanStatus(code) for code in SpanStatusCode}
 
@@ -300,7 +309,7 @@ def read_span(d: Any, path: str, ids: dict[str, str] | None = None) -> Span:
             expect(text, str, "JSON-encoded text", f"{path}.attributes[{key!r}]")
     status = _PLAIN_STATUS[SpanStatusCode.UNSET]
     if (st := d.get("status")) is not None:
-        code = st.get("code", "STATUS_CODE_UNSET")
+        code = st.get("code", _UNSET_JSON)
         if type(code) is not str or code not in _STATUS_CODES:
             fail(f"unknown status code {code!r}", f"{path}.status.code")
         check_fields(st, {"message": str}, "a status object", f"{path}.status")
@@ -316,6 +325,8 @@ def read_span(d: Any, path: str, ids: dict[str, str] | None = None) -> Span:
     links = d.get("links") or ()
     for i, link in enumerate(links):
         expect(link, dict, "a link object", f"{path}.links[{i}]")
+    if links:
+        check_nesting(links, f"{path}.links")
     return Span(
         name=d["name"],
         span_id=id_to_hex(d["span_id"], 8, f"{path}.span_id"),
@@ -334,4 +345,6 @@ def _read_event(d: Any, path: str) -> SpanEvent:
     check_fields(d, _EVENT_FIELDS, "an event object", path)
     required(d, "name", path)
     required(d, "time_unix_nano", path)
+    if attributes := d.get("attributes"):
+        check_nesting(attributes, f"{path}.attributes")
     return SpanEvent(d["name"], d["time_unix_nano"], d.get("attributes") or {})

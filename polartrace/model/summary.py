@@ -36,7 +36,7 @@ def _duration(ms: float | None) -> str:
 def _trace_parts(trace: Trace) -> list[str]:
     info = trace.info
     parts = [f"trace_id={info.trace_id!r}", f"state={info.state.value}"]
-    name = info.tags.get("mlflow.traceName")
+    name = info.trace_name
     if name is not None:
         parts.append(f"name={name!r}")
     spans = len(trace.data.spans)

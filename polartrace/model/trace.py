@@ -22,7 +22,6 @@ from typing import Any, Final
 import attrs
 
 from polartrace.model.assessment import (
-    SESSION_KEY,
     Assessment,
     AssessmentError,
     AssessmentKind,
@@ -38,8 +37,8 @@ from polartrace.model.span import (
     read_span,
 )
 from polartrace.model.summary import trace_html, trace_repr
-from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import (
+from polartrace.model.timestamps import timestamp_text
+from polartrace.model.validate import (
     check_fields,
     check_strings,
     expect,
@@ -47,8 +46,17 @@ from polartrace.values.json_values import (
     read_with_source,
     required,
     time_ms,
-    timestamp_text,
 )
+from polartrace.values.conventions import (
+    MLFLOW2_STATE_UNSPECIFIED,
+    SESSION_KEY,
+    STATE_SPELLINGS,
+    STATE_UNSPECIFIED,
+    TRACE_NAME_TAG,
+    root_span,
+)
+from polartrace.values.errors import TraceFormatError
+from polartrace.values.nesting import check_nesting, loads
 
 __all__ = [
     "Assessment",
@@ -77,8 +85,7 @@ class TraceState(enum.StrEnum):
 
     @classmethod
     def _missing_(cls, value: object) -> TraceState | None:
-        # MLflow 2's TraceStatus name for the unset state; MLflow 3 still reads it.
-        return cls.STATE_UNSPECIFIED if value == "TRACE_STATUS_UNSPECIFIED" else None
+        return cls.STATE_UNSPECIFIED if value == MLFLOW2_STATE_UNSPECIFIED else None
 
 
 # Converters. Typed per element type because mypy's attrs plugin cannot solve the
@@ -106,6 +113,10 @@ def _assessments(value: Iterable[Assessment]) -> tuple[Assessment, ...]:
     return tuple(value)
 
 
+def _parent_of(span: Span) -> str | None:
+    return span.parent_id
+
+
 @attrs.frozen
 class TraceData:
     """The spans of a trace, in stored order."""
@@ -114,8 +125,8 @@ class TraceData:
 
     @property
     def root_span(self) -> Span | None:
-        """The first span without a parent, or ``None``."""
-        return next((span for span in self.spans if span.parent_id is None), None)
+        """The first span without a parent, or ``None`` (`conventions.root_span`)."""
+        return root_span(self.spans, _parent_of)
 
     @property
     def request(self) -> Any:
@@ -140,8 +151,8 @@ class TraceData:
 
 # --- traces ------------------------------------------------------------------------
 
-_STATES: Final = {state.value: state for state in TraceState} | {
-    "TRACE_STATUS_UNSPECIFIED": TraceState.STATE_UNSPECIFIED
+_STATES: Final = {
+    spelling: TraceState(state) for spelling, state in STATE_SPELLINGS.items()
 }
 
 
@@ -223,7 +234,7 @@ class TraceInfo:
     @property
     def trace_name(self) -> str | None:
         """The ``mlflow.traceName`` tag, or ``None``."""
-        return self.tags.get("mlflow.traceName")
+        return self.tags.get(TRACE_NAME_TAG)
 
     @property
     def session_id(self) -> str | None:
@@ -284,9 +295,11 @@ def _info_from_dict(d: Any, path: str) -> TraceInfo:
     required(d, "trace_id", path)
     if (request_time := time_ms(d, "request_time", path)) is None:
         fail("required key is missing or null", f"{path}.request_time")
-    if (state := _STATES.get(d.get("state") or "STATE_UNSPECIFIED")) is None:
+    if (state := _STATES.get(d.get("state") or STATE_UNSPECIFIED)) is None:
         names = ", ".join(TraceState)
         fail(f"unknown state {d['state']!r} (expected one of {names})", f"{path}.state")
+    if location := d.get("trace_location"):
+        check_nesting(location, f"{path}.trace_location")
     for key in ("trace_metadata", "tags"):
         if mapping := d.get(key):
             check_strings(mapping, f"{path}.{key}")
@@ -371,14 +384,15 @@ class Trace:
             TraceFormatError: If ``text`` is not JSON (``location`` gives the line
                 and column) or not a trace (see `from_dict`).
         """
+        where: str | None
         try:
-            d = json.loads(text)
+            d = loads(text)
         except json.JSONDecodeError as exc:
             message, where = exc.msg, f"line {exc.lineno}, column {exc.colno}"
+        except TraceFormatError as exc:  # nested too deeply
+            message, where = exc.message, exc.location
         except ValueError as exc:  # bytes that are not UTF-8, -16 or -32
             message, where = str(exc), None
-        except RecursionError:
-            message, where = "nested too deeply", None
         else:
             return cls.from_dict(d, source=source)
         msg = f"invalid JSON: {message}"

@@ -39,13 +39,13 @@ import polars as pl
 
 from polartrace.frame.pages import TRACE_TEXT, load_info, load_spans, root_io
 from polartrace.frame.trace_frame import TraceFrame
+from polartrace.model.timestamps import parse_timestamp_ms
 from polartrace.model.trace import Trace, TraceData
-from polartrace.values.json_values import parse_timestamp_ms
 
 if TYPE_CHECKING:  # pyarrow loads with the pandas output that uses it
     import pyarrow as pa
 
-__all__ = ["COLUMNS", "build"]
+__all__ = ["COLUMNS", "build", "page_frame"]
 
 #: MLflow's DataFrame columns, in MLflow's order.
 COLUMNS = (
@@ -308,6 +308,17 @@ def _polars_from_pages(
             _flat_from_infos(infos), schema={n: _POLARS_SCHEMA[n] for n in _FLAT}
         )
     return pl.concat([flat, nested], how="horizontal").select(COLUMNS)
+
+
+def page_frame(pages: pl.DataFrame) -> TraceFrame:
+    """A frame of a page's page table rows alone (rows ``0..n-1``), to build from.
+
+    A scanned dataset's page arrives as its page table rows: the flat cells then
+    come from the info text, as the trace table of the page is not read.
+    """
+    empty = TraceFrame.from_traces([])
+    tables = (empty.traces, empty.spans, empty.assessments, empty.prompts)
+    return TraceFrame(*tables, pages=pages)
 
 
 def build(

@@ -16,10 +16,11 @@ from typing import Any, Literal
 
 import attrs
 
+from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.trace import Trace
 from polartrace.values.errors import SearchArgumentError
 
-__all__ = ["ExtractField", "add_columns", "parse_fields"]
+__all__ = ["ExtractField", "add_columns", "parse_fields", "with_extracted"]
 
 _TICK = "`"
 # MLflow's messages for entries it cannot parse; the entry follows each.
@@ -143,3 +144,20 @@ def add_columns(
             values = [field.value(trace) for trace in traces]
         df[field.column] = pd.Series(values, index=df.index, dtype=object)
     return df
+
+
+def with_extracted(
+    result: Any,
+    frame: TraceFrame,
+    keys: Sequence[int],
+    fields: list[ExtractField],
+    include_spans: bool,
+) -> Any:
+    """Add the ``extract_fields`` columns to a pandas result of rows ``keys``.
+
+    Without spans (``include_spans=False``) every value is ``None``, as in MLflow,
+    whose traces then have no spans to read.
+    """
+    if not fields:
+        return result
+    return add_columns(result, frame.traces_at(keys) if include_spans else None, fields)

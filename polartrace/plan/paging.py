@@ -9,11 +9,17 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from polartrace.values.errors import PageTokenError
+from polartrace.values.nesting import loads
 
 if TYPE_CHECKING:
     from polartrace.bind.restrict import Restriction
 
 __all__ = ["decode_page_token", "encode_page_token", "page_fingerprint"]
+
+# Tokens polartrace writes are about 60 characters; anything far longer is not one.
+_MAX_TOKEN = 1000
+# Offsets stay exact in JSON and far from overflowing a 64-bit row index.
+_MAX_OFFSET = 2**53
 
 
 def page_fingerprint(
@@ -51,13 +57,21 @@ def decode_page_token(token: str, fingerprint: str) -> int:
     if not isinstance(token, str):
         msg = f"page_token must be a str, not {type(token).__name__}"
         raise PageTokenError(msg)
+    if len(token) > _MAX_TOKEN:
+        msg = f"invalid page token {token[:40]!r}...: longer than any polartrace token"
+        raise PageTokenError(msg)
     try:
-        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
+        # ValueError covers bad JSON, non-ASCII text and JSON nested too deeply.
+        payload = loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError) as exc:
         msg = f"invalid page token {token!r}: not a polartrace token"
         raise PageTokenError(msg) from exc
     offset = payload.get("offset") if isinstance(payload, dict) else None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 1:
+    if (
+        not isinstance(offset, int)
+        or isinstance(offset, bool)
+        or not 1 <= offset <= _MAX_OFFSET
+    ):
         msg = f"invalid page token {token!r}: bad offset"
         raise PageTokenError(msg)
     if payload.get("search") != fingerprint:

@@ -21,6 +21,7 @@ from polartrace.model.trace import (
 from polartrace.testing._vocab import (
     BASE_TIME_MS,
 )
+from polartrace.values.conventions import SESSION_KEY
 
 
 def _example_span(number: int, name: str, offset_ms: int, ms: int, **kw: Any) -> Span:
@@ -109,7 +110,7 @@ def example_traces() -> list[Trace]:
         _example(
             3, "OK", 2000, 50,
             tags={"mlflow.traceName": "Summarize"},
-            trace_metadata={"mlflow.trace.session": "s1"},
+            trace_metadata={SESSION_KEY: "s1"},
             assessments=[
                 Assessment(name="expected_answer", kind="expectation", value="Résumé")
             ],

@@ -56,6 +56,7 @@ from polartrace.testing._vocab import (
     _VALUES,
     BASE_TIME_MS,
 )
+from polartrace.values.conventions import SESSION_KEY, SOURCE_RUN_KEY
 
 
 def _one_of_or_none(values: Sequence[Any]) -> st.SearchStrategy[Any]:
@@ -167,7 +168,7 @@ _TAGS = _keyed(
         *[_mostly_absent(_TAG_VALUES)] * len(_TAG_KEYS),
     ],
 )
-_META_KEYS_ALL: Final = ("mlflow.trace.session", "mlflow.sourceRun", *_META_KEYS)
+_META_KEYS_ALL: Final = (SESSION_KEY, SOURCE_RUN_KEY, *_META_KEYS)
 _METADATA = _keyed(
     _META_KEYS_ALL,
     [
@@ -211,7 +212,7 @@ def _assessment(parts: tuple[Any, ...], trace_id: str) -> Assessment:
         create_time_ms=created,
         error=error,
         rationale=rationale,
-        metadata={} if session is None else {"mlflow.trace.session": session},
+        metadata={} if session is None else {SESSION_KEY: session},
         overrides="a-overridden" if overrides else None,
         valid=valid,
     )

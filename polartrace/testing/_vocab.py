@@ -15,6 +15,7 @@ from polartrace.catalogue.fields import (
     SPAN_STATUS_VALUES,
     STATE_VALUES,
 )
+from polartrace.values.conventions import SESSION_KEY, SOURCE_RUN_KEY
 from polartrace.values.json_values import canonical_text
 
 #: Request times are this (2023-11-14T22:13:20Z) plus a few seconds at most.
@@ -119,7 +120,7 @@ _NUMBERS: Final[dict[str, tuple[int | float, ...]]] = {
 #: Keys of keyed fields; reserved keys resolve to other fields (tags.mlflow.traceName).
 _KEYS: Final[dict[str, tuple[str, ...]]] = {
     "tags.<key>": (*_TAG_KEYS, "mlflow.traceName", "mlflow.linkedPrompts", "missing"),
-    "metadata.<key>": (*_META_KEYS, "mlflow.trace.session", "mlflow.sourceRun", "x"),
+    "metadata.<key>": (*_META_KEYS, SESSION_KEY, SOURCE_RUN_KEY, "x"),
     "span.attributes.<key>": (*_ATTR_KEYS, "mlflow.spanType", "mlflow.spanInputs"),
     "feedback.<name>": (*_ASSESSMENT_NAMES, "missing"),
     "expectation.<name>": (*_ASSESSMENT_NAMES, "missing"),

@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -44,6 +44,24 @@ from polartrace.tracing.encode import (
     safe_text,
 )
 from polartrace.tracing.store import get_store
+from polartrace.values.conventions import (
+    CHAT_USAGE_KEY,
+    INFO_FINALIZED_KEY,
+    METADATA_MAX_CHARS,
+    SIZE_BYTES_KEY,
+    SIZE_STATS_KEY,
+    SPAN_INPUTS,
+    SPAN_OUTPUTS,
+    SPAN_TYPE_KEY,
+    TOKEN_USAGE_KEY,
+    TRACE_INPUTS_KEY,
+    TRACE_NAME_TAG,
+    TRACE_OUTPUTS_KEY,
+    TRACE_REQUEST_ID_KEY,
+    status_code_name,
+    token_usage,
+    truncate_preview,
+)
 from polartrace.values.errors import TracingError
 
 __all__ = [
@@ -51,23 +69,15 @@ __all__ = [
     "TracingWarning",
 ]
 
-# Reserved keys, as MLflow spells them (mlflow/tracing/constant.py).
-INPUTS: Final = "mlflow.spanInputs"
-OUTPUTS: Final = "mlflow.spanOutputs"
-SPAN_TYPE: Final = "mlflow.spanType"
-REQUEST_ID: Final = "mlflow.traceRequestId"
+# Reserved keys only the SDK writes, as MLflow spells them (mlflow/tracing/constant.py);
+# the others are in polartrace.values.conventions.
 START_TIME_NS: Final = "mlflow.spanStartTimeNs"
 EXPERIMENT_ID: Final = "mlflow.experimentId"
 LOG_LEVEL: Final = "mlflow.spanLogLevel"
 FUNCTION_NAME: Final = "mlflow.spanFunctionName"
-CHAT_USAGE: Final = "mlflow.chat.tokenUsage"
 CHUNK_EVENT: Final = "mlflow.chunk.item.{index}"
 CHUNK_VALUE: Final = "mlflow.chunk.value"
-TRACE_NAME_TAG: Final = "mlflow.traceName"
 EXPERIMENT: Final = "0"  # MLflow's "Default" experiment; there is no server here
-_METADATA_MAX: Final = 250  # MAX_CHARS_IN_TRACE_INFO_METADATA
-_PREVIEW_MAX: Final = 1000  # TRACE_REQUEST_RESPONSE_PREVIEW_MAX_LENGTH_OSS
-_USAGE_KEYS: Final = ("input_tokens", "output_tokens", "total_tokens")
 # Span types MLflow logs at INFO (20); every other type is DEBUG (10).
 _INFO_TYPES: Final = frozenset(
     {"LLM", "CHAT_MODEL", "TOOL", "RETRIEVER", "AGENT", "EMBEDDING"}
@@ -176,8 +186,8 @@ class LiveSpan:
             if parent is None:
                 self._trace.root = self
                 self._attributes[EXPERIMENT_ID] = json.dumps(EXPERIMENT)
-            self._attributes[REQUEST_ID] = json.dumps(self._trace.trace_id)
-            self._attributes[SPAN_TYPE] = dump_value(span_type or SpanType.UNKNOWN)
+            self._attributes[TRACE_REQUEST_ID_KEY] = json.dumps(self._trace.trace_id)
+            self._attributes[SPAN_TYPE_KEY] = dump_value(span_type or SpanType.UNKNOWN)
             self._trace.spans.append(self)
         if attributes:
             self.set_attributes(attributes)
@@ -211,17 +221,17 @@ class LiveSpan:
     @property
     def span_type(self) -> str:
         """The ``mlflow.spanType`` attribute."""
-        return str(self.get_attribute(SPAN_TYPE))
+        return str(self.get_attribute(SPAN_TYPE_KEY))
 
     @property
     def inputs(self) -> Any:
         """The decoded inputs, or ``None``."""
-        return self.get_attribute(INPUTS)
+        return self.get_attribute(SPAN_INPUTS)
 
     @property
     def outputs(self) -> Any:
         """The decoded outputs, or ``None``."""
-        return self.get_attribute(OUTPUTS)
+        return self.get_attribute(SPAN_OUTPUTS)
 
     @property
     def attributes(self) -> dict[str, Any]:
@@ -263,15 +273,15 @@ class LiveSpan:
 
     def set_inputs(self, inputs: Any) -> None:
         """Record the span's inputs (``mlflow.spanInputs``)."""
-        self.set_attribute(INPUTS, inputs)
+        self.set_attribute(SPAN_INPUTS, inputs)
 
     def set_outputs(self, outputs: Any) -> None:
         """Record the span's outputs (``mlflow.spanOutputs``)."""
-        self.set_attribute(OUTPUTS, outputs)
+        self.set_attribute(SPAN_OUTPUTS, outputs)
 
     def set_span_type(self, span_type: str) -> None:
         """Change the span type (``mlflow.spanType``)."""
-        self.set_attribute(SPAN_TYPE, span_type)
+        self.set_attribute(SPAN_TYPE_KEY, span_type)
 
     def set_status(
         self, status: SpanStatus | SpanStatusCode | str, message: str = ""
@@ -283,7 +293,7 @@ class LiveSpan:
         """
         if not isinstance(status, SpanStatus):
             try:
-                code = SpanStatusCode(str(status).removeprefix("STATUS_CODE_"))
+                code = SpanStatusCode(status_code_name(str(status)))
             except ValueError:
                 names = ", ".join(c.value for c in SpanStatusCode)
                 msg = f"unknown span status {status!r} (expected one of {names})"
@@ -392,12 +402,6 @@ def _environment() -> dict[str, str]:
 _ENVIRONMENT: Final = _environment()
 
 
-def _truncate(text: str | None, limit: int) -> str:
-    if not text:
-        return ""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _message_text(obj: Any, role: str) -> str | None:
     """The last ``role`` message's text of a chat request or response, as MLflow."""
     if not isinstance(obj, dict):
@@ -439,27 +443,7 @@ def _preview(raw: str | None, role: str) -> str | None:
         text = _message_text(json.loads(raw), role) or raw
     except ValueError:
         text = raw
-    return _truncate(text, _PREVIEW_MAX) or None
-
-
-def _token_usage(spans: Iterable[Span]) -> dict[str, int] | None:
-    # aggregate_usage_from_spans: a span whose parent also reports usage is the same
-    # call seen by two integrations, so it is not counted twice.
-    spans = list(spans)
-    usage_of = {span.span_id: span.get_attribute(CHAT_USAGE) for span in spans}
-    totals = dict.fromkeys(_USAGE_KEYS, 0)
-    found = False
-    for span in spans:
-        usage = usage_of[span.span_id]
-        if not isinstance(usage, dict) or (
-            span.parent_id is not None and usage_of.get(span.parent_id)
-        ):
-            continue
-        found = True
-        for key in _USAGE_KEYS:
-            value = usage.get(key, 0)
-            totals[key] += value if isinstance(value, int) else 0
-    return totals if found else None
+    return truncate_preview(text) or None
 
 
 def _percentile(values: list[int], q: float) -> int:
@@ -488,8 +472,8 @@ def _with_size_stats(trace: Trace) -> Trace:
         "p75": _percentile(ordered, 0.75),
     }
     metadata = dict(trace.info.trace_metadata)
-    metadata["mlflow.trace.sizeStats"] = json.dumps(stats)
-    metadata["mlflow.trace.sizeBytes"] = str(total)
+    metadata[SIZE_STATS_KEY] = json.dumps(stats)
+    metadata[SIZE_BYTES_KEY] = str(total)
     return Trace(attrs.evolve(trace.info, trace_metadata=metadata), trace.data)
 
 
@@ -518,14 +502,18 @@ def _build(live: _LiveTrace) -> Trace:
     else:
         state = TraceState.OK
     raw_inputs, raw_outputs = (
-        root._attributes.get(INPUTS),
-        root._attributes.get(OUTPUTS),
+        root._attributes.get(SPAN_INPUTS),
+        root._attributes.get(SPAN_OUTPUTS),
     )
     metadata = {**_ENVIRONMENT, **live.metadata}
-    metadata["mlflow.traceInputs"] = _truncate(raw_inputs, _METADATA_MAX)
-    metadata["mlflow.traceOutputs"] = _truncate(raw_outputs, _METADATA_MAX)
-    if (usage := _token_usage(spans)) is not None:
-        metadata["mlflow.trace.tokenUsage"] = json.dumps(usage)
+    metadata[TRACE_INPUTS_KEY] = truncate_preview(raw_inputs, METADATA_MAX_CHARS)
+    metadata[TRACE_OUTPUTS_KEY] = truncate_preview(raw_outputs, METADATA_MAX_CHARS)
+    usage = token_usage(
+        (span.span_id, span.parent_id, span.get_attribute(CHAT_USAGE_KEY))
+        for span in spans
+    )
+    if usage is not None:
+        metadata[TOKEN_USAGE_KEY] = json.dumps(usage)
     info = TraceInfo(
         trace_id=live.trace_id,
         request_time=root.start_time_ns // 1_000_000,
@@ -544,7 +532,7 @@ def _build(live: _LiveTrace) -> Trace:
     )
     trace = _with_size_stats(Trace(info, TraceData(spans)))
     metadata = dict(trace.info.trace_metadata)
-    metadata["mlflow.trace.infoFinalized"] = "true"
+    metadata[INFO_FINALIZED_KEY] = "true"
     return Trace(attrs.evolve(trace.info, trace_metadata=metadata), trace.data)
 
 

@@ -7,36 +7,25 @@ and read them as numbers. The three functions that define this, `canonical_text`
 Polars path and the reference evaluator cannot drift apart: the frame builder calls
 them when it lays out the columns, the reference evaluator when it reads a trace.
 
-The module also holds what reading MLflow's trace JSON needs beyond ``json``:
-attribute values stored as JSON text (`decode_attribute`), protobuf timestamps in
-RFC 3339 text (`parse_timestamp_ms`, `format_timestamp_ms`), base64 OpenTelemetry
-ids, and the shape checks that turn bad input into `TraceFormatError` with a JSON
-path. It knows nothing of the model classes.
+The module also decodes attribute values stored as JSON text (`decode_attribute`).
+Timestamps and the shape checks of MLflow's trace JSON are in
+`polartrace.model.timestamps` and `polartrace.model.validate`.
 """
 
 from __future__ import annotations
 
-import binascii
-import datetime as _dt
 import json
 import math
-import re
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
-
-from polartrace.values.errors import TraceFormatError
-
-_T = TypeVar("_T")
 
 __all__ = [
     "append_leaves",
     "canonical_text",
     "decode_attribute",
-    "format_timestamp_ms",
     "numeric_value",
-    "parse_timestamp_ms",
     "text_leaves",
 ]
 
@@ -298,256 +287,3 @@ def decode_attribute_fast(text: str, may_be_long: bool | None = None) -> Any:
     if may_be_long is None and holds_wide_float(value):
         return decode_attribute(text)
     return value
-
-
-# --- RFC 3339 timestamps (the protobuf JSON form of google.protobuf.Timestamp) ---
-
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
-_EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
-_ONE_MS = _dt.timedelta(milliseconds=1)
-_RFC3339 = re.compile(
-    r"(\d{4}-\d\d-\d\d)[Tt](\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)",
-    re.ASCII,
-)
-
-
-def parse_timestamp_ms(text: str) -> int:
-    """Parse an RFC 3339 timestamp into epoch milliseconds (floored).
-
-    Accepts ``YYYY-MM-DDTHH:MM:SS``, an optional fraction of any length, and ``Z``
-    or a ``±HH:MM`` offset (``T`` and ``Z`` in either case). Sub-millisecond digits
-    are dropped, rounding towards the past as protobuf's
-    ``Timestamp.ToMilliseconds`` does for MLflow.
-
-    Args:
-        text: The timestamp text.
-
-    Returns:
-        Milliseconds since 1970-01-01T00:00:00Z.
-
-    Raises:
-        ValueError: If ``text`` is not an RFC 3339 timestamp or names no real date.
-
-    Examples:
-        >>> parse_timestamp_ms("2023-11-14T22:13:20.5Z")
-        1700000000500
-        >>> parse_timestamp_ms("2023-11-14T23:13:20.000999+01:00")
-        1700000000000
-    """
-    # Fast path for the two shapes MLflow writes; fromisoformat checks the digits.
-    if (
-        len(text) in (20, 24)
-        and text[-1] == "Z"
-        and text[4] == "-"
-        and text[7] == "-"
-        and text[10] == "T"
-        and text[13] == ":"
-        and text[16] == ":"
-        and (len(text) == 20 or text[19] == ".")
-    ):
-        iso = text
-    elif match := _RFC3339.fullmatch(text):
-        date, time, fraction, zone = match.groups()
-        # datetime holds microseconds: more digits only matter below a millisecond.
-        fraction = f".{fraction[:6]}" if fraction else ""
-        zone = "+00:00" if zone in ("Z", "z") else zone
-        iso = f"{date}T{time}{fraction}{zone}"
-    else:
-        msg = f"not an RFC 3339 timestamp: {text!r}"
-        raise ValueError(msg)
-    try:
-        moment = _dt.datetime.fromisoformat(iso)
-    except ValueError as exc:  # 2023-02-30, 25:00, ...
-        msg = f"not a valid timestamp: {text!r} ({exc})"
-        raise ValueError(msg) from None
-    return (moment - _EPOCH) // _ONE_MS
-
-
-def format_timestamp_ms(ms: int) -> str:
-    """Format epoch milliseconds as protobuf's JSON form of a timestamp.
-
-    Whole seconds are written without a fraction, others with exactly three
-    digits, as ``google.protobuf.Timestamp.ToJsonString`` does for millisecond
-    values.
-
-    Args:
-        ms: Milliseconds since 1970-01-01T00:00:00Z.
-
-    Returns:
-        RFC 3339 text in UTC with a ``Z`` suffix.
-
-    Raises:
-        OverflowError: If ``ms`` lies outside the years 1 to 9999.
-
-    Examples:
-        >>> format_timestamp_ms(1700000000000), format_timestamp_ms(1700000000500)
-        ('2023-11-14T22:13:20Z', '2023-11-14T22:13:20.500Z')
-    """
-    seconds, millis = divmod(ms, 1000)
-    text = (_EPOCH_NAIVE + _dt.timedelta(seconds=seconds)).isoformat()
-    return f"{text}Z" if millis == 0 else f"{text}.{millis:03d}Z"
-
-
-def timestamp_text(ms: int, path: str) -> str:
-    """Format ``ms`` as `format_timestamp_ms` does, for the time at JSON ``path``.
-
-    Raises:
-        TraceFormatError: If ``ms`` lies outside the years 1 to 9999.
-    """
-    try:
-        return format_timestamp_ms(ms)
-    except OverflowError:
-        msg = f"timestamp {ms} ms is outside the years 1-9999"
-        raise TraceFormatError(msg, location=path) from None
-
-
-# --- OpenTelemetry ids -----------------------------------------------------------
-
-
-def id_to_hex(value: object, size: int, path: str) -> str:
-    """Decode a base64 OpenTelemetry id of ``size`` bytes into lower-case hex.
-
-    Raises:
-        TraceFormatError: If ``value`` is not base64 text of exactly ``size`` bytes.
-    """
-    expect(value, str, f"base64 of {size} bytes", path)
-    try:
-        raw = binascii.a2b_base64(value, strict_mode=True)  # type: ignore[arg-type]
-    except ValueError:  # binascii.Error, or text that is not ASCII
-        raw = None  # fail outside the handler: one error in the traceback, not two
-    if raw is None:
-        fail(f"not valid base64: {value!r}", path)
-    if len(raw) != size:
-        fail(f"expected base64 of {size} bytes, got {len(raw)}: {value!r}", path)
-    return raw.hex()
-
-
-def hex_to_id(hex_id: str) -> str:
-    """Encode a hex OpenTelemetry id as the base64 text MLflow's JSON holds."""
-    return binascii.b2a_base64(bytes.fromhex(hex_id), newline=False).decode("ascii")
-
-
-def check_encodable(value: Any, path: str = "") -> None:
-    r"""Raise `TraceFormatError` at the first string UTF-8 cannot encode in ``value``.
-
-    ``json`` reads an escaped lone surrogate (``"\ud800"``) into a ``str`` that no
-    UTF-8 column can hold: Arrow and Polars would fail with an encoding error
-    naming neither the trace nor the field. Keys and values are both checked;
-    the path is a JSON path (``info.tags['my key']``, ``data.spans[2].name``).
-
-    >>> try:
-    ...     check_encodable({"info": {"tags": {"k": "x\ud800"}}})
-    ... except TraceFormatError as exc:
-    ...     print(exc.location)
-    info.tags.k
-    """
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            where = f"a lone surrogate {value[exc.start]!r} at character {exc.start}"
-            fail(f"text holds {where}, which UTF-8 cannot encode", path)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            inner = _join(path, key) if key.isidentifier() else f"{path}[{key!r}]"
-            check_encodable(key, inner)
-            check_encodable(item, inner)
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            check_encodable(item, f"{path}[{index}]")
-
-
-# --- shape checks: every failure is a TraceFormatError naming the JSON path -------
-
-
-def _join(path: str, key: str) -> str:
-    # The top of a trace has the empty path, so that its keys read "info", "data".
-    return f"{path}.{key}" if path else key
-
-
-def fail(message: str, path: str) -> NoReturn:
-    """Raise `TraceFormatError` for the value at JSON path ``path``."""
-    raise TraceFormatError(message, location=path)
-
-
-def _what(value: object) -> str:
-    """Name a value's JSON type for messages, quoting short scalars."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool | int | float):
-        return f"{type(value).__name__} {value!r}"
-    if isinstance(value, str):
-        return f"string {value[:40]!r}"
-    if isinstance(value, dict):
-        return "an object"
-    return "an array" if isinstance(value, list) else type(value).__name__
-
-
-def expect(value: object, kind: type, name: str, path: str) -> Any:
-    """Return ``value`` if it is a ``kind`` (booleans are no ints), else fail."""
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        fail(f"expected {name}, got {_what(value)}", path)
-    return value
-
-
-def required(d: dict[str, Any], key: str, path: str) -> None:
-    """Fail unless ``d[key]`` is present and not null."""
-    if d.get(key) is None:
-        fail("required key is missing or null", _join(path, key))
-
-
-_TYPE_NAMES: dict[type, str] = {
-    str: "a string",
-    int: "an integer",
-    bool: "a boolean",
-    dict: "an object",
-    list: "an array",
-}
-
-
-def check_fields(d: Any, schema: Mapping[str, type], what: str, path: str) -> None:
-    """Fail unless ``d`` is an object whose keys in ``schema`` hold that type or null.
-
-    Keys outside ``schema`` are not checked: they are ignored by the readers.
-    """
-    if type(d) is not dict:
-        expect(d, dict, what, path)
-    for key, value in d.items():
-        # Exact type first: the common case costs one lookup and one comparison.
-        kind = schema.get(key)
-        if kind is not None and value is not None and type(value) is not kind:
-            expect(value, kind, _TYPE_NAMES[kind], _join(path, key))
-
-
-def check_strings(d: dict[str, Any], path: str) -> None:
-    """Fail unless every value of ``d`` is a string."""
-    for key, value in d.items():
-        if type(value) is not str:
-            expect(value, str, "a string", f"{path}[{key!r}]")
-
-
-def time_ms(d: dict[str, Any], key: str, path: str) -> int | None:
-    """Return ``d[key]`` (RFC 3339 text or int epoch ms) in epoch ms, or ``None``."""
-    value = d.get(key)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value  # integer milliseconds are accepted for hand-written data
-    expect(value, str, "RFC 3339 text or epoch milliseconds", _join(path, key))
-    try:
-        return parse_timestamp_ms(value)
-    except ValueError as exc:
-        message = str(exc)
-    fail(message, _join(path, key))
-
-
-def read_with_source(
-    parse: Callable[[Any, str], _T], d: Any, path: str, source: str | None
-) -> _T:
-    """Return ``parse(d, path)``, naming ``source`` in the errors it raises."""
-    try:
-        return parse(d, path)
-    except TraceFormatError as exc:
-        if source is None:
-            raise
-        raise TraceFormatError(
-            exc.message, source=source, location=exc.location
-        ) from None

@@ -1,7 +1,8 @@
-"""Order and page the matches of a frame: MLflow's tie-breaks, and the fast paths.
+"""Order and page the matches of a frame: the plan's sort keys, and the fast paths.
 
-A pure request-time range is a binary search of the frame's time order; the
-default order of a small page reads the newest hits first.
+A pure request-time range is a binary search of the frame's time order (the
+executor recognises the shape in the plan; it is no plan node); the default order
+of a small page reads the newest hits first.
 """
 
 from __future__ import annotations
@@ -11,30 +12,31 @@ from typing import Literal
 
 import polars as pl
 
-from polartrace.bind.filter import AllOf, BoundFilter, Cond, OrderKey, bind_order_by
+from polartrace.bind.order_by import OrderKey
 from polartrace.catalogue.fields import Source
-from polartrace.frame.schema import META_PREFIX, TAG_PREFIX
+from polartrace.engines.polars.exprs import sort_column
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.language.ast import Op
+from polartrace.plan.search import And, ColumnTest, Predicate, SearchPlan
 
 _Side = Literal["left", "right"]
 _LOWER: dict[Op, _Side] = {Op.GT: "right", Op.GE: "left"}
 _UPPER: dict[Op, _Side] = {Op.LT: "left", Op.LE: "right"}
 
 
-def _time_window(bound: BoundFilter, frame: TraceFrame) -> tuple[int, int] | None:
+def _time_window(where: Predicate | None, frame: TraceFrame) -> tuple[int, int] | None:
     """Row range of ``frame.time_order`` a pure request-time range filter selects.
 
     For a filter that is only ``timestamp_ms`` bounds (``>``, ``>=``, ``<``,
     ``<=`` against integers, ANDed), the matches are one run of the frame's
     time-sorted keys, found by binary search; ``None`` for any other filter.
     """
-    root = bound.root
-    conds = [root] if isinstance(root, Cond) else None
-    if isinstance(root, AllOf) and all(isinstance(c, Cond) for c in root.items):
-        conds = list(root.items)  # type: ignore[arg-type]
-    if not conds:
+    tests = [where] if isinstance(where, ColumnTest) else None
+    if isinstance(where, And) and all(isinstance(t, ColumnTest) for t in where.items):
+        tests = list(where.items)  # type: ignore[arg-type]
+    if not tests:
         return None
+    conds = [t.cond for t in tests]
     for cond in conds:
         if (
             cond.field.source is not Source.INFO
@@ -65,56 +67,30 @@ def _time_window(bound: BoundFilter, frame: TraceFrame) -> tuple[int, int] | Non
     return lo, max(lo, hi)
 
 
-def _sort_column(frame: TraceFrame, key: OrderKey) -> pl.Expr:
-    spec = key.field
-    if spec.source in (Source.TAG, Source.METADATA):
-        name = (TAG_PREFIX if spec.source is Source.TAG else META_PREFIX) + str(key.key)
-        if name in frame.traces.columns:
-            return pl.col(name)
-        return pl.lit(None, dtype=pl.String)
-    column = pl.col(str(spec.column))
-    # Status sorts by code point of its name whatever its storage type.
-    return column.cast(pl.String) if spec.column == "state" else column
-
-
 def _sort_spec(
-    frame: TraceFrame, order_by: Sequence[str] | str | None
+    frame: TraceFrame, keys: Sequence[OrderKey]
 ) -> tuple[list[pl.Expr], list[bool]]:
-    """Sort expressions and directions: ``order_by``, then the tie-breaks."""
-    order_keys = list(bind_order_by(order_by))
-    columns = {
-        spec.field.column for spec in order_keys if spec.field.source is Source.INFO
-    }
-    exprs = [_sort_column(frame, k) for k in order_keys]
-    descending = [k.descending for k in order_keys]
-    if "request_time" not in columns:
-        exprs.append(pl.col("request_time"))
-        descending.append(True)
-    if "trace_id" not in columns:
-        exprs.append(pl.col("trace_id"))
-        descending.append(False)
-    return exprs, descending
+    """Sort expressions and directions of the plan's sort keys."""
+    columns = frame.traces.columns
+    return [sort_column(k, columns) for k in keys], [k.descending for k in keys]
 
 
 def _ordered_keys(
-    frame: TraceFrame,
-    mask: pl.Expr | tuple[int, int],
-    order_by: Sequence[str] | str | None,
-    offset: int,
-    limit: int | None,
+    frame: TraceFrame, mask: pl.Expr | tuple[int, int], plan: SearchPlan
 ) -> pl.Series:
-    """Keys of the rows ``mask`` selects, ordered, from ``offset``, at most ``limit``.
+    """Keys of the rows ``mask`` selects, in the plan's order and page.
 
     One query: filter, sort and slice, so a page sorts only what it returns (Polars
     turns a sort followed by a slice into a top-k). ``mask`` may be a row range of
     ``frame.time_order`` (see `_time_window`).
     """
-    if not bind_order_by(order_by):
-        return _newest_first(frame, mask, offset, limit)
+    offset, limit = plan.offset, plan.limit
+    if not plan.order_by:
+        return _newest_first(frame, mask, plan)
     if isinstance(mask, tuple):
         lo, hi = mask
         mask = pl.col("_key").is_in(frame.time_order[1][lo:hi].implode())
-    exprs, descending = _sort_spec(frame, order_by)
+    exprs, descending = _sort_spec(frame, plan.order)
     return (
         frame.traces.lazy()
         .filter(mask)
@@ -126,10 +102,7 @@ def _ordered_keys(
 
 
 def _newest_first(
-    frame: TraceFrame,
-    mask: pl.Expr | tuple[int, int],
-    offset: int,
-    limit: int | None,
+    frame: TraceFrame, mask: pl.Expr | tuple[int, int], plan: SearchPlan
 ) -> pl.Series:
     """The default order (``timestamp_ms DESC``, then ``request_id``), fast.
 
@@ -138,7 +111,7 @@ def _newest_first(
     tie. A page needs only its first ``offset + limit`` rows: those are the rows at
     or above the time of the ``offset + limit``-th newest match (`_page_rows`).
     """
-    traces = frame.traces
+    traces, offset, limit = frame.traces, plan.offset, plan.limit
     wanted = None if limit is None else offset + limit
     if (
         wanted is not None
@@ -157,7 +130,7 @@ def _newest_first(
     else:
         rows = traces.lazy().filter(mask).select("_key", "request_time").collect()
     if rows["request_time"].null_count():  # not from a trace; the general sort
-        exprs, descending = _sort_spec(frame, None)
+        exprs, descending = _sort_spec(frame, plan.order)
         return (
             traces.lazy()
             .filter(mask)
@@ -274,9 +247,3 @@ def _in_order(frame: TraceFrame, keys: list[int], times: list[int]) -> pl.Series
         ids = frame.traces["trace_id"].gather(at).to_list()
         rows.sort(key=lambda i: (-times[i], ids[i]))
     return pl.Series("_key", [keys[i] for i in rows], dtype=pl.UInt32)
-
-
-def _order(
-    frame: TraceFrame, keys: pl.Series, order_by: Sequence[str] | str | None
-) -> pl.Series:
-    return _ordered_keys(frame, pl.col("_key").is_in(keys.implode()), order_by, 0, None)

@@ -28,8 +28,9 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Final
 
-from polartrace.tracing.live import CHAT_USAGE, LiveSpan
+from polartrace.tracing.live import LiveSpan
 from polartrace.tracing.sdk import get_current_active_span, start_span_no_context
+from polartrace.values.conventions import CHAT_USAGE_KEY
 
 __all__ = ["autolog"]
 
@@ -172,7 +173,7 @@ def _usage(response: Any) -> dict[str, int] | None:
 
 def _end_with(span: LiveSpan, output: Any) -> None:
     if (usage := _usage(output)) is not None:
-        span.set_attribute(CHAT_USAGE, usage)
+        span.set_attribute(CHAT_USAGE_KEY, usage)
     span.end(outputs=output)
 
 

@@ -4,24 +4,23 @@ A ported ``mlflow.search_traces`` call must fail loudly where polartrace cannot 
 what MLflow means: a third positional argument (MLflow's ``max_results``), a
 Databricks SQL warehouse, ``extract_fields`` for a non-pandas result. The rest of
 MLflow's keywords are restrictions (`polartrace.bind.restrict`) or output columns
-(`polartrace.output.extract`).
+(`polartrace.output.extract`). These checks belong to the api: nothing below it
+sees an argument.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from polartrace.frame.trace_frame import TraceFrame
-from polartrace.output.extract import ExtractField, add_columns, parse_fields
+from polartrace.output.extract import ExtractField, parse_fields
 from polartrace.values.errors import SearchArgumentError
 
 __all__ = [
     "check_extract_fields",
     "refuse_sql_warehouse",
     "two_positional",
-    "with_extracted",
 ]
 
 _P = ParamSpec("_P")
@@ -76,20 +75,3 @@ def check_extract_fields(fields: Any, return_type: str) -> list[ExtractField]:
         )
         raise SearchArgumentError(msg)
     return parse_fields(fields)
-
-
-def with_extracted(
-    result: Any,
-    frame: TraceFrame,
-    keys: Sequence[int],
-    fields: list[ExtractField],
-    include_spans: bool,
-) -> Any:
-    """Add the ``extract_fields`` columns to a pandas result of rows ``keys``.
-
-    Without spans (``include_spans=False``) every value is ``None``, as in MLflow,
-    whose traces then have no spans to read.
-    """
-    if not fields:
-        return result
-    return add_columns(result, frame.traces_at(keys) if include_spans else None, fields)
