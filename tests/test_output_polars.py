@@ -217,19 +217,20 @@ def test_parquet_keeps_the_page_table(tmp_path: Path) -> None:
     path = _dataset(tmp_path)
     stored = pl.read_parquet(_json_part(path))
     assert stored.columns == [
-        "_key", "info", "spans", "json", "trace_metadata", "tags", "assessments",
-        "request", "response",
+        "_key", "info_head", "info_tail", "spans", "json", "trace_metadata", "tags",
+        "assessments", "request", "response",
     ]  # fmt: skip
     frame = read_parquet(path)
     trace = _trace("tr-1", [_span(ROOT, None, '"q1"')], metadata={"b": "1"})
     info = json.dumps(trace.to_dict()["info"])
     assert frame.pages.row(0) == (
-        info,
+        info,  # whole: without tags, the info holds no run of the three members
+        None,
         json.dumps(trace.to_dict()["data"]["spans"]),
         None,  # the text is {"info": info, "data": {"spans": spans}}
         '{"b": "1"}',
         "{}",
-        "[]",
+        None,  # no assessments member
         '"q1"',
         None,
     )

@@ -17,7 +17,7 @@ import pytest
 
 from polartrace import Trace, TraceFrame, read_traces, search_traces
 from polartrace.api.lazy import LazyTraceFrame, scan_traces
-from polartrace.frame.pages import PAGE_COLUMNS, from_texts, from_traces
+from polartrace.frame.pages import PAGE_COLUMNS, from_texts, from_traces, whole_texts
 from polartrace.io.jsonl import write_jsonl
 from polartrace.io.parquet import read_parquet, write_parquet
 from polartrace.values.errors import TraceFormatError
@@ -72,6 +72,35 @@ def test_page_from_jsonl_equals_page_from_objects(
     frame = read_traces(tmp_path / "t.jsonl")
     assert frame._objects is None  # the columnar reader's page table
     _assert_pages_equal(frame, oracle_frame)
+
+
+def test_jsonl_reader_splits_the_info_as_the_objects_do(
+    tmp_path: Path, oracle_traces: list[Trace], oracle_frame: TraceFrame
+) -> None:
+    write_jsonl(oracle_traces, tmp_path / "t.jsonl")
+    frame = read_traces(tmp_path / "t.jsonl")
+    assert frame._objects is None
+    assert frame.pages.equals(oracle_frame.pages)
+    assert frame.pages["info_tail"].null_count() == 0
+
+
+def test_jsonl_reader_does_not_split_at_a_nested_run(tmp_path: Path) -> None:
+    # The first run of the three keys is inside trace_location: a cut there would
+    # make the cells that nested object's members.
+    nested = '"trace_metadata": {"a": "x"}, "tags": {"b": "y"}'
+    info = (
+        '{"trace_id": "tr-1", "trace_location": {' + nested + "}, "
+        '"request_time": "2024-01-01T00:00:00Z", "state": "OK", '
+        '"trace_metadata": {"a": "1"}, "tags": {"b": "2"}}'
+    )
+    line = '{"info": ' + info + ', "data": {"spans": []}}'
+    (tmp_path / "t.jsonl").write_text(line + "\n" + line.replace("tr-1", "tr-2"))
+    frame = read_traces(tmp_path / "t.jsonl")
+    assert frame._objects is None
+    assert frame.json_at([0, 1]) == [line, line.replace("tr-1", "tr-2")]
+    page = search_traces(frame, order_by=["trace_id"], return_type="polars")
+    assert page["trace_metadata"].to_list() == ['{"a":"1"}'] * 2
+    assert page["tags"].to_list() == ['{"b":"2"}'] * 2
 
 
 def test_page_from_parquet_equals_page_from_objects(
@@ -135,21 +164,55 @@ def test_pages_from_texts_equal_pages_from_objects(oracle_traces: list[Trace]) -
     assert from_texts(texts).equals(from_traces(oracle_traces))
 
 
-def test_page_row_of_a_trace(oracle_traces: list[Trace]) -> None:
-    (trace,) = [t for t in oracle_traces if t.info.trace_id == LABELS["T1"]]
+def _dumped(value: object) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+@pytest.mark.parametrize("label", ["T1", "T4"])
+def test_page_row_of_a_trace(oracle_traces: list[Trace], label: str) -> None:
+    (trace,) = [t for t in oracle_traces if t.info.trace_id == LABELS[label]]
     row = from_traces([trace]).row(0, named=True)
     d = trace.to_dict()
+    info = json.dumps(d["info"])
+    assessments = d["info"].get("assessments")
+    run = (
+        '"trace_metadata": '
+        + json.dumps(d["info"]["trace_metadata"])
+        + ("" if assessments is None else ', "assessments": ' + json.dumps(assessments))
+        + ', "tags": '
+        + json.dumps(d["info"]["tags"])
+    )
     assert tuple(row) == PAGE_COLUMNS
     assert row == {
-        "info": json.dumps(d["info"]),
+        # The info text without the three members, which have their own columns.
+        "info_head": info[: info.index(run)],
+        "info_tail": info[info.index(run) + len(run) :],
         "spans": json.dumps(d["data"]["spans"]),
         "json": None,
         "trace_metadata": json.dumps(d["info"]["trace_metadata"]),
         "tags": json.dumps(d["info"]["tags"]),
-        "assessments": json.dumps(d["info"].get("assessments", [])),
-        "request": json.dumps(trace.data.request),
-        "response": json.dumps(trace.data.response),
+        "assessments": None if assessments is None else json.dumps(assessments),
+        "request": _dumped(trace.data.request),
+        "response": _dumped(trace.data.response),
     }
+    assert row["info_head"].endswith(f'"state": "{trace.info.state.value}", ')
+
+
+def test_info_without_the_run_of_members_is_kept_whole() -> None:
+    info = {"trace_id": "tr-1", "tags": {"a": "b"}, "trace_metadata": {}}
+    text = json.dumps({"info": info, "data": {"spans": []}})
+    row = from_texts([text]).row(0, named=True)
+    assert (row["info_head"], row["info_tail"], row["json"]) == (
+        json.dumps(info),
+        None,
+        None,
+    )
+    assert (row["trace_metadata"], row["tags"], row["assessments"]) == (
+        "{}",
+        '{"a": "b"}',
+        None,
+    )
+    assert whole_texts(from_texts([text])).to_list() == [text]
 
 
 def test_text_of_another_layout_is_kept_whole() -> None:
@@ -158,13 +221,14 @@ def test_text_of_another_layout_is_kept_whole() -> None:
         '"request_time": "2024-01-01T00:00:00Z", "state": "OK"}}'
     )
     pages = from_texts([text])
-    assert pages.row(0, named=True) | {"info": None} == {
-        "info": None,
+    assert pages.row(0, named=True) | {"info_head": None} == {
+        "info_head": None,
+        "info_tail": None,
         "spans": "[]",
         "json": text,
         "trace_metadata": "{}",
         "tags": "{}",
-        "assessments": "[]",
+        "assessments": None,
         "request": None,
         "response": None,
     }

@@ -100,7 +100,8 @@ def concat(frames: Iterable[TraceFrame]) -> TraceFrame:
         if all(o is not None for o in objects)
         else None
     )
-    pages = pl.concat([f.pages for f in parts])
+    # A frame of objects writes its page table when asked (`TraceFrame.pages`).
+    pages = None if joined is not None else pl.concat([f.pages for f in parts])
     return TraceFrame(traces, spans, assessments, prompts, joined, pages=pages)
 
 

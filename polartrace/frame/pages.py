@@ -4,8 +4,17 @@ A result page carries MLflow's nested columns as JSON text (polars, arrow) or as
 decoded values (pandas). Every reader and builder fills this table once, one row per
 trace in key order, so that a page is one gather of its rows:
 
-``info``
-    The trace's ``info`` object as JSON text.
+``trace_metadata``, ``tags``, ``assessments``
+    The info's members as JSON text: ``{}`` when ``trace_metadata`` or ``tags`` is
+    absent, null when ``assessments`` is (the page reads ``[]``).
+``info_head``, ``info_tail``
+    The trace's ``info`` object as JSON text without those three members, which are
+    not kept twice: where the info text holds them as one run,
+    ``"trace_metadata": M[, "assessments": A], "tags": T`` (as ``Trace.to_json``
+    writes them), ``info_head`` is the text before the run and ``info_tail`` the
+    text after it, so the info text is ``info_head`` + the run + ``info_tail``
+    (`INFO_TEXT`); otherwise ``info_head`` is the whole info text and ``info_tail``
+    null.
 ``spans``
     Its ``data.spans`` array as JSON text.
 ``json``
@@ -13,16 +22,14 @@ trace in key order, so that a page is one gather of its rows:
     ``{"info": <info>, "data": {"spans": <spans>}}`` (a text another writer laid out
     otherwise), else null: the whole text is that concatenation (`TRACE_TEXT`), so it
     is not kept twice.
-``trace_metadata``, ``tags``, ``assessments``
-    The info's members as JSON text, ``{}``/``[]`` when absent.
 ``request``, ``response``
     ``json.dumps`` of the root span's decoded inputs and outputs (MLflow's
     ``request``/``response`` columns), null when absent.
 
 Each text is equal, as JSON, to ``json.dumps`` of the value MLflow's pandas cell
-holds; readers that keep a source text keep its own spelling (`from_traces` writes
-``json.dumps``'s, the columnar JSONL reader keeps each line's own info and spans and
-Polars' spelling of the rest).
+holds, and `TRACE_TEXT` is each trace's text exactly as it was given; readers that
+keep a source text keep its own spelling (`from_traces` writes ``json.dumps``'s,
+the columnar JSONL reader keeps each line's).
 """
 
 from __future__ import annotations
@@ -40,19 +47,26 @@ from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS, root_span
 from polartrace.values.json_values import decode_attribute_fast, holds_wide_float
 
 __all__ = [
+    "ASSESSMENTS_KEY",
+    "ASSESSMENTS_TEXT",
+    "INFO_TEXT",
+    "METADATA_KEY",
     "PAGE_COLUMNS",
     "PAGE_SCHEMA",
+    "TAGS_KEY",
     "TRACE_TEXT",
     "from_texts",
     "from_traces",
     "load_info",
     "load_spans",
     "root_io",
+    "split_info",
     "whole_texts",
 ]
 
 PAGE_SCHEMA: Final[dict[str, pl.DataType]] = {
-    "info": pl.String(),
+    "info_head": pl.String(),
+    "info_tail": pl.String(),
     "spans": pl.String(),
     "json": pl.String(),
     "trace_metadata": pl.String(),
@@ -62,15 +76,51 @@ PAGE_SCHEMA: Final[dict[str, pl.DataType]] = {
     "response": pl.String(),
 }
 PAGE_COLUMNS: Final = tuple(PAGE_SCHEMA)
+#: How the run of the three members opens, and how each later member is introduced.
+METADATA_KEY: Final = '"trace_metadata": '
+ASSESSMENTS_KEY: Final = ', "assessments": '
+TAGS_KEY: Final = ', "tags": '
 _OPEN: Final = '{"info": '
 _SPANS: Final = ', "data": {"spans": '
 _CLOSE: Final = "}}"
+#: The info text of a row of the page table.
+INFO_TEXT: Final = pl.coalesce(
+    pl.concat_str(
+        "info_head",
+        pl.lit(METADATA_KEY),
+        "trace_metadata",
+        pl.coalesce(pl.concat_str(pl.lit(ASSESSMENTS_KEY), "assessments"), pl.lit("")),
+        pl.lit(TAGS_KEY),
+        "tags",
+        "info_tail",
+    ),
+    pl.col("info_head"),
+)
+#: The assessments cell text of a row of the page table.
+ASSESSMENTS_TEXT: Final = pl.col("assessments").fill_null("[]")
 #: The whole JSON text of a row of the page table.
 TRACE_TEXT: Final = pl.coalesce(
     pl.col("json"),
-    pl.concat_str(pl.lit(_OPEN), "info", pl.lit(_SPANS), "spans", pl.lit(_CLOSE)),
+    pl.concat_str(pl.lit(_OPEN), INFO_TEXT, pl.lit(_SPANS), "spans", pl.lit(_CLOSE)),
 )
 _VALUE_KINDS: Final = ("feedback", "expectation")
+
+
+def split_info(
+    text: str, metadata: str, assessments: str | None, tags: str
+) -> tuple[str, str | None]:
+    """``info_head`` and ``info_tail`` of an info ``text`` holding those members.
+
+    ``metadata``, ``assessments`` (None: absent) and ``tags`` are the members' own
+    texts as ``text`` spells them. Wherever the run is found, the head, the run and
+    the tail put together are ``text``; not found, the head is ``text``.
+    """
+    middle = "" if assessments is None else ASSESSMENTS_KEY + assessments
+    run = METADATA_KEY + metadata + middle + TAGS_KEY + tags
+    at = text.find(run)
+    if at < 0:
+        return text, None
+    return text[:at], text[at + len(run) :]
 
 
 def whole_texts(pages: pl.DataFrame) -> pl.Series:
@@ -129,13 +179,21 @@ def _row(
     whole = None
     if text is not None and text != _OPEN + info_text + _SPANS + spans_text + _CLOSE:
         whole = text
+    metadata = dumps(info.get("trace_metadata", {}))
+    tags = dumps(info.get("tags", {}))
+    assessments = dumps(info["assessments"]) if "assessments" in info else None
+    if "trace_metadata" in info and "tags" in info:
+        head, tail = split_info(info_text, metadata, assessments, tags)
+    else:
+        head, tail = info_text, None
     return (
-        info_text,
+        head,
+        tail,
         spans_text,
         whole,
-        dumps(info.get("trace_metadata", {})),
-        dumps(info.get("tags", {})),
-        dumps(info.get("assessments", [])),
+        metadata,
+        tags,
+        assessments,
         request,
         response,
     )

@@ -28,11 +28,13 @@ Five tables share a dense ``UInt32`` trace key ``_key`` (the row number in
 
 A sixth table, ``pages``, has no key column: its row ``i`` is trace ``i``. It holds
 what a result page reads of each trace (`polartrace.frame.pages`): the trace's JSON
-text in two parts, the nested parts of MLflow's result columns as JSON text, and the
-request and response. Each reader fills it once, and so does `from_traces`.
+text in parts, the nested parts of MLflow's result columns as JSON text, and the
+request and response. Each reader fills it once.
 
-A frame built from ``Trace`` objects keeps them too, for the list output and
-iteration; a frame read from a file builds objects only for the rows asked for.
+A frame built from ``Trace`` objects keeps them instead, for the list output and
+iteration, and writes page table rows from them for the rows a page returns (the
+whole table only when asked for it: `TraceFrame.pages`); a frame read from a file
+builds objects only for the rows asked for.
 """
 
 from __future__ import annotations
@@ -115,9 +117,7 @@ class TraceFrame:
         if pages is None:
             if raw_json is not None:
                 pages = from_texts(raw_json.to_list())
-            elif objects is not None:
-                pages = from_traces(objects)
-            else:
+            elif objects is None:
                 msg = "a TraceFrame needs its Trace objects, their JSON text or pages"
                 raise ValueError(msg)
         elif pages.schema != PAGE_SCHEMA:
@@ -130,8 +130,10 @@ class TraceFrame:
         self._objects = objects
         # What a result page reads of each trace, one row per trace in key order
         # (`polartrace.frame.pages`): frames read from files keep this instead of
-        # objects and build Trace objects only for returned rows.
-        self.pages = pages
+        # objects and build Trace objects only for returned rows. A frame of
+        # objects writes the rows a page asks for (`page_rows`), and the whole
+        # table only when asked for it (`pages`).
+        self._pages = pages
         self._units: pl.DataFrame | None = None
         self._time_order: tuple[pl.Series, pl.Series] | None = None
         # Derived data is added on first use; the lock keeps concurrent searches
@@ -141,6 +143,37 @@ class TraceFrame:
         self._compiled: dict[str, Any] = {}
         self._trace_names = frozenset(traces.columns)
         self._trace_facts: dict[str, tuple[pl.DataType, bool]] = {}
+
+    @property
+    def pages(self) -> pl.DataFrame:
+        """The page table (`polartrace.frame.pages`); objects write it on first use."""
+        with self._lock:
+            if self._pages is None:
+                assert self._objects is not None
+                self._pages = from_traces(self._objects)
+            return self._pages
+
+    @property
+    def page_count(self) -> int:
+        """The rows of the page table: the frame's traces, or a page's rows alone."""
+        pages = self._pages
+        if pages is not None:
+            return pages.height
+        assert self._objects is not None
+        return len(self._objects)
+
+    def page_rows(self, rows: pl.Series) -> pl.DataFrame:
+        """The page table rows ``rows``, in that order.
+
+        A frame of objects whose table was not asked for writes just these rows:
+        a page then costs the writing of its traces, not of the frame's.
+        """
+        pages = self._pages
+        if pages is not None:
+            return pages[rows]
+        assert self._objects is not None
+        objects = self._objects
+        return from_traces([objects[row] for row in rows.to_list()])
 
     @property
     def units(self) -> pl.DataFrame:
@@ -236,7 +269,7 @@ class TraceFrame:
         """Return the MLflow JSON text of the given rows, in that order."""
         # One gather, not one Series lookup per key (each costs microseconds).
         rows = pl.Series(list(keys), dtype=pl.Int64)
-        return whole_texts(self.pages[rows]).to_list()
+        return whole_texts(self.page_rows(rows)).to_list()
 
     @property
     def tag_keys(self) -> list[str]:

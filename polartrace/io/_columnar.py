@@ -39,13 +39,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.json as pj
 
 from polartrace.catalogue.text_units import linked_prompts
 from polartrace.frame.pages import (
+    ASSESSMENTS_KEY,
+    METADATA_KEY,
     PAGE_COLUMNS,
+    TAGS_KEY,
     TRACE_TEXT,
     from_texts,
     load_info,
@@ -238,34 +242,55 @@ def _pages(
     """The page table (`polartrace.frame.pages`) of the lines, from their parts.
 
     A line cut at its spans mark (`_texts`) is exactly ``{"info": I, "data":
-    {"spans": S}}``: its info and spans are kept as they are, so `TRACE_TEXT` gives
-    the line back. Tags and metadata are the JSON path's text of the info's own
-    objects of strings. Assessment values may be any JSON, whose exact value a JSON
-    path's text may not keep (integers beyond 64 bits): they are decoded in Python,
-    from the exact info text, as are the few lines of another layout (`from_texts`).
+    {"spans": S}}``: its spans are kept as they are, and its info is split around
+    the run of its metadata, assessments and tags (`_split`), so `TRACE_TEXT` gives
+    the line back. Where the info cannot be split, it is kept whole, with the tags
+    and metadata as the JSON path's text of the info's own objects of strings, and
+    the assessments decoded in Python from the exact info text (their values may be
+    any JSON, whose exact value a JSON path's text may not keep); so are the few
+    lines of another layout (`from_texts`).
     """
     owners = head.select(
         (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
     ).to_series()
     locations: list[Any] = []
-    written = [
-        dumps(load_info(info, locations)["assessments"])
+    decoded = [
+        load_info(info, locations)["assessments"]
         for info in texts["i"].gather(owners).to_list()
     ]
-    assessments = pl.Series(
-        "assessments", ["[]"] * len(lines), dtype=pl.String
-    ).scatter(owners, pl.Series(written, dtype=pl.String))
+    parts = _split(texts)
+    split = parts["split"].to_list()
+    found = parts["a"].gather(owners).to_list()
+    for at, (owner, value, text) in enumerate(
+        zip(owners.to_list(), decoded, found, strict=True)
+    ):
+        if split[owner] and (text is None or _decode(text) != value):
+            split[owner] = False
+        if not split[owner]:
+            found[at] = dumps(value)
+    owner = pl.Series([False] * len(lines), dtype=pl.Boolean).scatter(owners, True)
+    # Without assessments the run holds none (null), or ``[]`` as it was written.
+    mine = pl.Series(split, dtype=pl.Boolean) & (
+        parts["a"].is_null() | (parts["a"] == "[]") | owner
+    ).fill_null(value=False)
+    assessments = (
+        parts["a"].set(~mine, None).scatter(owners, pl.Series(found, dtype=pl.String))
+    )
     request, response = root_texts(
         spans, pl.int_range(len(lines), dtype=pl.UInt32, eager=True)
     )
     pages = pl.DataFrame(
         [
-            texts["i"].alias("info"),
+            parts["head"].zip_with(mine, texts["i"]).alias("info_head"),
+            parts["tail"].set(~mine, None).alias("info_tail"),
             texts["s"].alias("spans"),
             pl.Series("json", [None] * len(lines), dtype=pl.String),
-            texts["m"].fill_null("{}").alias("trace_metadata"),
-            texts["t"].fill_null("{}").alias("tags"),
-            assessments,
+            parts["m"]
+            .zip_with(mine, texts["m"])
+            .fill_null("{}")
+            .alias("trace_metadata"),
+            parts["t"].zip_with(mine, texts["t"]).fill_null("{}").alias("tags"),
+            assessments.alias("assessments"),
             pl.Series("request", request, dtype=pl.String),
             pl.Series("response", response, dtype=pl.String),
         ]
@@ -278,6 +303,70 @@ def _pages(
         )
     _check(bool((pages.select(TRACE_TEXT).to_series() == lines).all()))
     return pages
+
+
+def _split(texts: pl.DataFrame) -> pl.DataFrame:
+    """Each info text cut around its run of metadata, assessments and tags.
+
+    Columns ``head``, ``m``, ``a``, ``t``, ``tail`` (the info text is ``head``,
+    the metadata key, ``m``, the assessments key and ``a`` where ``a`` is not null,
+    the tags key, ``t``, ``tail``) and ``split``: whether the cut is sure to have
+    found the info's own members. It is where ``m`` and ``t`` are, as JSON, the
+    tags and metadata the JSON path found (their texts, read by the JSON path,
+    are the JSON path's texts); the caller checks ``a`` on the decoded
+    assessments. A text the cut misread fails those checks and is kept whole.
+    """
+    info = pl.col("i")
+    first = info.str.splitn(METADATA_KEY, 2)
+    after = first.struct.field("field_1")
+    with_a = after.str.contains(ASSESSMENTS_KEY, literal=True).fill_null(value=False)
+    second = after.str.splitn(ASSESSMENTS_KEY, 2)
+    run = pl.when(with_a).then(second.struct.field("field_1")).otherwise(after)
+    third = run.str.splitn(TAGS_KEY, 2)
+    before_tags = third.struct.field("field_0")
+    rest = third.struct.field("field_1")
+    tags = rest.str.extract(f"^({_LOOSE_OBJECT})", 1)
+    cut = texts.select(
+        first.struct.field("field_0").alias("head"),
+        pl.when(with_a)
+        .then(second.struct.field("field_0"))
+        .otherwise(before_tags)
+        .alias("m"),
+        pl.when(with_a).then(before_tags).alias("a"),
+        tags.alias("t"),
+        rest.str.slice(tags.str.len_chars()).alias("tail"),
+        pl.col("m").alias("m_path"),
+        pl.col("t").alias("t_path"),
+    )
+    return cut.select(
+        "head",
+        "m",
+        "a",
+        "t",
+        "tail",
+        (
+            (pl.col("m").str.json_path_match("$") == pl.col("m_path"))
+            & (pl.col("t").str.json_path_match("$") == pl.col("t_path"))
+            & pl.col("tail").is_not_null()
+        )
+        .fill_null(value=False)
+        .alias("split"),
+    )
+
+
+_FAILED: Final = object()
+
+
+def _decode(text: str) -> Any:
+    """The decoded ``text``, or a value no decoded JSON equals if it is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _FAILED
 
 
 def _read_json(lines: pl.Series, schema: pa.Schema, unexpected: str) -> pl.DataFrame:

@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import polars as pl
 
-from polartrace.frame.pages import TRACE_TEXT, load_info, load_spans, root_io
+from polartrace.frame.pages import (
+    ASSESSMENTS_TEXT,
+    INFO_TEXT,
+    TRACE_TEXT,
+    load_info,
+    load_spans,
+    root_io,
+)
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.timestamps import parse_timestamp_ms
 from polartrace.model.trace import Trace, TraceData
@@ -137,7 +144,7 @@ def _rows(traces: Sequence[Trace]) -> dict[str, list[Any]]:
 
 def _page(frame: TraceFrame, rows: pl.Series) -> pl.DataFrame:
     """The page table's rows for a page: the one gather a page makes."""
-    return frame.pages[rows]
+    return frame.page_rows(rows)
 
 
 def _flat_rows(frame: TraceFrame, rows: pl.Series) -> pl.DataFrame | None:
@@ -146,7 +153,7 @@ def _flat_rows(frame: TraceFrame, rows: pl.Series) -> pl.DataFrame | None:
     A frame of page rows alone (a lazy page) has none; its flat columns are read
     from the decoded info objects (`_flat_from_infos`).
     """
-    if frame.traces.height != frame.pages.height:
+    if frame.traces.height != frame.page_count:
         return None
     return frame.traces[rows].select(
         "trace_id",
@@ -231,7 +238,7 @@ def _pandas_from_pages(
     rows = pl.Series("_key", keys, dtype=pl.UInt32)
     page = _page(frame, rows)
     flat = _flat_rows(frame, rows)
-    info_texts = _arrow_texts(page["info"])
+    info_texts = _arrow_texts(page.select(INFO_TEXT).to_series())
     span_texts = _arrow_texts(page["spans"]) if include_spans else None
     columns: dict[str, Any] = {}
     locations: list[Any] = []
@@ -288,7 +295,7 @@ def _polars_from_pages(
         trace, spans = TRACE_TEXT, pl.col("spans")
         request, response = pl.col("request"), pl.col("response")
     else:
-        trace = pl.concat_str(pl.lit(_OPEN), "info", pl.lit(_NO_SPANS))
+        trace = pl.concat_str(pl.lit(_OPEN), INFO_TEXT, pl.lit(_NO_SPANS))
         spans = pl.lit("[]", dtype=pl.String)
         request = response = pl.lit(None, dtype=pl.String)
     nested = page.select(
@@ -298,12 +305,15 @@ def _polars_from_pages(
         "trace_metadata",
         "tags",
         spans.alias("spans"),
-        "assessments",
+        ASSESSMENTS_TEXT.alias("assessments"),
     )
     flat = _flat_rows(frame, rows)
     if flat is None:
         locations: list[Any] = []
-        infos = [load_info(text, locations) for text in page["info"].to_list()]
+        infos = [
+            load_info(text, locations)
+            for text in page.select(INFO_TEXT).to_series().to_list()
+        ]
         flat = pl.DataFrame(
             _flat_from_infos(infos), schema={n: _POLARS_SCHEMA[n] for n in _FLAT}
         )
