@@ -267,9 +267,11 @@ class TraceFrame:
 
     def json_at(self, keys: Iterable[int]) -> list[str]:
         """Return the MLflow JSON text of the given rows, in that order."""
+        if self._pages is None:  # a frame of objects, whose table was not written
+            return [trace.to_json() for trace in self.traces_at(keys)]
         # One gather, not one Series lookup per key (each costs microseconds).
         rows = pl.Series(list(keys), dtype=pl.Int64)
-        return whole_texts(self.page_rows(rows)).to_list()
+        return whole_texts(self._pages[rows]).to_list()
 
     @property
     def tag_keys(self) -> list[str]:

@@ -39,7 +39,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.json as pj
@@ -230,52 +229,52 @@ def _build(data: bytes) -> TraceFrame:
     )
     traces, sessions = _traces(head, parts["t"], parts["m"], texts)
     spans = _spans(parts["s"], texts["s"])
-    assessments = _assessments(head, texts["i"], sessions)
+    assessment_texts = _owners(head, texts["i"])
+    assessments = _assessments(assessment_texts, sessions)
     prompts = _prompts(traces)
-    pages = _pages(lines, texts, head, spans)
+    pages = _pages(lines, texts, head, spans, assessment_texts)
     return TraceFrame(traces, spans, assessments, prompts, pages=pages)
 
 
 def _pages(
-    lines: pl.Series, texts: pl.DataFrame, head: pl.DataFrame, spans: pl.DataFrame
+    lines: pl.Series,
+    texts: pl.DataFrame,
+    head: pl.DataFrame,
+    spans: pl.DataFrame,
+    assessment_texts: tuple[pl.Series, pl.Series],
 ) -> pl.DataFrame:
     """The page table (`polartrace.frame.pages`) of the lines, from their parts.
 
     A line cut at its spans mark (`_texts`) is exactly ``{"info": I, "data":
     {"spans": S}}``: its spans are kept as they are, and its info is split around
     the run of its metadata, assessments and tags (`_split`), so `TRACE_TEXT` gives
-    the line back. Where the info cannot be split, it is kept whole, with the tags
-    and metadata as the JSON path's text of the info's own objects of strings, and
-    the assessments decoded in Python from the exact info text (their values may be
-    any JSON, whose exact value a JSON path's text may not keep); so are the few
-    lines of another layout (`from_texts`).
+    the line back; the run's pieces are checked against the JSON path's texts of
+    the info's own members. Where the info cannot be split, it is kept whole, with
+    the tags and metadata as the JSON path's text of the info's own objects of
+    strings, and the assessments decoded in Python from the exact info text (their
+    values may be any JSON, whose exact value a JSON path's text may not keep); so
+    are the few lines of another layout (`from_texts`).
     """
-    owners = head.select(
-        (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
-    ).to_series()
-    locations: list[Any] = []
-    decoded = [
-        load_info(info, locations)["assessments"]
-        for info in texts["i"].gather(owners).to_list()
-    ]
+    owners, paths = assessment_texts
     parts = _split(texts)
-    split = parts["split"].to_list()
-    found = parts["a"].gather(owners).to_list()
-    for at, (owner, value, text) in enumerate(
-        zip(owners.to_list(), decoded, found, strict=True)
-    ):
-        if split[owner] and (text is None or _decode(text) != value):
-            split[owner] = False
-        if not split[owner]:
-            found[at] = dumps(value)
+    found = parts["a"].gather(owners)
+    # The run's assessments text reads as the JSON path's assessments.
+    same = (found.str.json_path_match("$") == paths).fill_null(value=False)
+    split = parts["split"].scatter(owners, parts["split"].gather(owners) & same)
+    unsplit = (~split.gather(owners)).arg_true()
+    if not unsplit.is_empty():
+        locations: list[Any] = []
+        written = [
+            dumps(load_info(info, locations)["assessments"])
+            for info in texts["i"].gather(owners.gather(unsplit)).to_list()
+        ]
+        found = found.scatter(unsplit, pl.Series(written, dtype=pl.String))
     owner = pl.Series([False] * len(lines), dtype=pl.Boolean).scatter(owners, True)
     # Without assessments the run holds none (null), or ``[]`` as it was written.
-    mine = pl.Series(split, dtype=pl.Boolean) & (
-        parts["a"].is_null() | (parts["a"] == "[]") | owner
-    ).fill_null(value=False)
-    assessments = (
-        parts["a"].set(~mine, None).scatter(owners, pl.Series(found, dtype=pl.String))
+    mine = split & (parts["a"].is_null() | (parts["a"] == "[]") | owner).fill_null(
+        value=False
     )
+    assessments = parts["a"].set(~mine, None).scatter(owners, found)
     request, response = root_texts(
         spans, pl.int_range(len(lines), dtype=pl.UInt32, eager=True)
     )
@@ -312,61 +311,44 @@ def _split(texts: pl.DataFrame) -> pl.DataFrame:
     the metadata key, ``m``, the assessments key and ``a`` where ``a`` is not null,
     the tags key, ``t``, ``tail``) and ``split``: whether the cut is sure to have
     found the info's own members. It is where ``m`` and ``t`` are, as JSON, the
-    tags and metadata the JSON path found (their texts, read by the JSON path,
+    metadata and tags the JSON path found (their texts, read by the JSON path,
     are the JSON path's texts); the caller checks ``a`` on the decoded
-    assessments. A text the cut misread fails those checks and is kept whole.
+    assessments. A text the cut misread (a key inside another member, a ``}``
+    inside a tag) fails those checks and is kept whole.
     """
-    info = pl.col("i")
-    first = info.str.splitn(METADATA_KEY, 2)
-    after = first.struct.field("field_1")
+    first = texts["i"].str.splitn(METADATA_KEY, 2).struct.unnest()
+    after = first["field_1"]
     with_a = after.str.contains(ASSESSMENTS_KEY, literal=True).fill_null(value=False)
-    second = after.str.splitn(ASSESSMENTS_KEY, 2)
-    run = pl.when(with_a).then(second.struct.field("field_1")).otherwise(after)
-    third = run.str.splitn(TAGS_KEY, 2)
-    before_tags = third.struct.field("field_0")
-    rest = third.struct.field("field_1")
-    tags = rest.str.extract(f"^({_LOOSE_OBJECT})", 1)
-    cut = texts.select(
-        first.struct.field("field_0").alias("head"),
-        pl.when(with_a)
-        .then(second.struct.field("field_0"))
-        .otherwise(before_tags)
-        .alias("m"),
-        pl.when(with_a).then(before_tags).alias("a"),
-        tags.alias("t"),
-        rest.str.slice(tags.str.len_chars()).alias("tail"),
-        pl.col("m").alias("m_path"),
-        pl.col("t").alias("t_path"),
+    second = after.str.splitn(ASSESSMENTS_KEY, 2).struct.unnest()
+    run = second["field_1"].zip_with(with_a, after)
+    third = run.str.splitn(TAGS_KEY, 2).struct.unnest()
+    metadata = second["field_0"].zip_with(with_a, third["field_0"])
+    rest = third["field_1"]
+    # Tags are strings: their object ends at its first "}" unless a tag holds one;
+    # those few are matched by the grammar of an object of strings.
+    fourth = rest.str.splitn("}", 2).struct.unnest()
+    tags, tail = fourth["field_0"] + "}", fourth["field_1"]
+    same_metadata = (metadata.str.json_path_match("$") == texts["m"]).fill_null(
+        value=False
     )
-    return cut.select(
-        "head",
-        "m",
-        "a",
-        "t",
-        "tail",
-        (
-            (pl.col("m").str.json_path_match("$") == pl.col("m_path"))
-            & (pl.col("t").str.json_path_match("$") == pl.col("t_path"))
-            & pl.col("tail").is_not_null()
-        )
-        .fill_null(value=False)
-        .alias("split"),
+    same_tags = (tags.str.json_path_match("$") == texts["t"]).fill_null(value=False)
+    again = (same_metadata & ~same_tags & tail.is_not_null()).arg_true()
+    if not again.is_empty():
+        found = rest.gather(again).str.extract(f"^({_LOOSE_OBJECT})", 1)
+        tags = tags.scatter(again, found)
+        tail = tail.scatter(again, rest.gather(again).str.slice(found.str.len_chars()))
+        same = found.str.json_path_match("$") == texts["t"].gather(again)
+        same_tags = same_tags.scatter(again, same.fill_null(value=False))
+    return pl.DataFrame(
+        [
+            first["field_0"].alias("head"),
+            metadata.alias("m"),
+            third["field_0"].set(~with_a, None).alias("a"),
+            tags.alias("t"),
+            tail.alias("tail"),
+            (same_metadata & same_tags & tail.is_not_null()).alias("split"),
+        ]
     )
-
-
-_FAILED: Final = object()
-
-
-def _decode(text: str) -> Any:
-    """The decoded ``text``, or a value no decoded JSON equals if it is not JSON."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(text)
-    except ValueError:
-        return _FAILED
 
 
 def _read_json(lines: pl.Series, schema: pa.Schema, unexpected: str) -> pl.DataFrame:
@@ -712,18 +694,23 @@ def _events(
     return events.scatter(busy, pl.Series(values, dtype=pl.String))
 
 
+def _owners(head: pl.DataFrame, info: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The keys of the traces with assessments, and their JSON path's text of them."""
+    owners = head.select(
+        (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
+    ).to_series()
+    return owners, info.gather(owners).str.json_path_match("$.assessments")
+
+
 def _assessments(
-    head: pl.DataFrame, info: pl.Series, sessions: dict[str, list[int]]
+    assessment_texts: tuple[pl.Series, pl.Series], sessions: dict[str, list[int]]
 ) -> pl.DataFrame:
     """Valid assessments, session-scoped ones expanded, as ``TraceFrame`` has them.
 
     Their values may be of any JSON type and must keep their exact spelling, so
     they are decoded in Python with the line parser's own function.
     """
-    owners = head.select(
-        (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
-    ).to_series()
-    texts = info.gather(owners).str.json_path_match("$.assessments")
+    owners, texts = assessment_texts
     valid: list[tuple[int, Any]] = []
     for key, text in zip(owners.to_list(), texts.to_list(), strict=True):
         for i, item in enumerate(json.loads(text)):
