@@ -7,11 +7,12 @@ columns, and the nested columns (metadata, tags, spans, assessments, request,
 response) are JSON text.
 
 A page reads the frame's page table (`polartrace.frame.pages`), which every reader
-fills once per trace:
+fills once per trace (a frame of ``Trace`` objects writes the page's rows alone,
+`TraceFrame.page_rows`):
 
 * polars / arrow: one gather of the page table's rows; the nested columns are its
-  columns as they are, ``trace`` the trace text put together from its two parts,
-  and the flat columns a gather of the trace table;
+  columns as they are, ``trace`` the trace text put together from its parts, and
+  the flat columns a gather of the trace table;
 * pandas: one orjson decode of each row's info and spans text gives every nested
   cell, read straight from the Arrow buffers (the collector is paused meanwhile:
   the cells are thousands of fresh containers, none of them cyclic, and
@@ -286,7 +287,7 @@ def _polars_from_pages(
     """MLflow's twelve columns from the page table rows of ``keys``, typed for Polars.
 
     One gather of the page table gives the nested columns as they are stored and
-    the trace text in its two parts; the flat columns are gathered from the trace
+    the trace text in its parts; the flat columns are gathered from the trace
     table (or read from the info text of a frame of page rows alone).
     """
     rows = pl.Series("_key", keys, dtype=pl.UInt32)
