@@ -11,7 +11,7 @@
     layout, so a layout change rebuilds it. It is built in chunks of ``CHUNK``
     traces through ``Trace`` objects: neither a 1M-trace frame of objects nor the
     columnar reader's whole-file read of 5.3 GB would fit in the benchmark
-    machine's 24 GB. The kept texts are ``Trace.to_json``'s,
+    machine's 24 GB. The page tables hold ``Trace.to_json``'s texts,
     which equal the generated lines. Chunks only differ from one frame when a
     session-scoped assessment spans a chunk boundary, which does not change any
     benchmark query.
@@ -35,7 +35,7 @@ from polartrace.model.trace import Trace
 DATA = Path(__file__).resolve().parent / "data"
 CHUNK = 100_000
 #: The modules (and packages) that decide what a cached dataset holds: the frame's
-#: tables, the JSON text, and what the Parquet writer keeps beside it.
+#: tables, its page table (the JSON texts and result parts), and the Parquet layout.
 _LAYOUT_MODULES = (
     "frame", "model", "values", "generate", "io/parquet.py", "io/_columnar.py",
 )  # fmt: skip

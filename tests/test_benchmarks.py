@@ -16,6 +16,7 @@ import pytest
 
 from benchmarks import engines, queries
 from polartrace import TraceFrame, read_traces, search_traces
+from polartrace.frame.pages import whole_texts
 from polartrace.generate import write_jsonl
 
 JSON_COLUMNS = ("trace", "request", "response", "trace_metadata", "tags", "spans",
@@ -25,11 +26,11 @@ QUERIES = ("status", "week", "user", "span_name", "feedback", "not")
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory: pytest.TempPathFactory) -> TraceFrame:
-    """400 generated traces read from JSONL: tables plus each trace's JSON text."""
+    """400 generated traces read from JSONL: tables plus each trace's page rows."""
     path = Path(tmp_path_factory.mktemp("bench")) / "traces.jsonl"
     write_jsonl(path, 400, seed=0)
     frame = read_traces(path)
-    assert frame._raw_json is not None
+    assert frame._objects is None
     return frame
 
 
@@ -51,8 +52,7 @@ def test_hand_written_page_has_polartrace_cells(
     tables = (
         engines.frame_tables(frame) if layout == "frame" else engines.best_tables(frame)
     )
-    assert frame._raw_json is not None
-    hand = engines.hand_page_columns(tables, query, frame._raw_json)
+    hand = engines.hand_page_columns(tables, query, whole_texts(frame.pages))
     ours = search_traces(frame, query.filter, max_results=engines.PAGE,
                          return_type="polars")  # fmt: skip
     assert hand.columns == ours.columns

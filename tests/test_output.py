@@ -19,9 +19,10 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame, search_traces
+from polartrace.frame.pages import from_texts
 from polartrace.generate import generate_trace_dicts
 from polartrace.output import build as out
-from polartrace.output.build import json_frame
+from polartrace.output.build import page_frame
 from tests.conftest import LABELS
 
 T1, T4 = LABELS["T1"], LABELS["T4"]
@@ -53,6 +54,16 @@ def _expected(traces: Sequence[Trace], include_spans: bool) -> pd.DataFrame:
     return out._pandas(out._rows(traces), len(traces), None)
 
 
+def _expected_polars(traces: Sequence[Trace]) -> pl.DataFrame:
+    """The polars rows written from ``Trace`` objects: ``json.dumps`` of each cell."""
+    columns = out._rows(traces)
+    for name in ("request", "response"):
+        columns[name] = [None if v is None else json.dumps(v) for v in columns[name]]
+    for name in ("trace_metadata", "tags", "spans", "assessments"):
+        columns[name] = [json.dumps(v) for v in columns[name]]
+    return pl.DataFrame(columns, schema=out._POLARS_SCHEMA)
+
+
 def _assert_same_cells(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(got, expected)
     for name in expected.columns:
@@ -80,7 +91,7 @@ def _check_polars(traces: Sequence[Trace], include_spans: bool) -> None:
     got = out.build(frame, keys, "polars", include_spans, None)
     if not include_spans:
         traces = [out._without_spans(t) for t in traces]
-    expected = out._polars(traces)
+    expected = _expected_polars(traces)
     assert got.schema == expected.schema
     for name in out.COLUMNS:
         for have, want in zip(got[name], expected[name], strict=True):
@@ -234,7 +245,7 @@ def test_empty_result_from_text_keeps_object_columns(
 def test_empty_polars_and_arrow_results_from_text_keep_the_schema(
     oracle_traces: list[Trace],
 ) -> None:
-    frame, expected = _text_frame(oracle_traces), out._polars([])
+    frame, expected = _text_frame(oracle_traces), _expected_polars([])
     table = out.build(frame, [], "polars", True, None)
     assert table.schema == expected.schema
     assert table.height == 0
@@ -371,9 +382,8 @@ def test_search_on_text_frame_equals_search_on_objects(
 def test_json_only_page_matches_trace_objects(
     oracle_traces: list[Trace], include_spans: bool
 ) -> None:
-    # A lazy scan's page: JSON text without trace tables (flat cells from the text).
-    texts = pl.Series("json", [t.to_json() for t in oracle_traces], dtype=pl.String)
-    page = json_frame(texts)
+    # A lazy scan's page: page rows without trace tables (flat cells from the text).
+    page = page_frame(from_texts(t.to_json() for t in oracle_traces))
     keys = list(range(len(oracle_traces)))
     got = out.build(page, keys, "pandas", include_spans, None)
     _assert_same_cells(got, _expected(oracle_traces, include_spans))

@@ -113,7 +113,7 @@ class _Source:
     """An engine over the searched traces, and the frame output reads a page from."""
 
     engine: base.Engine
-    frame: TraceFrame | None  # None: a scanned dataset, whose pages are read as text
+    frame: TraceFrame | None  # None: a scanned dataset, whose page rows are read
     dataset: ScannedTraces | None = None
 
     def page(self, keys: list[int]) -> tuple[TraceFrame, list[int]]:
@@ -121,7 +121,7 @@ class _Source:
         if self.frame is not None:
             return self.frame, keys
         assert self.dataset is not None
-        return output.json_frame(self.dataset.json_at(keys)), list(range(len(keys)))
+        return output.page_frame(self.dataset.pages_at(keys)), list(range(len(keys)))
 
 
 def _check_engine(engine: str) -> None:

@@ -18,7 +18,8 @@
 
 Memory stays bounded by the batch size, one key set (4 bytes per matching trace)
 per non-trace match, and the sort of the matching rows' order keys. Keys are the
-dataset's own ``_key`` values; `ScannedTraces.json_at` reads the JSON text of a page.
+dataset's own ``_key`` values; `ScannedTraces.pages_at` reads the page table rows of
+a page (`polartrace.io.parquet.read_pages`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,13 @@ from polartrace.frame.schema import (
 )
 from polartrace.frame.trace_frame import TraceFrame, _derive_attribute
 from polartrace.frame.units import build_units
-from polartrace.io.parquet import TABLES, read_manifest, read_parquet, table_files
+from polartrace.io.parquet import (
+    TABLES,
+    read_manifest,
+    read_pages,
+    read_parquet,
+    table_files,
+)
 from polartrace.language.ast import Op, Quantifier
 from polartrace.plan.search import (
     And,
@@ -136,10 +143,8 @@ class ScannedTraces:
         """Load the whole dataset into an eager ``TraceFrame``."""
         return read_parquet(self.path)
 
-    def json_at(self, keys: Sequence[int]) -> pl.Series:
-        """The MLflow JSON text of the traces ``keys``, in that order."""
-        if not keys:
-            return pl.Series("json", [], dtype=pl.String)
+    def pages_at(self, keys: Sequence[int]) -> pl.DataFrame:
+        """The page table rows of the traces ``keys``, in that order (`read_pages`)."""
         wanted = pl.Series("_key", keys, dtype=pl.UInt32)
         order = pl.DataFrame(
             {"_key": wanted, "_order": pl.int_range(len(keys), eager=True)}
@@ -149,7 +154,8 @@ class ScannedTraces:
             .filter(pl.col("_key").is_in(wanted.implode()))
             .collect(engine="streaming")
         )
-        return order.join(rows, on="_key").sort("_order")["json"]
+        table = order.join(rows, on="_key").sort("_order")
+        return read_pages(table, self.manifest["version"], Path(self.path))
 
     def raw_columns(self) -> list[str]:
         """Every span attribute column (``raw:<key>``) of the dataset."""

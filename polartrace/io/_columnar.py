@@ -45,6 +45,16 @@ import pyarrow.json as pj
 
 from polartrace.catalogue.text_units import linked_prompts
 from polartrace.frame.llm import with_llm_columns
+from polartrace.frame.pages import (
+    ASSESSMENTS_KEY,
+    METADATA_KEY,
+    PAGE_COLUMNS,
+    TAGS_KEY,
+    TRACE_TEXT,
+    from_texts,
+    load_info,
+)
+from polartrace.frame.root_spans import dumps, root_texts
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -220,10 +230,127 @@ def _build(data: bytes) -> TraceFrame:
     )
     traces, sessions = _traces(head, parts["t"], parts["m"], texts)
     spans = _spans(parts["s"], texts["s"])
-    assessments = _assessments(head, texts["i"], sessions)
+    assessment_texts = _owners(head, texts["i"])
+    assessments = _assessments(assessment_texts, sessions)
     prompts = _prompts(traces)
     traces, spans = with_llm_columns(traces, spans, _compact)
-    return TraceFrame(traces, spans, assessments, prompts, raw_json=lines)
+    pages = _pages(lines, texts, head, spans, assessment_texts)
+    return TraceFrame(traces, spans, assessments, prompts, pages=pages)
+
+
+def _pages(
+    lines: pl.Series,
+    texts: pl.DataFrame,
+    head: pl.DataFrame,
+    spans: pl.DataFrame,
+    assessment_texts: tuple[pl.Series, pl.Series],
+) -> pl.DataFrame:
+    """The page table (`polartrace.frame.pages`) of the lines, from their parts.
+
+    A line cut at its spans mark (`_texts`) is exactly ``{"info": I, "data":
+    {"spans": S}}``: its spans are kept as they are, and its info is split around
+    the run of its metadata, assessments and tags (`_split`), so `TRACE_TEXT` gives
+    the line back; the run's pieces are checked against the JSON path's texts of
+    the info's own members. Where the info cannot be split, it is kept whole, with
+    the tags and metadata as the JSON path's text of the info's own objects of
+    strings, and the assessments decoded in Python from the exact info text (their
+    values may be any JSON, whose exact value a JSON path's text may not keep); so
+    are the few lines of another layout (`from_texts`).
+    """
+    owners, paths = assessment_texts
+    parts = _split(texts)
+    found = parts["a"].gather(owners)
+    # The run's assessments text reads as the JSON path's assessments.
+    same = (found.str.json_path_match("$") == paths).fill_null(value=False)
+    split = parts["split"].scatter(owners, parts["split"].gather(owners) & same)
+    unsplit = (~split.gather(owners)).arg_true()
+    if not unsplit.is_empty():
+        locations: list[Any] = []
+        written = [
+            dumps(load_info(info, locations)["assessments"])
+            for info in texts["i"].gather(owners.gather(unsplit)).to_list()
+        ]
+        found = found.scatter(unsplit, pl.Series(written, dtype=pl.String))
+    owner = pl.Series([False] * len(lines), dtype=pl.Boolean).scatter(owners, True)
+    # Without assessments the run holds none (null), or ``[]`` as it was written.
+    mine = split & (parts["a"].is_null() | (parts["a"] == "[]") | owner).fill_null(
+        value=False
+    )
+    assessments = parts["a"].set(~mine, None).scatter(owners, found)
+    request, response = root_texts(
+        spans, pl.int_range(len(lines), dtype=pl.UInt32, eager=True)
+    )
+    pages = pl.DataFrame(
+        [
+            parts["head"].zip_with(mine, texts["i"]).alias("info_head"),
+            parts["tail"].set(~mine, None).alias("info_tail"),
+            texts["s"].alias("spans"),
+            pl.Series("json", [None] * len(lines), dtype=pl.String),
+            parts["m"]
+            .zip_with(mine, texts["m"])
+            .fill_null("{}")
+            .alias("trace_metadata"),
+            parts["t"].zip_with(mine, texts["t"]).fill_null("{}").alias("tags"),
+            assessments.alias("assessments"),
+            pl.Series("request", request, dtype=pl.String),
+            pl.Series("response", response, dtype=pl.String),
+        ]
+    )
+    rest = texts["cut"].not_().arg_true()
+    if not rest.is_empty():
+        other = from_texts(lines.gather(rest).to_list())
+        pages = pages.with_columns(
+            pages[name].scatter(rest, other[name]) for name in PAGE_COLUMNS
+        )
+    _check(bool((pages.select(TRACE_TEXT).to_series() == lines).all()))
+    return pages
+
+
+def _split(texts: pl.DataFrame) -> pl.DataFrame:
+    """Each info text cut around its run of metadata, assessments and tags.
+
+    Columns ``head``, ``m``, ``a``, ``t``, ``tail`` (the info text is ``head``,
+    the metadata key, ``m``, the assessments key and ``a`` where ``a`` is not null,
+    the tags key, ``t``, ``tail``) and ``split``: whether the cut is sure to have
+    found the info's own members. It is where ``m`` and ``t`` are, as JSON, the
+    metadata and tags the JSON path found (their texts, read by the JSON path,
+    are the JSON path's texts); the caller checks ``a`` on the decoded
+    assessments. A text the cut misread (a key inside another member, a ``}``
+    inside a tag) fails those checks and is kept whole.
+    """
+    first = texts["i"].str.splitn(METADATA_KEY, 2).struct.unnest()
+    after = first["field_1"]
+    with_a = after.str.contains(ASSESSMENTS_KEY, literal=True).fill_null(value=False)
+    second = after.str.splitn(ASSESSMENTS_KEY, 2).struct.unnest()
+    run = second["field_1"].zip_with(with_a, after)
+    third = run.str.splitn(TAGS_KEY, 2).struct.unnest()
+    metadata = second["field_0"].zip_with(with_a, third["field_0"])
+    rest = third["field_1"]
+    # Tags are strings: their object ends at its first "}" unless a tag holds one;
+    # those few are matched by the grammar of an object of strings.
+    fourth = rest.str.splitn("}", 2).struct.unnest()
+    tags, tail = fourth["field_0"] + "}", fourth["field_1"]
+    same_metadata = (metadata.str.json_path_match("$") == texts["m"]).fill_null(
+        value=False
+    )
+    same_tags = (tags.str.json_path_match("$") == texts["t"]).fill_null(value=False)
+    again = (same_metadata & ~same_tags & tail.is_not_null()).arg_true()
+    if not again.is_empty():
+        found = rest.gather(again).str.extract(f"^({_LOOSE_OBJECT})", 1)
+        tags = tags.scatter(again, found)
+        tail = tail.scatter(again, rest.gather(again).str.slice(found.str.len_chars()))
+        same = found.str.json_path_match("$") == texts["t"].gather(again)
+        same_tags = same_tags.scatter(again, same.fill_null(value=False))
+    return pl.DataFrame(
+        [
+            first["field_0"].alias("head"),
+            metadata.alias("m"),
+            third["field_0"].set(~with_a, None).alias("a"),
+            tags.alias("t"),
+            tail.alias("tail"),
+            (same_metadata & same_tags & tail.is_not_null()).alias("split"),
+        ]
+    )
 
 
 def _read_json(lines: pl.Series, schema: pa.Schema, unexpected: str) -> pl.DataFrame:
@@ -320,6 +447,7 @@ def _texts(lines: pl.Series) -> pl.DataFrame:
         pl.col("i").str.json_path_match("$.tags").alias("t"),
         pl.col("i").str.json_path_match("$.trace_metadata").alias("m"),
         "s",
+        "cut",
     )
 
 
@@ -568,18 +696,23 @@ def _events(
     return events.scatter(busy, pl.Series(values, dtype=pl.String))
 
 
+def _owners(head: pl.DataFrame, info: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The keys of the traces with assessments, and their JSON path's text of them."""
+    owners = head.select(
+        (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
+    ).to_series()
+    return owners, info.gather(owners).str.json_path_match("$.assessments")
+
+
 def _assessments(
-    head: pl.DataFrame, info: pl.Series, sessions: dict[str, list[int]]
+    assessment_texts: tuple[pl.Series, pl.Series], sessions: dict[str, list[int]]
 ) -> pl.DataFrame:
     """Valid assessments, session-scoped ones expanded, as ``TraceFrame`` has them.
 
     Their values may be of any JSON type and must keep their exact spelling, so
     they are decoded in Python with the line parser's own function.
     """
-    owners = head.select(
-        (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
-    ).to_series()
-    texts = info.gather(owners).str.json_path_match("$.assessments")
+    owners, texts = assessment_texts
     valid: list[tuple[int, Any]] = []
     for key, text in zip(owners.to_list(), texts.to_list(), strict=True):
         for i, item in enumerate(json.loads(text)):
