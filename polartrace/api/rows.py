@@ -231,8 +231,8 @@ def search_assessments(
 
     Returns:
         The table: ``trace_id`` (the trace it applies to), ``assessment_id``,
-        ``kind``, ``name``, ``value`` (JSON text), ``value_number`` (a number or
-        boolean value as a float, else null), ``source_type``, ``source_id``,
+        ``kind``, ``name``, ``value`` (JSON text), ``value_number`` (a numeric value,
+        else null), ``source_type``, ``source_id``,
         ``create_time`` (UTC datetime), ``span_id``, ``session`` (set for a
         session-scoped assessment), then the ``columns``.
 
