@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from benchmarks import engines, queries
-from polartrace import TraceFrame, read_traces, search_traces
+from polartrace import Trace, TraceFrame, read_traces, search_traces
 from polartrace.frame.pages import whole_texts
 from polartrace.generate import write_jsonl
 
@@ -67,3 +67,16 @@ def test_cached_dataset_fingerprint_reads_the_layout_modules() -> None:
     digest = data.fingerprint()
     assert len(digest) == 10
     assert int(digest, 16) >= 0  # hex: every module it names exists and was read
+
+
+def test_span_benchmark_hand_table_is_search_spans() -> None:
+    from benchmarks import spans as bench
+    from polartrace.generate import generate_trace_dicts
+
+    traces = [Trace.from_dict(d) for d in generate_trace_dicts(300, seed=3)]
+    frame = TraceFrame.from_traces(traces)
+    for query in ("llm", "top"):
+        ours, hand = bench._ours(frame, query), bench._hand(frame, query)
+        ids = ["trace_id", "span_id"]
+        assert ours.height == hand.height > 0
+        assert ours.select(ids).equals(hand.select(ids))

@@ -30,6 +30,7 @@ from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.trace import Trace
 from polartrace.output import build as output
 from polartrace.output.extract import with_extracted
+from polartrace.output.tokens import remember
 from polartrace.plan.paging import (
     decode_page_token,
     encode_page_token,
@@ -254,8 +255,9 @@ def search_traces(
 
     Returns:
         The matching traces in the requested shape. When more rows exist, the next
-        page's token is ``result.token`` (list), ``df.attrs["next_page_token"]``
-        (pandas) or the ``next_page_token`` schema metadata (arrow).
+        page's token is ``polartrace.next_page_token(result)`` for every type, also
+        ``result.token`` (list), ``df.attrs["next_page_token"]`` (pandas) or the
+        ``next_page_token`` schema metadata (arrow).
 
     Raises:
         FilterError: For a rejected filter (with position and hint).
@@ -311,4 +313,6 @@ def search_traces(
         )
     frame, rows = source.page(keys)
     result = output.build(frame, rows, return_type, include_spans, token)
+    if return_type == "polars":  # a Polars frame has no place for its token
+        remember(result, token)
     return with_extracted(result, frame, rows, fields, include_spans)

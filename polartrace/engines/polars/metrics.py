@@ -22,8 +22,8 @@ from polartrace.bind.metric_nodes import (
     Scope,
 )
 from polartrace.catalogue.fields import Source, ValueType
-from polartrace.engines.polars.compile import _Compiler, compile_where
-from polartrace.engines.polars.exprs import span_test
+from polartrace.engines.polars.compile import compile_where
+from polartrace.engines.polars.rows import span_mask
 from polartrace.frame.schema import META_PREFIX, TAG_PREFIX
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.plan.metrics import MetricsPlan
@@ -152,22 +152,14 @@ class _Columns:
 
 def _rows(frame: TraceFrame, plan: MetricsPlan, cols: _Columns) -> pl.LazyFrame:
     """One row per selected trace or span: ``_key``, the keys and the values."""
-    mask = compile_where(plan.text, plan.where, frame)
     traces = frame.traces
     if plan.level is Level.TRACE:
+        mask = compile_where(plan.text, plan.where, frame)
         selected = traces.lazy()
         selected = selected if plan.where is None else selected.filter(mask)
         return selected.select(pl.col("_key"), *cols.trace)
-    compiler = _Compiler(frame)
-    tests = [
-        span_test(c, frame.spans, frame.span_attribute, compiler._content)
-        for c in plan.span_conds
-    ]
-    spans = frame.spans  # read after the tests: they may derive columns onto it
-    chosen = traces.select((pl.col("_key").is_not_null() & mask).alias("m"))["m"]
-    keep = chosen.gather(spans["_key"])
-    if tests:
-        keep = keep & spans.select(pl.all_horizontal(tests).fill_null(False))[:, 0]
+    keep = span_mask(frame, plan.text, plan.where, plan.span_conds)
+    spans = frame.spans  # read after the mask: its tests may derive columns
     rows = spans.filter(keep).select(pl.col("_key"), *cols.span)
     if cols.trace:
         # With _key, a select of literals only (absent tags) keeps one row per trace.
