@@ -215,8 +215,8 @@ def run_metrics(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
     size = pl.len().alias("_n")
     if keys:
         result = rows.group_by(keys).agg(size, *aggs)
-    else:  # one row, unless no row is selected
-        result = rows.select(size, *aggs).filter(pl.col("_n") > 0)
+    else:  # one row, dropped below when no row is selected
+        result = rows.select(size, *aggs)
     for j in by_assessment:
         part = _assessment_part(frame, rows, plan.metrics[j], keys, names[j])
         if keys:
@@ -225,6 +225,8 @@ def run_metrics(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
             result = pl.concat([result, part], how="horizontal")
         if plan.metrics[j].aggregate is Aggregate.COUNT_DISTINCT:
             result = result.with_columns(pl.col(names[j]).fill_null(0))
+    if not keys:  # after the assessment parts: each is one row, as is the result
+        result = result.filter(pl.col("_n") > 0)
     labels = [label for label, _ in plan.columns]
     table = (
         result.select(
