@@ -116,8 +116,14 @@ def _json(value: Any) -> str | None:
 
 def expected_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The typed page's rows in plain Python, from MLflow's pandas cells."""
+    # pandas infers its string column for request/response when every value is a
+    # string or missing; a missing value there reads NaN.
+    missing = {name: frame[name].dtype != object for name in ("request", "response")}
     rows = []
     for cells in frame.to_dict("records"):
+        for name, strings in missing.items():
+            if strings and pd.isna(cells[name]):
+                cells[name] = None
         duration = cells["execution_duration"]
         rows.append(
             {
