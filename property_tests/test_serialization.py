@@ -24,6 +24,7 @@ from polartrace.io.parquet import read_parquet, write_parquet
 from polartrace.language.ast import unparse
 from polartrace.testing import filters, trace_lists, traces
 from property_tests._support import ENGINES, examples, outcome
+from tests.typed_cells import expected_rows, typed_rows
 
 TABLES = ("traces", "spans", "units", "assessments", "prompts")
 
@@ -61,8 +62,6 @@ def test_frame_read_from_jsonl_equals_frame_built_from_objects(
         for engine in ENGINES:
             assert outcome(read, text, engine) == outcome(built, text, engine), engine
 
-
-_JSON_TEXT = ("request", "response", "trace_metadata", "tags", "spans")
 
 #: Info members another writer may add, holding what a reader splitting the
 #: text might mistake for the trace's own: a spans mark, a state, the parts' keys.
@@ -194,20 +193,19 @@ def _assert_same_output(
     assert got["trace_id"].to_list() == want["trace_id"].to_list()
     have_traces = [_without_decoys(v, located) for v in got["trace"]]
     assert have_traces == [json.loads(v) for v in want["trace"]]
-    for name in (*_JSON_TEXT, "assessments"):
-        note(f"column: {name}")
-        have = [None if v is None else json.loads(v) for v in got[name]]
-        assert have == [None if v is None else json.loads(v) for v in want[name]]
+    have, expected = typed_rows(got), typed_rows(want)
+    for row in (*have, *expected):
+        row.pop("trace")
+        for name in ("request", "response"):
+            row[name] = None if row[name] is None else json.loads(row[name])
+    assert have == expected
     got_pd = search_traces(frame, max_results=page)
     want_pd = search_traces(built, max_results=page)
     for name in ("request", "response", "trace_metadata", "tags", "spans"):
         assert list(got_pd[name]) == list(want_pd[name]), name
-    # The objects' own page table against their pandas cells and Trace objects,
-    # which are read without it.
-    for name in ("trace_metadata", "tags", "spans", "assessments"):
-        note(f"objects' column: {name}")
-        have = [json.dumps(json.loads(v)) for v in want[name]]
-        assert have == [json.dumps(v) for v in want_pd[name]]
+    # The typed page against MLflow's pandas cells of the same search, decoded.
+    assert typed_rows(got) == expected_rows(got_pd)
+    assert typed_rows(want) == expected_rows(want_pd)
     objects = search_traces(built, max_results=page, return_type="list")
     assert list(want["request"]) == [_dumped(t.data.request) for t in objects]
     assert list(want["response"]) == [_dumped(t.data.response) for t in objects]

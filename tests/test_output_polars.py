@@ -7,6 +7,7 @@ with the expected cells written out.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Sequence
@@ -70,38 +71,46 @@ def _polars(frame: TraceFrame, keys: list[int]) -> pl.DataFrame:
     return table
 
 
-def test_metadata_keys_in_each_trace_own_order() -> None:
+def test_metadata_keys_in_key_order_in_polars_and_own_order_in_pandas() -> None:
     # The frame's columns are meta:b, meta:a (first seen); the second trace
-    # lists a first, as MLflow's DataFrame cell would.
+    # lists a first. MLflow's DataFrame cell keeps each trace's order; the
+    # typed key/value list is in key order.
     traces = [
         _trace("tr-1", metadata={"b": "1", "a": "2"}),
         _trace("tr-2", metadata={"a": "3", "b": "4"}),
     ]
     got = _polars(_frame(traces), [0, 1])
     assert got["trace_metadata"].to_list() == [
-        '{"b": "1", "a": "2"}',
-        '{"a": "3", "b": "4"}',
+        [{"key": "a", "value": "2"}, {"key": "b", "value": "1"}],
+        [{"key": "a", "value": "3"}, {"key": "b", "value": "4"}],
     ]
+    cells = out.build(_frame(traces), [0, 1], "pandas", True, None)
+    assert [list(cell) for cell in cells["trace_metadata"]] == [["b", "a"], ["a", "b"]]
 
 
 def test_text_of_another_spelling_is_decoded() -> None:
     trace = _trace("tr-1", [_span(ROOT, None, '"q"')], metadata={"b": "1", "a": "2"})
     compact = json.dumps(trace.to_dict(), separators=(",", ":"))
     got = _polars(_frame([trace], [compact]), [0])
-    assert got.row(0, named=True) | {"trace": None} == {
+    row = got.row(0, named=True)
+    assert row["trace"] == compact
+    assert row | {"trace": None, "spans": None} == {
         "trace_id": "tr-1",
         "trace": None,
         "client_request_id": None,
         "state": "OK",
-        "request_time": 1704067200000,
+        "request_time": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
         "execution_duration": None,
         "request": '"q"',
         "response": None,
-        "trace_metadata": '{"b": "1", "a": "2"}',
-        "tags": "{}",
-        "spans": json.dumps(trace.to_dict()["data"]["spans"]),
-        "assessments": "[]",
+        "trace_metadata": [{"key": "a", "value": "2"}, {"key": "b", "value": "1"}],
+        "tags": [],
+        "spans": None,
+        "assessments": [],
     }
+    [span] = row["spans"]
+    assert (span["span_id"], span["parent_id"]) == ("0000000000000001", None)
+    assert span["inputs"] == '"q"'
 
 
 def test_info_member_holding_the_spans_mark_read_from_jsonl(tmp_path: Any) -> None:
@@ -122,8 +131,9 @@ def test_info_member_holding_the_spans_mark_read_from_jsonl(tmp_path: Any) -> No
     assert frame._objects is None  # the columnar reader's pages, not Trace objects
     got = polartrace.search_traces(frame, return_type="polars")
     assert isinstance(got, pl.DataFrame)
-    assert got["tags"].to_list() == ['{"k": "v"}']
-    assert got["spans"].to_list() == [json.dumps(as_dict["data"]["spans"])]
+    assert got["tags"].to_list() == [[{"key": "k", "value": "v"}]]
+    [[span]] = got["spans"].to_list()
+    assert (span["span_id"], span["inputs"]) == ("0000000000000001", '"q"')
 
 
 def test_root_span_after_its_children() -> None:
@@ -251,7 +261,7 @@ def test_page_from_parquet_equals_page_of_the_frame_written(tmp_path: Path) -> N
     compact = json.dumps(traces[1].to_dict(), separators=(",", ":"))
     assert got.equals(_polars(_frame(traces, [traces[0].to_json(), compact]), [1, 0]))
     assert got["trace"].to_list() == [compact, traces[0].to_json()]
-    assert got["trace_metadata"].to_list() == ["{}", '{"b": "1"}']
+    assert got["trace_metadata"].to_list() == [[], [{"key": "b", "value": "1"}]]
     assert got["request"].to_list() == ['{"x": "\\u00e9"}', '"q1"']
 
 
@@ -294,5 +304,5 @@ def test_text_written_without_ascii_escapes_survives_parquet(tmp_path: Path) -> 
     frame = read_parquet(tmp_path / "ds")
     got = _polars(frame, [0])
     assert got["trace"].to_list() == [text]
-    assert [json.loads(v) for v in got["trace_metadata"]] == [{"k": "café 🚀"}]
-    assert got["spans"].to_list() == [json.dumps(trace.to_dict()["data"]["spans"])]
+    assert got["trace_metadata"].to_list() == [[{"key": "k", "value": "café 🚀"}]]
+    assert got["spans"].list.len().to_list() == [1]

@@ -22,18 +22,16 @@ from polartrace.io.jsonl import write_jsonl
 from polartrace.io.parquet import read_parquet, write_parquet
 from polartrace.values.errors import TraceFormatError
 from tests.conftest import LABELS
+from tests.typed_cells import typed_rows
 
 V1 = Path(__file__).parent / "fixtures" / "parquet-v1"
-TEXT_COLUMNS = (
-    "trace", "request", "response", "trace_metadata", "tags", "spans", "assessments",
-)  # fmt: skip
 FILTERS = (None, "status = 'OK'", "span.type = 'LLM'")
 
 
 def _cells(table: pl.DataFrame) -> list[dict[str, object]]:
-    rows = table.to_dicts()
+    rows = typed_rows(table)
     for row in rows:
-        for name in TEXT_COLUMNS:
+        for name in ("request", "response"):
             text = row[name]
             row[name] = None if text is None else json.loads(str(text))
     return rows
@@ -99,8 +97,8 @@ def test_jsonl_reader_does_not_split_at_a_nested_run(tmp_path: Path) -> None:
     assert frame._objects is None
     assert frame.json_at([0, 1]) == [line, line.replace("tr-1", "tr-2")]
     page = search_traces(frame, order_by=["trace_id"], return_type="polars")
-    assert page["trace_metadata"].to_list() == ['{"a":"1"}'] * 2
-    assert page["tags"].to_list() == ['{"b":"2"}'] * 2
+    assert page["trace_metadata"].to_list() == [[{"key": "a", "value": "1"}]] * 2
+    assert page["tags"].to_list() == [[{"key": "b", "value": "2"}]] * 2
 
 
 def test_page_from_parquet_equals_page_from_objects(

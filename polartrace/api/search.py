@@ -238,7 +238,9 @@ def search_traces(
             DESC`` then ``request_id ASC``, which is also the default order.
         page_token: The token of a previous page of the same search.
         return_type: ``"pandas"`` (MLflow's twelve columns), ``"list"`` of
-            ``Trace``, ``"polars"`` or ``"arrow"``; ``None`` is ``"pandas"``.
+            ``Trace``, ``"polars"`` or ``"arrow"`` (the same columns typed:
+            datetimes, durations, key/value maps, lists of span and assessment
+            structs; docs/semantics.md#result-columns); ``None`` is ``"pandas"``.
         include_spans: Whether output rows carry span data.
         locations: Only traces of these experiment ids (a list, as in MLflow).
         experiment_ids: MLflow's older name for ``locations``; give one of them.

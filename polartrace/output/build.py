@@ -1,29 +1,21 @@
 """Build search results in the shape the caller asked for, for returned rows only.
 
 ``pandas`` mirrors ``mlflow.search_traces``: twelve columns in MLflow's order with
-MLflow's cell types (docs/semantics.md#result-columns). ``polars`` and ``arrow`` carry
-the same columns typed for speed: ids and times come straight from the frame's
-columns, and the nested columns (metadata, tags, spans, assessments, request,
-response) are JSON text.
+MLflow's cell types (docs/semantics.md#result-columns). ``polars`` and ``arrow``
+carry the same columns typed (`polartrace.output.typed`): datetimes, durations,
+key/value lists and lists of span and assessment structs.
 
 A page reads the frame's page table (`polartrace.frame.pages`), which every reader
 fills once per trace (a frame of ``Trace`` objects writes the page's rows alone,
-`TraceFrame.page_rows`):
-
-* polars / arrow: one gather of the page table's rows; the nested columns are its
-  columns as they are, ``trace`` the trace text put together from its parts, and
-  the flat columns a gather of the trace table;
-* pandas: one orjson decode of each row's info and spans text gives every nested
-  cell, read straight from the Arrow buffers (the collector is paused meanwhile:
-  the cells are thousands of fresh containers, none of them cyclic, and
-  generational collections over them cost as much as the decoding). The ``trace``
-  column and the flat columns go from Arrow to pandas without a Python object per
-  row. Where orjson would read a text differently from ``json`` (integers beyond
-  64 bits, ``NaN``, lone surrogates), ``json`` reads it, so the cells are exactly
-  those of the ``Trace`` path. A frame that keeps its ``Trace`` objects builds
-  pandas rows from them.
-
-Polars/arrow JSON text equals, as JSON, ``json.dumps`` of the pandas cell.
+`TraceFrame.page_rows`). pandas: one orjson decode of each row's info and spans
+text gives every nested cell, read straight from the Arrow buffers (the collector
+is paused meanwhile: the cells are thousands of fresh containers, none of them
+cyclic, and generational collections over them cost as much as the decoding). The
+``trace`` column and the flat columns go from Arrow to pandas without a Python
+object per row. Where orjson would read a text differently from ``json``
+(integers beyond 64 bits, ``NaN``, lone surrogates), ``json`` reads it, so the
+cells are exactly those of the ``Trace`` path. A frame that keeps its ``Trace``
+objects builds pandas rows from them.
 """
 
 from __future__ import annotations
@@ -39,7 +31,6 @@ import attrs
 import polars as pl
 
 from polartrace.frame.pages import (
-    ASSESSMENTS_TEXT,
     INFO_TEXT,
     TRACE_TEXT,
     load_info,
@@ -49,6 +40,7 @@ from polartrace.frame.pages import (
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.timestamps import parse_timestamp_ms
 from polartrace.model.trace import Trace, TraceData
+from polartrace.output.typed import to_arrow, typed_page
 
 if TYPE_CHECKING:  # pyarrow loads with the pandas output that uses it
     import pyarrow as pa
@@ -71,22 +63,7 @@ COLUMNS = (
     "assessments",
 )
 
-_POLARS_SCHEMA: dict[str, pl.DataType] = {
-    "trace_id": pl.String(),
-    "trace": pl.String(),
-    "client_request_id": pl.String(),
-    "state": pl.String(),
-    "request_time": pl.Int64(),
-    "execution_duration": pl.Int64(),
-    "request": pl.String(),
-    "response": pl.String(),
-    "trace_metadata": pl.String(),
-    "tags": pl.String(),
-    "spans": pl.String(),
-    "assessments": pl.String(),
-}
 _FLAT = ("trace_id", "client_request_id", "state", "request_time", "execution_duration")
-_OPEN, _NO_SPANS = '{"info": ', ', "data": {"spans": []}}'
 
 
 @contextmanager
@@ -278,49 +255,6 @@ def _pandas_from_pages(
     return _pandas(columns, len(keys), token)
 
 
-# --- polars ------------------------------------------------------------------------
-
-
-def _polars_from_pages(
-    frame: TraceFrame, keys: Sequence[int], include_spans: bool
-) -> pl.DataFrame:
-    """MLflow's twelve columns from the page table rows of ``keys``, typed for Polars.
-
-    One gather of the page table gives the nested columns as they are stored and
-    the trace text in its parts; the flat columns are gathered from the trace
-    table (or read from the info text of a frame of page rows alone).
-    """
-    rows = pl.Series("_key", keys, dtype=pl.UInt32)
-    page = _page(frame, rows)
-    if include_spans:
-        trace, spans = TRACE_TEXT, pl.col("spans")
-        request, response = pl.col("request"), pl.col("response")
-    else:
-        trace = pl.concat_str(pl.lit(_OPEN), INFO_TEXT, pl.lit(_NO_SPANS))
-        spans = pl.lit("[]", dtype=pl.String)
-        request = response = pl.lit(None, dtype=pl.String)
-    nested = page.select(
-        trace.alias("trace"),
-        request.alias("request"),
-        response.alias("response"),
-        "trace_metadata",
-        "tags",
-        spans.alias("spans"),
-        ASSESSMENTS_TEXT.alias("assessments"),
-    )
-    flat = _flat_rows(frame, rows)
-    if flat is None:
-        locations: list[Any] = []
-        infos = [
-            load_info(text, locations)
-            for text in page.select(INFO_TEXT).to_series().to_list()
-        ]
-        flat = pl.DataFrame(
-            _flat_from_infos(infos), schema={n: _POLARS_SCHEMA[n] for n in _FLAT}
-        )
-    return pl.concat([flat, nested], how="horizontal").select(COLUMNS)
-
-
 def page_frame(pages: pl.DataFrame) -> TraceFrame:
     """A frame of a page's page table rows alone (rows ``0..n-1``), to build from.
 
@@ -355,10 +289,10 @@ def build(
         if not keys:
             return _pandas({}, 0, token)
         return _pandas_from_pages(frame, keys, include_spans, token)
-    table = _polars_from_pages(frame, keys, include_spans)
+    table = typed_page(frame, keys, include_spans)
     if return_type == "polars":
         return table
-    arrow = table.to_arrow()
+    arrow = to_arrow(table)
     if token is not None:
         arrow = arrow.replace_schema_metadata({"next_page_token": token})
     return arrow

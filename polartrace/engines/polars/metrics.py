@@ -213,10 +213,8 @@ def run_metrics(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
         if j not in by_assessment
     ]
     size = pl.len().alias("_n")
-    if keys:
-        result = rows.group_by(keys).agg(size, *aggs)
-    else:  # one row, dropped below when no row is selected
-        result = rows.select(size, *aggs)
+    # Without keys: one row, dropped below when no row is selected.
+    result = rows.group_by(keys).agg(size, *aggs) if keys else rows.select(size, *aggs)
     for j in by_assessment:
         part = _assessment_part(frame, rows, plan.metrics[j], keys, names[j])
         if keys:
