@@ -84,7 +84,7 @@ def test_exact_duration_matches_on_every_build_path(
     if source == "lazy" and engine == "reference":
         pytest.skip("a scanned dataset is searched by the lazy engine")
     found = search_traces(
-        frame,  # type: ignore[arg-type]
+        frame,
         filter_string="span.duration_ms = 1234.500003",
         return_type="list",
         engine=engine,

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.json as pj
@@ -80,7 +81,7 @@ from polartrace.values.conventions import (
     status_code_json,
 )
 from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import decode_attribute
+from polartrace.values.json_values import LONG_INTEGER, decode_attribute
 from polartrace.values.nesting import MAX_DEPTH, loads
 
 __all__ = ["read_jsonl_columnar"]
@@ -285,11 +286,7 @@ def _shallow(lines: pl.Series) -> bool:
     many = (lines.str.count_matches(r"[\[{]") > MAX_DEPTH).arg_true()
     if many.is_empty():
         return True
-    brackets = (
-        lines.gather(many)
-        .str.replace_all(_STRING, "")
-        .str.replace_all(r"[^\[\]{}]", "")
-    )
+    brackets = lines.gather(many).str.replace_all(rf'{_STRING}|[^\[\]{{}}"]+', "")
     return all(_depth(text) <= MAX_DEPTH for text in brackets.to_list())
 
 
@@ -426,12 +423,22 @@ def _runs(info: pl.Series) -> _Runs:
     parts = _split(info)
     a = parts["a"]
     rows = (parts["sure"] & a.is_not_null() & (a != "[]")).arg_true()
+    texts = a.gather(rows)
+    # orjson reads as json does but for integers beyond 64 bits (and NaN and the
+    # like, which it refuses); the lines nest within the bound (`_shallow`).
+    long = texts.str.contains(LONG_INTEGER).to_list()
     decoded: dict[int, Any] = {}
     wrong: list[int] = []
-    for row, text in zip(rows.to_list(), a.gather(rows).to_list(), strict=True):
+    for row, text, exact in zip(rows.to_list(), texts.to_list(), long, strict=True):
+        if not exact:
+            try:
+                decoded[row] = orjson.loads(text)
+                continue
+            except orjson.JSONDecodeError:
+                pass
         try:
-            decoded[row] = loads(text)
-        except json.JSONDecodeError:  # not a whole value: the cut missed the tags key
+            decoded[row] = json.loads(text)
+        except json.JSONDecodeError:  # not a whole value: the cut missed the tags
             wrong.append(row)
     if wrong:
         sure = parts["sure"].scatter(wrong, False)
@@ -566,10 +573,14 @@ def _block_size(lines: pl.Series) -> int:
 def _check_text(texts: pl.DataFrame) -> None:
     """Reject nulls the Arrow read cannot tell from missing keys (see module doc)."""
     objects = f"^{_LOOSE_OBJECT}$"
+    # Sure rows' tags and metadata are such objects already (`_split`).
     _reject(
-        texts,
+        texts.filter(~pl.col("sure")),
         pl.col("t").is_not_null() & ~pl.col("t").str.contains(objects),
         pl.col("m").is_not_null() & ~pl.col("m").str.contains(objects),
+    )
+    _reject(
+        texts,
         pl.col("s").str.count_matches(r'"attributes"\s*:\s*\{')
         != pl.col("s").str.count_matches(rf'"attributes"\s*:\s*{_LOOSE_OBJECT}'),
         pl.col("s").str.contains(r'"code"\s*:\s*null'),
