@@ -168,7 +168,7 @@ def test_trace_without_data_has_no_spans_in_every_output(
     trace_id = bare["info"]["trace_id"]
     for source in (read_jsonl(file), read_parquet(dataset), scan_traces(dataset)):
         found = search_traces(
-            source,  # type: ignore[arg-type]
+            source,
             f"trace.request_id = '{trace_id}'",
             return_type=return_type,  # type: ignore[arg-type]
         )
@@ -225,12 +225,9 @@ def test_non_canonical_lines_give_the_same_cells_from_every_builder(
         "lazy": scan_traces(dataset),
     }
     order = ["timestamp_ms ASC"]
-    pandas = {
-        name: search_traces(s, order_by=order)  # type: ignore[arg-type]
-        for name, s in sources.items()
-    }
+    pandas = {name: search_traces(s, order_by=order) for name, s in sources.items()}
     polars = {
-        name: search_traces(s, order_by=order, return_type="polars")  # type: ignore[arg-type]
+        name: search_traces(s, order_by=order, return_type="polars")
         for name, s in sources.items()
     }
     for name in sources:
