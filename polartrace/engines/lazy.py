@@ -59,6 +59,7 @@ from polartrace.engines.polars.structure import (
     empty_value,
     qualifying_keys,
 )
+from polartrace.frame.llm import LLM_SPAN_SCHEMA, LLM_TRACE_SCHEMA
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -67,6 +68,7 @@ from polartrace.frame.schema import (
     ATTR_PREFIX,
     NUM_PREFIX,
     RAW_PREFIX,
+    duration_ms,
 )
 from polartrace.frame.trace_frame import TraceFrame, _derive_attribute
 from polartrace.frame.units import build_units
@@ -92,6 +94,7 @@ from polartrace.plan.search import (
     SpanQuantified,
     TextMatch,
 )
+from polartrace.values.errors import TraceFormatError
 
 __all__ = ["BATCH_ROWS", "LazyEngine", "ScannedTraces"]
 
@@ -99,6 +102,8 @@ __all__ = ["BATCH_ROWS", "LazyEngine", "ScannedTraces"]
 BATCH_ROWS: Final = 20_000
 _SPAN_BASE: Final = ("_key", "name", "type", "status", "duration_ms")
 _SPAN_TREE: Final = ("span_id", "parent_id")
+_TIMES: Final = ("start_ns", "end_ns")
+_LLM: Final = {"traces": set(LLM_TRACE_SCHEMA), "spans": set(LLM_SPAN_SCHEMA)}
 _PREVIEWS: Final = ("_key", "request_preview", "response_preview")
 _SCHEMAS: Final = {
     "traces": _TRACE_SCHEMA,
@@ -130,6 +135,31 @@ class ScannedTraces:
         self.files = {name: table_files(root, name) for name in TABLES}
         self.traces = _scan(self.files["traces"])
         self.schema = self.traces.collect_schema()
+        span_columns = {
+            name for file in self.files["spans"] for name in pq.read_schema(file).names
+        }
+        # Datasets written before the LLM fields lack their columns: `read_parquet`
+        # derives them from whole tables, a scan cannot.
+        self.without_llm = not (
+            _LLM["traces"] <= set(self.schema.names()) and _LLM["spans"] <= span_columns
+        )
+
+    def require(self, columns: Sequence[str]) -> None:
+        """Fail naming the field if ``columns`` needs an LLM column the files lack.
+
+        Raises:
+            TraceFormatError: Naming the field and how to get its column.
+        """
+        if not self.without_llm:
+            return
+        for name in columns:
+            if name in _LLM["traces"] or name in _LLM["spans"]:
+                msg = (
+                    f"field {name!r} needs the LLM columns, which this dataset was "
+                    "written without (by an earlier polartrace); convert its source "
+                    "again (polartrace convert), or load it whole with read_parquet"
+                )
+                raise TraceFormatError(msg, source=self.path)
 
     def __repr__(self) -> str:
         traces = self.manifest.get("traces")
@@ -168,16 +198,19 @@ class ScannedTraces:
 
     def batches(self, table: str, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
         """``table`` in batches of ``columns``; a column no file has reads as null."""
+        self.require(columns)
         schema = _SCHEMAS[table]
+        read = _read_columns(table, columns)
         for file in self.files[table]:
             reader = pq.ParquetFile(file)
             present = set(reader.schema_arrow.names)
-            wanted = [c for c in columns if c in present]
+            wanted = [c for c in read if c in present]
             for batch in reader.iter_batches(
                 batch_size=self.batch_rows, columns=wanted
             ):
                 df = pl.from_arrow(batch)
                 assert isinstance(df, pl.DataFrame)
+                df = _with_durations(table, df, columns)
                 missing = [
                     pl.lit(None, dtype=schema.get(name, pl.String())).alias(name)
                     for name in columns
@@ -193,11 +226,13 @@ class ScannedTraces:
         time, about ``batch_rows`` spans per range (by the file's spans per key),
         whatever order its rows are in.
         """
+        self.require(columns)
         schema = _SCHEMAS["spans"]
+        read = _read_columns("spans", columns)
         for file in self.files["spans"]:
             scan = pl.scan_parquet(Path(file))
             present = set(scan.collect_schema().names())
-            wanted = [c for c in columns if c in present]
+            wanted = [c for c in read if c in present]
             missing = [
                 pl.lit(None, dtype=schema.get(name, pl.String())).alias(name)
                 for name in columns
@@ -214,8 +249,33 @@ class ScannedTraces:
                     .select(wanted)
                     .collect()
                 )
+                batch = _with_durations("spans", batch, columns)
                 if not batch.is_empty():
                     yield batch.with_columns(missing) if missing else batch
+
+
+def _read_columns(table: str, columns: Sequence[str]) -> list[str]:
+    """The stored columns to read for ``columns`` (`_with_durations`)."""
+    if table != "spans" or "duration_ms" not in columns:
+        return list(columns)
+    return list(dict.fromkeys(c for c in columns if c != "duration_ms")) + [
+        t for t in _TIMES if t not in columns
+    ]
+
+
+def _with_durations(
+    table: str, batch: pl.DataFrame, columns: Sequence[str]
+) -> pl.DataFrame:
+    """A batch with ``duration_ms`` computed from the span times, as every frame has it.
+
+    Datasets written by earlier versions store durations one float step off.
+    """
+    if table != "spans" or "duration_ms" not in columns:
+        return batch
+    if not set(_TIMES) <= set(batch.columns):
+        return batch  # no times: the column reads as null
+    batch = batch.with_columns(duration_ms(pl.col("start_ns"), pl.col("end_ns")))
+    return batch.select(c for c in columns if c in batch.columns)
 
 
 def _key_range(scan: pl.LazyFrame) -> tuple[int, int, int]:
@@ -268,6 +328,7 @@ class LazyEngine:
         exprs = []
         for i, key in enumerate(plan.order):
             if not isinstance(key, AggregateKey):
+                self.dataset.require([str(key.field.column)])
                 exprs.append(sort_column(key, columns))
                 continue
             # An aggregate sort key: its values joined on, empty where no span.
@@ -295,6 +356,7 @@ class LazyEngine:
         match node:
             case ColumnTest(cond=cond):
                 name = column_name(cond)
+                self.dataset.require([name])
                 schema = self.dataset.schema
                 if name not in schema:
                     return column_test(cond, None)

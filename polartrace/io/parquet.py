@@ -35,7 +35,7 @@ import polars as pl
 
 from polartrace.frame.llm import LLM_SPAN_SCHEMA, with_llm_columns
 from polartrace.frame.pages import PAGE_COLUMNS, PAGE_SCHEMA, from_texts
-from polartrace.frame.schema import SPAN_STATUS_ENUM, STATE_ENUM
+from polartrace.frame.schema import SPAN_STATUS_ENUM, STATE_ENUM, duration_ms
 from polartrace.frame.trace_frame import (
     TraceFrame,
     _compact,
@@ -310,6 +310,8 @@ def read_parquet(path: str | os.PathLike[str]) -> TraceFrame:
     spans = spans.with_columns(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_span"),
         pl.col("status").cast(SPAN_STATUS_ENUM),
+        # Earlier writers stored durations one float step off: computed anew.
+        duration_ms(pl.col("start_ns"), pl.col("end_ns")),
     )
     if not set(LLM_SPAN_SCHEMA) <= set(spans.columns):  # written without them
         traces, spans = with_llm_columns(traces, spans, _compact)
