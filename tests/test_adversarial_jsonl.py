@@ -183,7 +183,7 @@ def test_trace_without_data_has_no_spans_in_every_output(
             row = (found if return_type == "polars" else _polars(found)).row(
                 0, named=True
             )
-            assert (json.loads(row["spans"]), row["request"]) == ([], None)
+            assert (row["spans"], row["request"]) == ([], None)  # typed: no structs
             assert json.loads(row["trace"]) == bare
 
 
@@ -244,8 +244,11 @@ def test_non_canonical_lines_give_the_same_cells_from_every_builder(
             ], (name, column)
 
 
-def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def _json(value: Any) -> Any:
+    """A polars cell as a plain value: JSON text decoded, typed cells as Python."""
+    if isinstance(value, str):
+        return json.loads(value)
+    return value.to_list() if hasattr(value, "to_list") else value
 
 
 # --- datasets written before the LLM columns ----------------------------------------
@@ -342,6 +345,8 @@ def test_misleading_runs_give_the_cells_of_the_objects(
     want = search_traces(objects, order_by=order)
     for column in ("trace_metadata", "tags", "assessments"):
         assert list(got[column]) == list(want[column]), column
+    # Typed cells (key/value lists, assessment structs): equal to the objects' own.
     got_polars = search_traces(frame, order_by=order, return_type="polars")
+    want_polars = search_traces(objects, order_by=order, return_type="polars")
     for column in ("trace_metadata", "tags", "assessments"):
-        assert [_json(v) for v in got_polars[column]] == list(want[column]), column
+        assert got_polars[column].to_list() == want_polars[column].to_list(), column
