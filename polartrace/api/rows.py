@@ -15,6 +15,7 @@ from typing import Any, Literal
 import attrs
 import polars as pl
 
+from polartrace.api.arguments import check_max_results
 from polartrace.api.search import Engine, _as_frame, _check_engine
 from polartrace.bind.filter import parse_filter
 from polartrace.bind.metric_nodes import GroupKey, Scope
@@ -76,13 +77,7 @@ def _check(return_type: str | None, max_results: int | None, engine: str) -> str
         msg = f"return_type must be one of {_RETURN_TYPES}, not {return_type!r}"
         raise SearchArgumentError(msg)
     _check_engine(engine)
-    if max_results is not None and (
-        not isinstance(max_results, int)
-        or isinstance(max_results, bool)
-        or max_results < 0
-    ):
-        msg = f"max_results must be a non-negative int or None, not {max_results!r}"
-        raise SearchArgumentError(msg)
+    check_max_results(max_results)
     return chosen
 
 

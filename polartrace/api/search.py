@@ -18,6 +18,7 @@ import attrs
 from polartrace.api import default_source as _default_source
 from polartrace.api.arguments import (
     check_extract_fields,
+    check_max_results,
     refuse_sql_warehouse,
     two_positional,
 )
@@ -281,13 +282,7 @@ def search_traces(
         msg = f"return_type must be one of {_RETURN_TYPES}, not {return_type!r}"
         raise SearchArgumentError(msg)
     _check_engine(engine)
-    if max_results is not None and (
-        not isinstance(max_results, int)
-        or isinstance(max_results, bool)
-        or max_results < 0
-    ):
-        msg = f"max_results must be a non-negative int or None, not {max_results!r}"
-        raise SearchArgumentError(msg)
+    check_max_results(max_results)
     refuse_sql_warehouse(sql_warehouse_id)
     limits = restriction(
         experiment_ids=experiment_ids,
