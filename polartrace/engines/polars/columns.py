@@ -43,9 +43,9 @@ def _fields(
         if isinstance(c.key, OrderKey)
     ]
     read = sorted({r for e in exprs for r in e.meta.root_names()})
-    # With _key, a select of literals only (absent tags) keeps one row per key.
     page = frame.traces.select("_key", *read)[rows]
-    return page.select(*exprs) if exprs else page.select()
+    # With _key, a select of literals only (absent tags) keeps one row per key.
+    return page.select("_key", *exprs).drop("_key")
 
 
 def _joined(keys: pl.DataFrame, found: pl.DataFrame, fill: object) -> pl.Series:
