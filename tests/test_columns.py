@@ -358,7 +358,15 @@ def test_columns_must_be_names(frame: TraceFrame) -> None:
         search_traces(frame, None, columns=[1])  # type: ignore[list-item]
 
 
-def test_a_scanned_dataset_refuses_columns(frame: TraceFrame, tmp_path: Path) -> None:
+def test_columns_of_a_scanned_dataset(frame: TraceFrame, tmp_path: Path) -> None:
     write_parquet(frame, tmp_path / "ds")
-    with pytest.raises(SearchArgumentError, match=r"\.collect\(\) the scanned"):
-        search_traces(scan_traces(tmp_path / "ds"), None, columns=["user"])
+    lazy = scan_traces(tmp_path / "ds")
+    table = lazy.search(
+        order_by=["timestamp_ms"], return_type="polars", columns=COLUMNS
+    )
+    assert table.select("trace_id", *COLUMNS).rows() == EXPECTED
+    assert table.schema == _table(frame, columns=COLUMNS).schema
+    page = search_traces(lazy, None, max_results=1, columns=["tokens.total", "user"])
+    assert page[["trace_id", "tokens.total", "user"]].values.tolist() == [
+        [SPANS, 160, "bob"]
+    ]

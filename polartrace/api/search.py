@@ -130,7 +130,12 @@ class _Source:
             return column_output.from_records(
                 column_records(engine, keys, columns), columns
             )
-        assert self.frame is not None  # a scanned dataset is refused earlier
+        if self.frame is None:  # a scanned dataset
+            from polartrace.engines.lazy import LazyEngine
+            from polartrace.engines.lazy_columns import lazy_columns
+
+            assert isinstance(engine, LazyEngine)
+            return lazy_columns(engine, keys, columns)
         return trace_columns(self.frame, keys, columns)
 
     def page(self, keys: list[int]) -> tuple[TraceFrame, list[int]]:
@@ -280,8 +285,7 @@ def search_traces(
             its valid numeric values). Polars/Arrow: Int64 counts and durations,
             Float64 costs and feedback, String text, UTC datetimes; pandas: the
             nullable ``Int64``, ``Float64``, ``string`` and ``datetime64[ms, UTC]``
-            (docs/semantics.md#columns). Not with ``return_type="list"`` nor a
-            scanned dataset.
+            (docs/semantics.md#columns). Not with ``return_type="list"``.
 
     Returns:
         The matching traces in the requested shape. When more rows exist, the next
@@ -337,13 +341,6 @@ def search_traces(
         msg = f"columns {clash} name extract_fields columns already"
         raise SearchArgumentError(msg)
     source = _source(traces, engine)
-    if chosen and source.frame is None:
-        msg = (
-            "columns= reads a frame in memory: .collect() the scanned dataset "
-            "(or a filtered part of it) first, or select the page's fields from "
-            "the result's tags and trace_metadata"
-        )
-        raise SearchArgumentError(msg)
     order_keys = bind_order_by(order_by)  # a bad order_by fails before any work
     fingerprint = page_fingerprint(filter_string, order_by, limits)
     bound = _bound(filter_string, limits)

@@ -21,7 +21,7 @@ from polartrace.engines.polars.exprs import sort_column
 from polartrace.engines.polars.structure import aggregate_values, empty_value
 from polartrace.frame.trace_frame import TraceFrame
 
-__all__ = ["RAW_DTYPES", "trace_columns"]
+__all__ = ["RAW_DTYPES", "joined", "trace_columns"]
 
 #: The dtype of each column type as the engines hand values over (times: epoch ms).
 RAW_DTYPES: dict[Output, pl.DataType] = {
@@ -48,7 +48,7 @@ def _fields(
     return page.select("_key", *exprs).drop("_key")
 
 
-def _joined(keys: pl.DataFrame, found: pl.DataFrame, fill: object) -> pl.Series:
+def joined(keys: pl.DataFrame, found: pl.DataFrame, fill: object) -> pl.Series:
     """``found``'s ``value`` for each of ``keys``' ``_key``, in order; else ``fill``."""
     value = keys.join(found, on="_key", how="left", maintain_order="left")["value"]
     return value if fill is None else value.fill_null(fill)
@@ -56,7 +56,7 @@ def _joined(keys: pl.DataFrame, found: pl.DataFrame, fill: object) -> pl.Series:
 
 def _aggregate(frame: TraceFrame, rows: pl.Series, key: AggregateKey) -> pl.Series:
     found = aggregate_values(span_table(frame), key.aggregate, keys=rows)
-    return _joined(rows.to_frame("_key"), found, empty_value(key.aggregate))
+    return joined(rows.to_frame("_key"), found, empty_value(key.aggregate))
 
 
 def _assessment(frame: TraceFrame, rows: pl.Series, key: AssessmentValue) -> pl.Series:
@@ -72,7 +72,7 @@ def _assessment(frame: TraceFrame, rows: pl.Series, key: AssessmentValue) -> pl.
         .agg(pl.col("number").mean().alias("value"))
         .collect()
     )
-    return _joined(rows.to_frame("_key"), found, None)
+    return joined(rows.to_frame("_key"), found, None)
 
 
 def trace_columns(
