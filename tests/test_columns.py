@@ -27,6 +27,7 @@ from polartrace import (
 )
 from polartrace.api.lazy import scan_traces
 from polartrace.api.search import Engine
+from polartrace.cli.main import main
 from polartrace.io import read_traces, write_jsonl, write_parquet
 from polartrace.model.assessment import Assessment, AssessmentSource
 from polartrace.model.span import Span
@@ -370,3 +371,30 @@ def test_columns_of_a_scanned_dataset(frame: TraceFrame, tmp_path: Path) -> None
     assert page[["trace_id", "tokens.total", "user"]].values.tolist() == [
         [SPANS, 160, "bob"]
     ]
+
+
+def test_cli_column_adds_field_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "traces.jsonl"
+    write_jsonl(_traces(), path)
+    args = ["search", str(path), "--columns", "trace_id", "--format", "csv"]
+    more = ["--column", "tokens.total", "--column", "timestamp_ms", "--column", "user"]
+    assert main([*args, *more, "--order-by", "timestamp_ms"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "trace_id,tokens.total,timestamp_ms,user",
+        f"{META},950,2023-11-14 22:13:20.000Z,alice",
+        f"{BARE},,2023-11-14 22:13:20.500Z,",
+        f"{SPANS},160,2023-11-14 22:13:21.000Z,bob",
+    ]
+
+
+def test_cli_bad_column_exits_2_with_the_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "traces.jsonl"
+    write_jsonl(_traces(), path)
+    assert main(["search", str(path), "--column", "span.model"]) == 2
+    err = capsys.readouterr().err
+    assert "'span.model' has one value per span" in err
+    assert "Hint: search_spans" in err
