@@ -23,6 +23,8 @@ from polartrace import (
     Trace,
     TraceFrame,
     next_page_token,
+    search_assessments,
+    search_spans,
     search_traces,
 )
 from polartrace.api.lazy import scan_traces
@@ -398,3 +400,37 @@ def test_cli_bad_column_exits_2_with_the_hint(
     err = capsys.readouterr().err
     assert "'span.model' has one value per span" in err
     assert "Hint: search_spans" in err
+
+
+def test_row_tables_take_the_same_trace_columns(
+    frame: TraceFrame, engine: Engine
+) -> None:
+    # A trace column of search_spans/search_assessments is the search_traces one:
+    # the same values and dtypes on every row of the trace.
+    names = ["tokens.total", "feedback.relevance", "count(SPAN WHERE type = 'LLM')"]
+    spans = search_spans(
+        frame, "span.type = 'LLM'", columns=names, engine=engine, order_by="span.name"
+    )
+    assert spans.select("trace_id", "trace.tokens.total", *names[1:]).rows() == [
+        (META, 950, 0.75, 1),
+        (SPANS, 160, None, 2),
+        (SPANS, 160, None, 2),
+    ]
+    assert spans.schema["trace.tokens.total"] == pl.Int64()
+    rows = search_assessments(
+        frame, "feedback.relevance IS NOT NULL", columns=names, engine=engine
+    )
+    assert rows.select("assessment_id", *names).rows() == [
+        ("a-5", 160, None, 2),
+        ("a-1", 950, 0.75, 1),
+        ("a-2", 950, 0.75, 1),
+    ]
+
+
+def test_row_tables_refuse_many_valued_columns_with_a_hint(frame: TraceFrame) -> None:
+    with pytest.raises(ColumnError, match="one value per span") as info:
+        search_assessments(frame, None, columns=["span.model"])
+    assert info.value.hint is not None
+    assert "search_spans" in info.value.hint
+    with pytest.raises(ColumnError, match=r"did you mean 'tokens\.total'"):
+        search_spans(frame, None, columns=["tokens.totl"])

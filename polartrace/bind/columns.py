@@ -35,9 +35,11 @@ from polartrace.values.errors import ColumnError, OrderByError, SearchArgumentEr
 from polartrace.values.llm import FIELDS_BY_NAME, Kind
 
 __all__ = [
+    "RESULT_COLUMNS",
     "AssessmentValue",
     "ColumnKey",
     "TraceColumn",
+    "bind_trace_column",
     "bind_trace_columns",
 ]
 
@@ -229,10 +231,26 @@ def bind_trace_columns(columns: Sequence[str] | str | None) -> tuple[TraceColumn
             msg = f"columns names {label!r} twice"
             hint = "a result has one column of each name"
             raise ColumnError(msg, entry, end=len(entry.rstrip()), hint=hint)
-        key = _column_key(entry)
         seen[label] = entry
-        bound.append(TraceColumn(label, key, output_of(key)))
+        bound.append(bind_trace_column(entry))
     return tuple(bound)
+
+
+def bind_trace_column(entry: str) -> TraceColumn:
+    """Bind one ``columns`` entry that reads one value per trace.
+
+    The row tables (``search_spans``, ``search_assessments``) bind their trace
+    fields here too, so a trace field is the same column in every table.
+
+    Raises:
+        ColumnError: For an unknown field or one with many values per trace.
+
+    Example:
+        >>> bind_trace_column(" cost.total ").label
+        'cost.total'
+    """
+    key = _column_key(entry)
+    return TraceColumn(entry.strip(), key, output_of(key))
 
 
 def _clash_hint(label: str) -> str:

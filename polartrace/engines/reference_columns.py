@@ -23,10 +23,11 @@ from polartrace.engines.reference import (
 from polartrace.model.trace import Trace
 from polartrace.values.json_values import numeric_value
 
-__all__ = ["column_records"]
+__all__ = ["column_records", "column_value"]
 
 
-def _value(engine: ReferenceEngine, key: ColumnKey, trace: Trace) -> Any:
+def column_value(engine: ReferenceEngine, key: ColumnKey, trace: Trace) -> Any:
+    """The value of one column for ``trace``, one of ``engine``'s traces."""
     if isinstance(key, AssessmentValue):
         numbers = [
             number
@@ -51,4 +52,6 @@ def column_records(
     Times are epoch ms; a missing value is ``None``.
     """
     traces = engine.traces
-    return [tuple(_value(engine, c.key, traces[k]) for c in columns) for k in keys]
+    return [
+        tuple(column_value(engine, c.key, traces[k]) for c in columns) for k in keys
+    ]

@@ -76,12 +76,15 @@ def _assessment(frame: TraceFrame, rows: pl.Series, key: AssessmentValue) -> pl.
 
 
 def trace_columns(
-    frame: TraceFrame, keys: Sequence[int], columns: Sequence[TraceColumn]
+    frame: TraceFrame,
+    keys: Sequence[int] | pl.Series,
+    columns: Sequence[TraceColumn],
 ) -> pl.DataFrame:
     """The ``columns`` of the traces ``keys`` of ``frame``, one row per key in order.
 
-    Values are typed as `RAW_DTYPES` says (times as epoch ms); a missing value is
-    null (an unset tag, a trace without tokens or without that feedback).
+    A key may repeat (a span table's rows: one per span of a trace). Values are
+    typed as `RAW_DTYPES` says (times as epoch ms); a missing value is null (an
+    unset tag, a trace without tokens or without that feedback).
     """
     rows = pl.Series("_key", keys, dtype=pl.UInt32)
     fields = _fields(frame, rows, columns)
