@@ -308,6 +308,10 @@ def test_an_empty_page_has_typed_columns(frame: TraceFrame, engine: Engine) -> N
     )
     assert table.height == 0
     assert table.schema["tokens.total"] == pl.Int64()
+    df = search_traces(
+        frame, "status = 'OK' AND status = 'ERROR'", columns=["tokens.total"]
+    )
+    assert (len(df), str(df["tokens.total"].dtype)) == (0, "Int64")
 
 
 ERRORS = [

@@ -93,7 +93,7 @@ class TraceColumn:
     output: Output
 
 
-_DIRECTION = re.compile(r"\s+(?i:asc|desc)\s*\Z")
+_DIRECTION = re.compile(r"\s+(?P<word>(?i:asc|desc))\s*\Z")
 _ASSESSMENT_PREFIXES = {Prefix.FEEDBACK: "feedback", Prefix.EXPECTATION: "expectation"}
 _MANY = (
     "search_spans(traces, filter, columns=[...]) has one row per span, with its "
@@ -139,16 +139,15 @@ def _is_count(column: str | None) -> bool:
 def _column_key(entry: str) -> ColumnKey:
     """Bind one entry; raise `ColumnError` for one that has no value per trace."""
     text = entry.strip()
-    at = len(entry) - len(entry.lstrip())
     direction = _DIRECTION.search(entry)
     if direction is not None:
         msg = "a column has no direction"
         hint: str | None = (
             f"write the field alone: {entry[: direction.start()].strip()!r}"
         )
-        raise ColumnError(
-            msg, entry, position=direction.start() + 1, end=direction.end(), hint=hint
-        )
+        at, to = direction.start("word"), direction.end("word")
+        raise ColumnError(msg, entry, position=at, end=to, hint=hint)
+    at = len(entry) - len(entry.lstrip())
     field = _split_field(text)
     prefix_text, key = unprefixed(field.prefix, field.key)
     prefix = PREFIXES.get(prefix_text)

@@ -64,9 +64,9 @@ def attach(
 ) -> Any:
     """``result`` (one page) with the ``columns`` of ``table`` after its own.
 
-    The pandas frame keeps its ``attrs`` and the Arrow table its schema metadata
-    (the next page's token); a Polars frame is a new object, for the caller to
-    remember the token of.
+    The pandas and Polars results are new objects: pandas with the ``attrs`` of
+    ``result`` (the next page's token), Arrow with its schema metadata; the caller
+    remembers a Polars result's token.
     """
     if not columns:
         return result
@@ -78,6 +78,14 @@ def attach(
         for name, values in zip(arrow.column_names, arrow.columns, strict=True):
             result = result.append_column(name, values)
         return result
-    for column in columns:  # pandas
-        result[column.label] = _pandas(typed[column.label], column.output, result.index)
-    return result
+    import pandas as pd
+
+    # One concat, not one insert per column: pandas warns of a fragmented frame
+    # after many inserts, and each costs a copy of the block list.
+    added = pd.DataFrame(
+        {c.label: _pandas(typed[c.label], c.output, result.index) for c in columns},
+        index=result.index,
+    )
+    joined = pd.concat([result, added], axis=1)
+    joined.attrs = dict(result.attrs)  # the next page's token
+    return joined
