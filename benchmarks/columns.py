@@ -22,6 +22,7 @@ from functools import partial
 import polartrace
 from benchmarks.__main__ import _size
 from benchmarks.data import jsonl_path, label, log
+from polartrace.api.search import ReturnType
 from polartrace.frame.trace_frame import TraceFrame
 
 PAGE = 100
@@ -40,7 +41,10 @@ def _ms(fn: Callable[[], object]) -> float:
 
 
 def _page(
-    frame: TraceFrame, text: str | None, return_type: str, columns: list[str] | None
+    frame: TraceFrame,
+    text: str | None,
+    return_type: ReturnType,
+    columns: list[str] | None,
 ) -> object:
     return polartrace.search_traces(
         frame, text, max_results=PAGE, return_type=return_type, columns=columns
@@ -51,7 +55,8 @@ def run(frame: TraceFrame, name: str, repeat: int) -> None:
     """Time each page without and with each case's columns; print one table."""
     print(f"\n{name}: {len(frame):,} traces, pages of {PAGE}, median of {repeat}")
     print(f"{'result':<8}{'filter':<16}{'columns':<24}{'without':>9}{'with':>9}")
-    for return_type in ("polars", "pandas"):
+    kinds: tuple[ReturnType, ...] = ("polars", "pandas")
+    for return_type in kinds:
         for text in (None, "status = 'OK'"):
             for case, columns in CASES.items():
                 plain = partial(_page, frame, text, return_type, None)
