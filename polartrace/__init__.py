@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; _EXPORTS is what runs
     from polartrace.tracing.sdk import start_span_no_context as start_span_no_context
     from polartrace.tracing.sdk import trace as trace
     from polartrace.tracing.sdk import update_current_trace as update_current_trace
+    from polartrace.values.errors import ColumnError as ColumnError
     from polartrace.values.errors import FilterError as FilterError
     from polartrace.values.errors import MetricError as MetricError
     from polartrace.values.errors import OrderByError as OrderByError
@@ -76,6 +77,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; _EXPORTS is what runs
 _EXPORTS: Final[dict[str, str]] = {
     "Assessment": "polartrace.model.trace",
     "BoundFilter": "polartrace.bind.filter",
+    "ColumnError": "polartrace.values.errors",
     "FilterError": "polartrace.values.errors",
     "LiveSpan": "polartrace.tracing.sdk",
     "MetricError": "polartrace.values.errors",

@@ -70,12 +70,14 @@ class LazyTraceFrame(ScannedTraces):
         run_id: str | None = None,
         model_id: str | None = None,
         extract_fields: Sequence[str] | None = None,
+        columns: Sequence[str] | str | None = None,
     ) -> Any:
         """Search the dataset; arguments and results as `polartrace.search_traces`.
 
         Raises:
             FilterError: For a rejected filter.
             OrderByError: For a bad ``order_by`` entry.
+            ColumnError: For a bad ``columns`` entry.
             PageTokenError: For a token this search did not produce.
             SearchArgumentError: For other bad arguments.
         """
@@ -92,6 +94,7 @@ class LazyTraceFrame(ScannedTraces):
             run_id=run_id,
             model_id=model_id,
             extract_fields=extract_fields,
+            columns=columns,
         )
 
 

@@ -17,9 +17,9 @@ import polars as pl
 
 from polartrace.api.arguments import check_max_results
 from polartrace.api.search import Engine, _as_frame, _check_engine
+from polartrace.bind.columns import TraceColumn
 from polartrace.bind.filter import parse_filter
-from polartrace.bind.metric_nodes import GroupKey, Scope
-from polartrace.bind.rows import Table, bind_columns, bind_row_order
+from polartrace.bind.rows import RowColumn, Table, bind_columns, bind_row_order
 from polartrace.engines.polars.rows import row_numbers
 from polartrace.engines.reference_rows import run_rows
 from polartrace.frame.trace_frame import TraceFrame
@@ -57,7 +57,7 @@ def _frame(traces: Any) -> TraceFrame:
     return _as_frame(traces)
 
 
-def _labelled(extra: tuple[GroupKey, ...], table: Table) -> tuple[GroupKey, ...]:
+def _labelled(extra: tuple[RowColumn, ...], table: Table) -> tuple[RowColumn, ...]:
     """``columns=`` keys; a trace field named like a row column gets ``trace.``."""
     own = {
         name
@@ -65,7 +65,7 @@ def _labelled(extra: tuple[GroupKey, ...], table: Table) -> tuple[GroupKey, ...]
     }
     return tuple(
         attrs.evolve(g, label="trace." + g.label)
-        if g.label in own and g.ref.scope is Scope.TRACE
+        if g.label in own and isinstance(g, TraceColumn)
         else g
         for g in extra
     )

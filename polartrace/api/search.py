@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+import polars as pl
 
 from polartrace.api import default_source as _default_source
 from polartrace.api.arguments import (
@@ -22,14 +23,18 @@ from polartrace.api.arguments import (
     refuse_sql_warehouse,
     two_positional,
 )
+from polartrace.bind.columns import TraceColumn, bind_trace_columns
 from polartrace.bind.filter import BoundFilter, bind_order_by, parse_filter
 from polartrace.bind.restrict import Restriction, restrict, restriction
 from polartrace.engines import base
+from polartrace.engines.polars.columns import trace_columns
 from polartrace.engines.polars.engine import PolarsEngine
 from polartrace.engines.reference import ReferenceEngine
+from polartrace.engines.reference_columns import column_records
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.trace import Trace
 from polartrace.output import build as output
+from polartrace.output import columns as column_output
 from polartrace.output.extract import with_extracted
 from polartrace.output.tokens import remember
 from polartrace.plan.paging import (
@@ -117,6 +122,21 @@ class _Source:
     engine: base.Engine
     frame: TraceFrame | None  # None: a scanned dataset, whose page rows are read
     dataset: ScannedTraces | None = None
+
+    def columns(self, keys: list[int], columns: Sequence[TraceColumn]) -> pl.DataFrame:
+        """The ``columns=`` values of the traces ``keys``, from the engine's traces."""
+        engine = self.engine
+        if isinstance(engine, ReferenceEngine):
+            return column_output.from_records(
+                column_records(engine, keys, columns), columns
+            )
+        if self.frame is None:  # a scanned dataset
+            from polartrace.engines.lazy import LazyEngine
+            from polartrace.engines.lazy_columns import lazy_columns
+
+            assert isinstance(engine, LazyEngine)
+            return lazy_columns(engine, keys, columns)
+        return trace_columns(self.frame, keys, columns)
 
     def page(self, keys: list[int]) -> tuple[TraceFrame, list[int]]:
         """The frame and rows that hold the traces ``keys``, for the output."""
@@ -222,6 +242,7 @@ def search_traces(
     sql_warehouse_id: str | None = None,
     flush: bool = False,
     engine: Engine = "polars",
+    columns: Sequence[str] | str | None = None,
 ) -> Any:
     """Search traces with an MLflow filter string, as ``mlflow.search_traces`` does.
 
@@ -255,6 +276,16 @@ def search_traces(
             in-memory store already, so there is nothing to flush.
         engine: ``"polars"`` (compiled) or ``"reference"`` (plain Python), which
             must agree on every input.
+        columns: Trace fields to add as flat, typed columns after every other
+            one, each named as written: any ``order_by`` key (``tags.env``,
+            ``metadata.`mlflow.trace.user```, ``user``, ``session``,
+            ``tokens.total``, ``cost.total``, ``latency``, ``timestamp_ms``,
+            ``count(SPAN WHERE type = 'TOOL')``), holding the value the trace is
+            ordered by, or ``feedback.<name>``/``expectation.<name>`` (the mean of
+            its valid numeric values). Polars/Arrow: Int64 counts and durations,
+            Float64 costs and feedback, String text, UTC datetimes; pandas: the
+            nullable ``Int64``, ``Float64``, ``string`` and ``datetime64[ms, UTC]``
+            (docs/semantics.md#columns). Not with ``return_type="list"``.
 
     Returns:
         The matching traces in the requested shape. When more rows exist, the next
@@ -265,6 +296,9 @@ def search_traces(
     Raises:
         FilterError: For a rejected filter (with position and hint).
         OrderByError: For a bad ``order_by`` entry.
+        ColumnError: For a ``columns`` entry that is unknown (with a did-you-mean
+            hint), has many values per trace (``span.model``: use
+            ``search_spans``), repeats or names a column the result has.
         PageTokenError: For a token that this search did not produce.
         SearchArgumentError: For other bad arguments, a third positional argument,
             or ``traces=None`` with nothing to search.
@@ -275,6 +309,10 @@ def search_traces(
         >>> rows = search_traces(traces, "status = 'ERROR'", return_type="list")
         >>> [t.info.state.value for t in rows]
         ['ERROR']
+        >>> search_traces(traces, "status = 'ERROR'", return_type="polars",
+        ...     columns=["tokens.total", "span_count"]).select(
+        ...     "trace_id", "tokens.total", "span_count").rows()
+        [('tr-00000000000000000000000000000002', None, 1)]
     """
     if return_type is None:
         return_type = "pandas"
@@ -291,6 +329,17 @@ def search_traces(
         model_id=model_id,
     )
     fields = check_extract_fields(extract_fields, return_type)
+    chosen = bind_trace_columns(columns)
+    if chosen and return_type == "list":
+        msg = (
+            "columns= adds columns to a table; return_type='list' returns Trace "
+            "objects, which have none: use return_type='polars', 'pandas' or 'arrow'"
+        )
+        raise SearchArgumentError(msg)
+    clash = [c.label for c in chosen if c.label in {f.column for f in fields}]
+    if clash:
+        msg = f"columns {clash} name extract_fields columns already"
+        raise SearchArgumentError(msg)
     source = _source(traces, engine)
     order_keys = bind_order_by(order_by)  # a bad order_by fails before any work
     fingerprint = page_fingerprint(filter_string, order_by, limits)
@@ -310,6 +359,10 @@ def search_traces(
         )
     frame, rows = source.page(keys)
     result = output.build(frame, rows, return_type, include_spans, token)
+    result = with_extracted(result, frame, rows, fields, include_spans)
+    if chosen:
+        values = source.columns(keys, chosen)
+        result = column_output.attach(result, values, chosen, return_type)
     if return_type == "polars":  # a Polars frame has no place for its token
         remember(result, token)
-    return with_extracted(result, frame, rows, fields, include_spans)
+    return result

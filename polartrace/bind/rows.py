@@ -15,6 +15,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from polartrace.bind.columns import TraceColumn, bind_trace_column
 from polartrace.bind.filter import bind_order_by
 from polartrace.bind.metric_nodes import GroupKey, Level, Scope
 from polartrace.bind.metrics import _field
@@ -30,6 +31,7 @@ from polartrace.values.errors import (
 __all__ = [
     "ASSESSMENT_KEYS",
     "SPAN_KEYS",
+    "RowColumn",
     "RowKey",
     "RowSortKey",
     "Table",
@@ -72,6 +74,9 @@ class RowKey:
 
 #: One sort key of a row table: the row's own key, or its trace's.
 RowSortKey: TypeAlias = RowKey | SortKey
+
+#: One ``columns=`` entry of a row table: a span field, or a trace column.
+RowColumn: TypeAlias = GroupKey | TraceColumn
 
 
 def _span_keys() -> dict[str, RowKey]:
@@ -175,17 +180,19 @@ def _row_key(entry: str, table: Table) -> RowKey | None:
 
 def bind_columns(
     columns: Sequence[str] | str | None, table: Table
-) -> tuple[GroupKey, ...]:
+) -> tuple[RowColumn, ...]:
     """Resolve ``columns=``: fields with one value per row, each one more column.
 
-    A span table takes trace fields (``tags.environment``, ``user``,
-    ``tokens.total``) and span fields (``span.attributes.<key>``); an assessment
-    table takes trace fields.
+    A span table takes span fields (``span.model``, ``span.attributes.<key>``)
+    and, as every table does, what ``search_traces`` takes as a column
+    (`polartrace.bind.columns.bind_trace_column`): trace fields (``user``,
+    ``tags.environment``, ``tokens.total``), aggregates over the trace's spans
+    and ``feedback.<name>``, with the same values and types.
 
     Raises:
-        MetricError: For an unknown field, or one with no single value per row.
+        ColumnError: For an unknown field, or one with no single value per row.
         SearchArgumentError: For a ``columns`` that is no list of str, or a name
-            that a table column already has.
+            written twice.
 
     Example:
         >>> [g.label for g in bind_columns(["tags.env", "user"], Table.SPANS)]
@@ -199,17 +206,21 @@ def bind_columns(
     ):
         msg = f"columns must be a list of field names, not {columns!r}"
         raise SearchArgumentError(msg)
-    level = Level.SPAN if table is Table.SPANS else Level.TRACE
-    keys = []
-    for entry in entries:
-        ref = _field(entry, entry, level, "columns entry")
-        if ref.scope is Scope.ASSESSMENT:
-            msg = f"columns entry {entry!r}: a trace has any number of assessments"
-            hint = "search_assessments has one row per assessment"
-            raise MetricError(msg, entry, hint=hint)
-        keys.append(GroupKey(ref, entry.strip()))
+    keys = [_row_column(entry, table) for entry in entries]
     labels = [k.label for k in keys]
     if len(set(labels)) != len(labels):
         msg = f"columns names a field twice: {labels}"
         raise SearchArgumentError(msg)
     return tuple(keys)
+
+
+def _row_column(entry: str, table: Table) -> RowColumn:
+    """A span field of a span table, else a trace column (`bind_trace_column`)."""
+    if table is Table.SPANS:
+        try:
+            ref = _field(entry, entry, Level.SPAN, "columns entry")
+        except MetricError:
+            ref = None  # the trace binder says what is wrong
+        if ref is not None and ref.scope is Scope.SPAN:
+            return GroupKey(ref, entry.strip())
+    return bind_trace_column(entry)

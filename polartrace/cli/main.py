@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import datetime as dt
 import json
 import sys
 import tempfile
@@ -67,12 +68,13 @@ def _load(path: str, input_format: str | None, lazy_ok: bool) -> Any:
         return read_traces(path, format=kind)
 
 
-def _search(data: Any, args: argparse.Namespace, return_type: str) -> Any:
+def _search(data: Any, args: argparse.Namespace, return_type: str, **more: Any) -> Any:
     kwargs = {
         "order_by": args.order_by,
         "max_results": args.max_results,
         "page_token": args.page_token,
         "return_type": return_type,
+        **more,
     }
     scope = {"locations": args.experiment_id}
     if hasattr(data, "mask"):  # a LazyTraceFrame
@@ -86,20 +88,56 @@ def _search(data: Any, args: argparse.Namespace, return_type: str) -> Any:
     return result, count(data, args.filter, engine=args.engine, **scope)
 
 
+def _field_columns(
+    data: Any, args: argparse.Namespace
+) -> tuple[list[str], list[list[Any]]]:
+    """The ``--column`` names and their values, one list per row of the page.
+
+    The same search again, as a Polars table without spans, with ``columns=``:
+    its rows are the page's traces in the page's order.
+    """
+    if not args.column:
+        return [], []
+    table, _ = _search(data, args, "polars", include_spans=False, columns=args.column)
+    names = [c.strip() for c in args.column]
+    rows = [[_display(v) for v in row] for row in table.select(names).rows()]
+    return names, rows
+
+
+def _display(value: Any) -> Any:
+    """A ``--column`` value as the display columns show it (times in ISO UTC)."""
+    if isinstance(value, dt.datetime):
+        return (
+            value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        )
+    return value
+
+
 # --- commands -------------------------------------------------------------------------
 
 
 def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
+    if args.column:
+        from polartrace.bind.columns import bind_trace_columns
+
+        bind_trace_columns(args.column)  # a bad name fails before any reading
+        if args.format == "parquet":
+            msg = "--column adds a column to table, csv, json and jsonl output"
+            raise UsageError(msg)
     data = _load(args.path, args.input_format, lazy_ok=args.engine == "polars")
     traces, total = _search(data, args, "list")
-    _write_search(args, out, traces, total)
+    _write_search(args, out, traces, total, _field_columns(data, args))
     if traces.token is not None:  # stderr, so that stdout stays the data alone
         sys.stderr.write(f"polartrace: next page: --page-token {traces.token}\n")
     return 0
 
 
 def _write_search(
-    args: argparse.Namespace, out: TextIO, traces: Any, total: int
+    args: argparse.Namespace,
+    out: TextIO,
+    traces: Any,
+    total: int,
+    fields: tuple[list[str], list[list[Any]]],
 ) -> None:
     from polartrace.io import write_jsonl, write_parquet
 
@@ -113,7 +151,8 @@ def _write_search(
             raise PolartraceError(msg)
         write_parquet(list(traces), args.output, overwrite=True)
         return
-    if fmt in ("json", "jsonl") and not args.columns:  # whole MLflow traces
+    if fmt in ("json", "jsonl") and not args.columns and not args.column:
+        # whole MLflow traces
         if fmt == "jsonl" and args.output:
             write_jsonl(list(traces), args.output)  # .gz-aware, atomic
             return
@@ -125,6 +164,10 @@ def _write_search(
                 sink.write("\n")
         return
     rows = [[trace_column(t, c) for c in columns] for t in traces]
+    names, values = fields
+    if names:
+        columns = [*columns, *names]
+        rows = [row + more for row, more in zip(rows, values, strict=True)]
     with _sink(args.output, out) as sink:
         _write_rows(sink, fmt, columns, rows)
         if fmt == "table":
@@ -354,6 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--columns", help=f"comma-separated (default: {','.join(_DEFAULT_COLUMNS)})"
+    )
+    search.add_argument(
+        "--column",
+        action="append",
+        metavar="FIELD",
+        help="add a field's value, as search_traces(columns=...) reads it: "
+        "tokens.total, cost.total, user, feedback.<name>, tags.<key>, "
+        "\"count(SPAN WHERE type = 'TOOL')\"; repeat for more",
     )
     search.add_argument(
         "--format",

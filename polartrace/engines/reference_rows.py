@@ -16,16 +16,17 @@ from typing import Any
 
 import attrs
 
-from polartrace.bind.metric_nodes import GroupKey, Scope
-from polartrace.bind.rows import SPAN_KEYS, RowKey, RowSortKey, Table
+from polartrace.bind.columns import TraceColumn
+from polartrace.bind.rows import SPAN_KEYS, RowColumn, RowKey, RowSortKey, Table
 from polartrace.engines.reference import (
+    ReferenceEngine,
     _absent,
     _apply,
     _Context,
     _sort_value,
-    field_value,
 )
-from polartrace.engines.reference_metrics import _convert, _present, _span_value
+from polartrace.engines.reference_columns import column_value
+from polartrace.engines.reference_metrics import _convert, _span_value
 from polartrace.model.trace import Assessment, Span, Trace
 from polartrace.plan.rows import RowsPlan
 from polartrace.plan.search import AssessmentMatch
@@ -122,15 +123,20 @@ def _sort(
     return ordered
 
 
-def _extra(group: GroupKey, trace: Trace, span: Span | None) -> Any:
+def _extra(
+    group: RowColumn, trace: Trace, span: Span | None, engine: ReferenceEngine
+) -> Any:
+    if isinstance(group, TraceColumn):  # the value search_traces(columns=) gives
+        return column_value(engine, group.key, trace)
+    # A span field: the binder makes trace fields trace columns.
+    assert span is not None
     ref, output = group.ref, group.output
-    if ref.scope is Scope.SPAN:
-        assert span is not None  # span fields are bound at span level only
-        return _convert(_span_value(ref, span, text=group.by_text), ref, output)
-    return _convert(_present(field_value(ref.field, ref.key, trace)), ref, output)
+    return _convert(_span_value(ref, span, text=group.by_text), ref, output)
 
 
-def _span_record(trace: Trace, span: Span, plan: RowsPlan) -> tuple[Any, ...]:
+def _span_record(
+    trace: Trace, span: Span, plan: RowsPlan, engine: ReferenceEngine
+) -> tuple[Any, ...]:
     llm = [
         key.field.read_span(span)
         for name, key in SPAN_KEYS.items()
@@ -152,12 +158,12 @@ def _span_record(trace: Trace, span: Span, plan: RowsPlan) -> tuple[Any, ...]:
         *llm,
         raw.get(SPAN_INPUTS),
         raw.get(SPAN_OUTPUTS),
-        *(_extra(g, trace, span) for g in plan.extra),
+        *(_extra(g, trace, span, engine) for g in plan.extra),
     )
 
 
 def _assessment_record(
-    trace: Trace, assessment: Assessment, plan: RowsPlan
+    trace: Trace, assessment: Assessment, plan: RowsPlan, engine: ReferenceEngine
 ) -> tuple[Any, ...]:
     source, value = assessment.source, assessment.value
     return (
@@ -172,7 +178,7 @@ def _assessment_record(
         assessment.create_time_ms,
         assessment.span_id,
         assessment.session_id,
-        *(_extra(g, trace, None) for g in plan.extra),
+        *(_extra(g, trace, None, engine) for g in plan.extra),
     )
 
 
@@ -183,11 +189,12 @@ def run_rows(traces: Sequence[Trace], plan: RowsPlan) -> list[tuple[Any, ...]]:
     """
     ordered = _sort(_rows(traces, plan), traces, plan.order)
     end = None if plan.limit is None else plan.offset + plan.limit
+    engine = ReferenceEngine(traces)  # trace columns read sessions across traces
     out = []
     for row in ordered[plan.offset : end]:
         trace = traces[row.key]
         if isinstance(row.item, Span):
-            out.append(_span_record(trace, row.item, plan))
+            out.append(_span_record(trace, row.item, plan, engine))
         else:
-            out.append(_assessment_record(trace, row.item, plan))
+            out.append(_assessment_record(trace, row.item, plan, engine))
     return out

@@ -15,9 +15,11 @@ from typing import Any
 
 import polars as pl
 
-from polartrace.bind.metric_nodes import GroupKey, Output, Scope
+from polartrace.bind.columns import TraceColumn
+from polartrace.bind.metric_nodes import GroupKey, Output
 from polartrace.bind.rows import Table
-from polartrace.engines.polars.metrics import _cast, _span_column, _trace_column
+from polartrace.engines.polars.columns import trace_columns
+from polartrace.engines.polars.metrics import _cast, _span_column
 from polartrace.frame.assessment_table import assessment_details
 from polartrace.frame.schema import RAW_PREFIX
 from polartrace.frame.trace_frame import TraceFrame
@@ -72,14 +74,11 @@ def _public_schema(plan: RowsPlan) -> dict[str, pl.DataType]:
     }
 
 
-def _extra(frame: TraceFrame, group: GroupKey) -> tuple[bool, pl.Expr]:
-    """Whether a ``columns=`` field is read per span, and its expression."""
+def _span_extra(frame: TraceFrame, group: GroupKey) -> pl.Expr:
+    """The expression of a span field of ``columns=``, over the span table."""
     ref, output = group.ref, group.output
-    if ref.scope is Scope.SPAN:
-        column = _span_column(ref, frame, output)
-    else:
-        column = _trace_column(ref, frame.traces.columns)
-    return ref.scope is Scope.SPAN, _cast(column, ref, output).alias(group.label)
+    column = _span_column(ref, frame, output)
+    return _cast(column, ref, output).alias(group.label)
 
 
 def _raw_text(spans: pl.DataFrame, key: str, name: str) -> pl.Expr:
@@ -91,7 +90,9 @@ def _raw_text(spans: pl.DataFrame, key: str, name: str) -> pl.Expr:
 
 def from_frame(frame: TraceFrame, rows: pl.Series, plan: RowsPlan) -> pl.DataFrame:
     """The raw table of the rows ``rows`` of the frame's span or assessment table."""
-    extra = [_extra(frame, g) for g in plan.extra]  # may derive span columns
+    # First: a span attribute's expression may derive span columns.
+    per_span = [_span_extra(frame, g) for g in plan.extra if isinstance(g, GroupKey)]
+    traced = [g for g in plan.extra if isinstance(g, TraceColumn)]
     schema = raw_schema(plan)
     if plan.table is Table.SPANS:
         table = frame.spans[rows]
@@ -111,12 +112,9 @@ def from_frame(frame: TraceFrame, rows: pl.Series, plan: RowsPlan) -> pl.DataFra
         ]
     keys = table["_key"]
     trace_ids = frame.traces["trace_id"].gather(keys)
-    parts = table.select(*own, *(e for per_span, e in extra if per_span))
-    traced = [e for per_span, e in extra if not per_span]
-    if traced:
-        # With _key, a select of literals only (absent tags) keeps one row per trace.
-        values = frame.traces.select(pl.col("_key"), *traced).drop("_key")
-        parts = parts.hstack(values.gather(keys))
+    parts = table.select(*own, *per_span)
+    if traced:  # the values search_traces(columns=...) gives, per row's trace
+        parts = parts.hstack(trace_columns(frame, keys, traced).get_columns())
     return parts.with_columns(trace_id=trace_ids).select(
         pl.col(name).cast(dtype) for name, dtype in schema.items()
     )

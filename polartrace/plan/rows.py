@@ -25,11 +25,11 @@ from collections.abc import Iterable
 
 import attrs
 
-from polartrace.bind.metric_nodes import GroupKey
 from polartrace.bind.nodes import BoundFilter, Cond
 from polartrace.bind.rows import (
     ASSESSMENT_KEYS,
     SPAN_KEYS,
+    RowColumn,
     RowKey,
     RowSortKey,
     Table,
@@ -128,7 +128,7 @@ def _matches(values: Iterable[AssessmentMatch]) -> tuple[AssessmentMatch, ...]:
     return tuple(values)
 
 
-def _extra(values: Iterable[GroupKey]) -> tuple[GroupKey, ...]:
+def _extra(values: Iterable[RowColumn]) -> tuple[RowColumn, ...]:
     return tuple(values)
 
 
@@ -154,7 +154,7 @@ class RowsPlan:
     span_conds: tuple[Cond, ...] = attrs.field(converter=_conds)
     assessment_tests: tuple[AssessmentMatch, ...] = attrs.field(converter=_matches)
     order_by: tuple[RowSortKey, ...] = attrs.field(converter=_keys)
-    extra: tuple[GroupKey, ...] = attrs.field(converter=_extra)
+    extra: tuple[RowColumn, ...] = attrs.field(converter=_extra)
     offset: int = 0
     limit: int | None = None
 
@@ -196,7 +196,7 @@ def plan_rows(
     bound: BoundFilter,
     table: Table,
     order_by: Iterable[RowSortKey] = (),
-    extra: Iterable[GroupKey] = (),
+    extra: Iterable[RowColumn] = (),
     offset: int = 0,
     limit: int | None = None,
 ) -> RowsPlan:

@@ -24,7 +24,8 @@ Unicode versions). RLIKE patterns use a common regex subset: literals, ``.``, ``
 
 One module per family: ``_traces`` (`traces`, `trace_lists`), ``_filters``
 (`comparisons`, `filters`, `filter_strings`), ``_order_by`` (`order_by_lists`) and
-``_examples`` (`example_traces`, fixed traces for doctests), all drawing from
+``_columns`` (`column_lists`, ``columns=`` of ``search_traces``), ``_examples``
+(`example_traces`, fixed traces for doctests), all drawing from
 ``_vocab``, the shared vocabulary; ``_trees`` (`tree_trace_lists`,
 `structure_filters`, `aggregate_order_by`) draws traces with deep span trees and the
 trace-level questions asked of them.
@@ -42,6 +43,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     _MSG = "polartrace.testing needs Hypothesis: pip install hypothesis"
     raise ImportError(_MSG) from exc
 
+from polartrace.testing._columns import column_lists
 from polartrace.testing._examples import example_traces
 from polartrace.testing._filters import comparisons, filter_strings, filters
 from polartrace.testing._order_by import order_by_lists
@@ -56,6 +58,7 @@ from polartrace.testing._vocab import BASE_TIME_MS
 __all__ = [
     "BASE_TIME_MS",
     "aggregate_order_by",
+    "column_lists",
     "comparisons",
     "example_traces",
     "filter_strings",

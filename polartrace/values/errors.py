@@ -13,6 +13,7 @@ import difflib
 from collections.abc import Sequence
 
 __all__ = [
+    "ColumnError",
     "FilterError",
     "FilterSyntaxError",
     "FilterTypeError",
@@ -235,6 +236,51 @@ class MetricError(SearchArgumentError):
 
 def _rebuild_metric_error(message: str, spec: str, hint: str | None) -> MetricError:
     return MetricError(message, spec, hint=hint)
+
+
+class ColumnError(SearchArgumentError):
+    """A ``columns=`` entry of ``search_traces`` that names no column a trace has.
+
+    Attributes:
+        message: What is wrong, quoting the offending input.
+        clause: The whole ``columns`` entry as the user wrote it.
+        position: 0-based offset of the offending text in ``clause``.
+        end: Offset just past the offending text (``None``: one character).
+        hint: A suggestion (``did you mean 'tokens.total'?``, ``search_spans``), or
+            ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        clause: str,
+        *,
+        position: int = 0,
+        end: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.clause = clause
+        self.position = position
+        self.end = end
+        self.hint = hint
+        text = f"{message} (at position {position} of the columns entry)\n"
+        text += caret_line(clause, position, end)
+        if hint:
+            text += f"\nHint: {hint}"
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_column_error,
+            (self.message, self.clause, self.position, self.end, self.hint),
+        )
+
+
+def _rebuild_column_error(
+    message: str, clause: str, position: int, end: int | None, hint: str | None
+) -> ColumnError:
+    return ColumnError(message, clause, position=position, end=end, hint=hint)
 
 
 class TraceFormatError(PolartraceError):

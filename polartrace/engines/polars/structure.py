@@ -236,16 +236,22 @@ def empty_value(aggregate: Aggregate) -> int | None:
 
 
 def aggregate_values(
-    spans: SpanTable, aggregate: Aggregate, having: pl.Expr | None = None
+    spans: SpanTable,
+    aggregate: Aggregate,
+    having: pl.Expr | None = None,
+    keys: pl.Series | None = None,
 ) -> pl.DataFrame:
     """``_key`` and ``value`` of the aggregate for each trace that has spans.
 
     A trace without a span that the aggregate reads has no row: its value is
-    `empty_value`. ``having`` keeps only the rows whose ``value`` passes it.
+    `empty_value`. ``having`` keeps only the rows whose ``value`` passes it;
+    ``keys``, when given, only the traces of those keys (a page's columns).
     """
     measure = aggregate.measure
     if measure is Measure.DEPTH:
         rows = spans.table.select("_key").with_columns(value=spans.depth())
+        if keys is not None:
+            rows = rows.filter(pl.col("_key").is_in(keys.implode()))
         grouped = rows.group_by("_key").agg(pl.col("value").max().fill_null(0))
         grouped = grouped.select("_key", pl.col("value").cast(pl.Int64))
         return grouped if having is None else grouped.filter(having)
@@ -253,6 +259,8 @@ def aggregate_values(
     query = spans.table.lazy()  # read after expr: it may derive columns
     if where is not None:
         query = query.filter(where)
+    if keys is not None:
+        query = query.filter(pl.col("_key").is_in(keys.implode()))
     if measure is Measure.COUNT:
         value = pl.len().cast(pl.Int64)
     else:
