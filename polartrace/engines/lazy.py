@@ -32,6 +32,7 @@ from typing import Final, assert_never
 import polars as pl
 import pyarrow.parquet as pq
 
+from polartrace.bind.metric_nodes import Scope
 from polartrace.bind.nodes import (
     Aggregate,
     AllOf,
@@ -41,7 +42,8 @@ from polartrace.bind.nodes import (
     Node,
     SpanRelation,
 )
-from polartrace.bind.order_by import AggregateKey
+from polartrace.bind.order_by import AggregateKey, SortKey
+from polartrace.bind.rows import RowKey
 from polartrace.engines.polars.exprs import (
     assessment_test,
     column_name,
@@ -51,6 +53,8 @@ from polartrace.engines.polars.exprs import (
     span_test,
     unit_test,
 )
+from polartrace.engines.polars.metrics import trace_column_name
+from polartrace.engines.polars.rows import row_column, sort_names
 from polartrace.engines.polars.structure import (
     SpanTable,
     aggregate_keys,
@@ -80,6 +84,7 @@ from polartrace.io.parquet import (
     table_files,
 )
 from polartrace.language.ast import Op, Quantifier
+from polartrace.plan.rows import SPAN_COLUMNS, RowsPlan
 from polartrace.plan.search import (
     And,
     AssessmentMatch,
@@ -94,9 +99,16 @@ from polartrace.plan.search import (
     SpanQuantified,
     TextMatch,
 )
+from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS
 from polartrace.values.errors import TraceFormatError
 
-__all__ = ["BATCH_ROWS", "LazyEngine", "ScannedTraces"]
+__all__ = [
+    "BATCH_ROWS",
+    "LazyEngine",
+    "ScannedTraces",
+    "page_span_columns",
+    "span_batch",
+]
 
 #: Rows per batch when a match streams the span, assessment or prompt table.
 BATCH_ROWS: Final = 20_000
@@ -288,6 +300,46 @@ def _key_range(scan: pl.LazyFrame) -> tuple[int, int, int]:
     return (0, 0, 0) if not rows else (int(lo), int(hi), int(rows))
 
 
+#: The span table columns whose output column is named otherwise.
+_SPAN_SOURCES: Final = {
+    "start_time": "start_ns",
+    "end_time": "end_ns",
+    "inputs": RAW_PREFIX + SPAN_INPUTS,
+    "outputs": RAW_PREFIX + SPAN_OUTPUTS,
+}
+
+
+def page_span_columns(plan: RowsPlan) -> list[str]:
+    """The stored span columns a span table's output reads (`output.spans`)."""
+    columns = ["_key", "_span"]
+    for name, _ in SPAN_COLUMNS:
+        if name != "trace_id":
+            columns.append(_SPAN_SOURCES.get(name, name))
+    for group in plan.extra:
+        ref = group.ref
+        if ref.scope is Scope.SPAN:
+            read = ref.field.read_span is not None
+            columns.append(
+                str(ref.field.frame_column) if read else RAW_PREFIX + str(ref.key)
+            )
+    return list(dict.fromkeys(columns))
+
+
+def _span_schema(columns: Sequence[str]) -> dict[str, pl.DataType]:
+    known = {
+        **_SPAN_SCHEMA,
+        **LLM_SPAN_SCHEMA,
+        "_key": pl.UInt32(),
+        "_span": pl.Int64(),
+    }
+    return {name: known.get(name, pl.String()) for name in columns}
+
+
+def span_batch(table: pl.DataFrame) -> _SpanBatch:
+    """Rows of the span table that derive attribute columns on demand."""
+    return _SpanBatch(table)
+
+
 class _SpanBatch:
     """One batch of the span table, with the derived columns its tests ask for."""
 
@@ -323,22 +375,7 @@ class LazyEngine:
 
     def keys(self, plan: SearchPlan) -> list[int]:
         """Keys of the selected traces in the plan's order and page."""
-        columns = self.dataset.schema.names()
-        traces = self.dataset.traces
-        exprs = []
-        for i, key in enumerate(plan.order):
-            if not isinstance(key, AggregateKey):
-                self.dataset.require([str(key.field.column)])
-                exprs.append(sort_column(key, columns))
-                continue
-            # An aggregate sort key: its values joined on, empty where no span.
-            name = f"_sort{i}"
-            values = self._aggregate_values(key.aggregate).rename({"value": name})
-            traces = traces.join(values.lazy(), on="_key", how="left")
-            empty = empty_value(key.aggregate)
-            exprs.append(
-                pl.col(name) if empty is None else pl.col(name).fill_null(empty)
-            )
+        traces, exprs = self._sortable(plan.order)
         descending = [k.descending for k in plan.order]
         query = (
             traces.filter(self._where(plan.where))
@@ -347,6 +384,142 @@ class LazyEngine:
             .slice(plan.offset, plan.limit)
         )
         return query.collect(engine="streaming")["_key"].to_list()
+
+    def _sortable(self, order: Sequence[SortKey]) -> tuple[pl.LazyFrame, list[pl.Expr]]:
+        """The trace scan, with what ``order``'s keys sort by, and those expressions.
+
+        An aggregate key's values are joined on, empty where a trace has no span.
+        """
+        columns = self.dataset.schema.names()
+        traces = self.dataset.traces
+        exprs = []
+        for i, key in enumerate(order):
+            if not isinstance(key, AggregateKey):
+                self.dataset.require([str(key.field.column)])
+                exprs.append(sort_column(key, columns))
+                continue
+            name = f"_sort{i}"
+            values = self._aggregate_values(key.aggregate).rename({"value": name})
+            traces = traces.join(values.lazy(), on="_key", how="left")
+            empty = empty_value(key.aggregate)
+            exprs.append(
+                pl.col(name) if empty is None else pl.col(name).fill_null(empty)
+            )
+        return traces, exprs
+
+    # --- the span table: rows of the selected traces, ordered and paged -------------
+
+    def span_rows(self, plan: RowsPlan) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The page of a span table, as the in-memory executor orders and pages it.
+
+        Two passes over the span table, batch by batch: the first keeps, of every
+        span of a selected trace that passes the plan's span conditions, only its
+        identity (``_key``, ``_span``) and its row sort keys; those are sorted with
+        their traces' sort keys, then ``_key`` and ``_span`` (the span's position
+        in its trace, as the in-memory frame orders its rows), and sliced; the
+        second reads the page's rows whole.
+
+        Returns:
+            The page's span rows in order (every stored column the output reads,
+            `page_span_columns`), and the trace table rows of their keys
+            (``_key``, ``trace_id`` and the columns the trace ``columns=`` read).
+        """
+        selected = (
+            self.dataset.traces.filter(self._where(plan.where))
+            .select(pl.col("_key").cast(pl.UInt32))
+            .collect(engine="streaming")["_key"]
+        )
+        row_keys = [k for k in plan.order if isinstance(k, RowKey)]
+        trace_keys = [k for k in plan.order if not isinstance(k, RowKey)]
+        conds = plan.span_conds
+        columns = self._span_columns(conds, ["_span", *(k.column for k in row_keys)])
+        found = []
+        for table in self.dataset.batches("spans", columns):
+            table = table.filter(pl.col("_key").is_in(selected.implode()))
+            batch = _SpanBatch(table)
+            tests = [
+                span_test(c, batch.table, batch.attribute, batch.content) for c in conds
+            ]
+            keep = pl.all_horizontal(tests).fill_null(False) if tests else True
+            found.append(
+                batch.table.filter(keep).select(
+                    pl.col("_key").cast(pl.UInt32),
+                    pl.col("_span").cast(pl.Int64),
+                    *(row_column(k).alias(f"_r{i}") for i, k in enumerate(row_keys)),
+                )
+            )
+        rows = pl.concat(found, how="vertical_relaxed") if found else None
+        if rows is None or rows.is_empty():
+            empty = pl.DataFrame(schema={"_key": pl.UInt32(), "_span": pl.Int64()})
+            return self._page_spans(plan, empty), self._page_traces(plan, empty)
+        if trace_keys:
+            traces, exprs = self._sortable(trace_keys)
+            wanted = rows["_key"].unique()
+            values = (
+                traces.filter(pl.col("_key").is_in(wanted.implode()))
+                .select(
+                    pl.col("_key").cast(pl.UInt32),
+                    *(e.alias(f"_t{i}") for i, e in enumerate(exprs)),
+                )
+                .collect(engine="streaming")
+            )
+            rows = rows.join(values, on="_key", how="left", maintain_order="left")
+        names = sort_names(plan.order)
+        page = (
+            rows.lazy()
+            .sort(
+                [*names, "_key", "_span"],
+                descending=[*(k.descending for k in plan.order), False, False],
+                nulls_last=True,
+                maintain_order=True,
+            )
+            .slice(plan.offset, plan.limit)
+            .select("_key", "_span")
+            .collect()
+        )
+        return self._page_spans(plan, page), self._page_traces(plan, page)
+
+    def _page_spans(self, plan: RowsPlan, page: pl.DataFrame) -> pl.DataFrame:
+        """The stored span rows of ``page`` (``_key``, ``_span``), in its order."""
+        columns = page_span_columns(plan)
+        ordered = page.with_columns(pl.int_range(pl.len()).alias("_order"))
+        found = [pl.DataFrame(schema=_span_schema(columns))]
+        if not page.is_empty():
+            keys = page["_key"].unique().implode()
+            for table in self.dataset.batches("spans", columns):
+                hit = table.filter(pl.col("_key").is_in(keys))
+                if not hit.is_empty():
+                    found.append(
+                        hit.with_columns(
+                            pl.col("_key").cast(pl.UInt32),
+                            pl.col("_span").cast(pl.Int64),
+                        ).join(ordered, on=["_key", "_span"], how="semi")
+                    )
+        rows = pl.concat(found, how="diagonal_relaxed")
+        return (
+            ordered.join(rows, on=["_key", "_span"], how="left")
+            .sort("_order")
+            .drop("_order")
+        )
+
+    def _page_traces(self, plan: RowsPlan, page: pl.DataFrame) -> pl.DataFrame:
+        """``_key``, ``trace_id`` and the trace columns of ``columns=``, of a page."""
+        names = self.dataset.schema.names()
+        wanted = ["_key", "trace_id"]
+        for group in plan.extra:
+            if group.ref.scope is not Scope.SPAN:
+                column = trace_column_name(group.ref)
+                self.dataset.require([column])
+                if column in names:
+                    wanted.append(column)
+        return (
+            self.dataset.traces.filter(
+                pl.col("_key").is_in(page["_key"].unique().implode())
+            )
+            .select(pl.col(c) for c in dict.fromkeys(wanted))
+            .with_columns(pl.col("_key").cast(pl.UInt32))
+            .collect(engine="streaming")
+        )
 
     # --- the predicate, with every table match resolved to a key set -------------
 

@@ -10,7 +10,7 @@ the next page's token (`polartrace.output.tokens`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
@@ -26,7 +26,7 @@ from polartrace.output.tokens import with_token
 from polartrace.plan.rows import ASSESSMENT_COLUMNS, SPAN_COLUMNS, Column, RowsPlan
 from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS
 
-__all__ = ["from_frame", "from_records", "raw_schema", "shaped"]
+__all__ = ["from_frame", "from_records", "from_tables", "raw_schema", "shaped"]
 
 _RAW: dict[Column, pl.DataType] = {
     Column.TEXT: pl.String(),
@@ -72,13 +72,17 @@ def _public_schema(plan: RowsPlan) -> dict[str, pl.DataType]:
     }
 
 
-def _extra(frame: TraceFrame, group: GroupKey) -> tuple[bool, pl.Expr]:
+def _extra(
+    group: GroupKey,
+    span_attribute: Callable[[str], tuple[str, str] | None],
+    trace_columns: Sequence[str],
+) -> tuple[bool, pl.Expr]:
     """Whether a ``columns=`` field is read per span, and its expression."""
     ref, output = group.ref, group.output
     if ref.scope is Scope.SPAN:
-        column = _span_column(ref, frame, output)
+        column = _span_column(ref, span_attribute, output)
     else:
-        column = _trace_column(ref, frame.traces.columns)
+        column = _trace_column(ref, trace_columns)
     return ref.scope is Scope.SPAN, _cast(column, ref, output).alias(group.label)
 
 
@@ -89,19 +93,30 @@ def _raw_text(spans: pl.DataFrame, key: str, name: str) -> pl.Expr:
     return pl.lit(None, pl.String).alias(name)
 
 
+def _own_spans(table: pl.DataFrame) -> list[pl.Expr]:
+    return [
+        pl.col("start_ns").alias("start_time"),
+        pl.col("end_ns").alias("end_time"),
+        _raw_text(table, SPAN_INPUTS, "inputs"),
+        _raw_text(table, SPAN_OUTPUTS, "outputs"),
+        *(pl.col(name) for name, _ in SPAN_COLUMNS if name not in _FIXED_SPAN),
+    ]
+
+
+def _typed(parts: pl.DataFrame, plan: RowsPlan) -> pl.DataFrame:
+    return parts.select(
+        pl.col(name).cast(dtype) for name, dtype in raw_schema(plan).items()
+    )
+
+
 def from_frame(frame: TraceFrame, rows: pl.Series, plan: RowsPlan) -> pl.DataFrame:
     """The raw table of the rows ``rows`` of the frame's span or assessment table."""
-    extra = [_extra(frame, g) for g in plan.extra]  # may derive span columns
-    schema = raw_schema(plan)
+    columns = frame.traces.columns
+    # First: a span attribute may derive columns onto the frame's span table.
+    extra = [_extra(g, frame.span_attribute, columns) for g in plan.extra]
     if plan.table is Table.SPANS:
         table = frame.spans[rows]
-        own = [
-            pl.col("start_ns").alias("start_time"),
-            pl.col("end_ns").alias("end_time"),
-            _raw_text(table, SPAN_INPUTS, "inputs"),
-            _raw_text(table, SPAN_OUTPUTS, "outputs"),
-            *(pl.col(name) for name, _ in SPAN_COLUMNS if name not in _FIXED_SPAN),
-        ]
+        own = _own_spans(table)
     else:
         table = assessment_details(frame)[rows]
         own = [
@@ -117,9 +132,38 @@ def from_frame(frame: TraceFrame, rows: pl.Series, plan: RowsPlan) -> pl.DataFra
         # With _key, a select of literals only (absent tags) keeps one row per trace.
         values = frame.traces.select(pl.col("_key"), *traced).drop("_key")
         parts = parts.hstack(values.gather(keys))
-    return parts.with_columns(trace_id=trace_ids).select(
-        pl.col(name).cast(dtype) for name, dtype in schema.items()
+    return _typed(parts.with_columns(trace_id=trace_ids), plan)
+
+
+def from_tables(
+    spans: Callable[[], pl.DataFrame],
+    span_attribute: Callable[[str], tuple[str, str] | None],
+    traces: pl.DataFrame,
+    plan: RowsPlan,
+) -> pl.DataFrame:
+    """The raw span table of a page of span rows read from storage, in their order.
+
+    Args:
+        spans: The page's rows of the stored span table (``_key`` and the columns
+            the output reads), in order; called after ``span_attribute`` has
+            derived what the ``columns=`` read.
+        span_attribute: Derives a ``span.attributes.<key>`` column onto those rows
+            and names it (as `TraceFrame.span_attribute` does on a frame).
+        traces: ``_key``, ``trace_id`` and the trace columns of ``columns=``, one
+            row per key of the page.
+        plan: The span table's plan.
+    """
+    extra = [_extra(g, span_attribute, traces.columns) for g in plan.extra]
+    table = spans()
+    traced = [e for per_span, e in extra if not per_span]
+    values = table.select(pl.col("_key")).join(
+        traces.select(pl.col("_key"), pl.col("trace_id"), *traced),
+        on="_key",
+        how="left",
+        maintain_order="left",
     )
+    parts = table.select(*_own_spans(table), *(e for per_span, e in extra if per_span))
+    return _typed(parts.hstack(values.drop("_key")), plan)
 
 
 def from_records(records: Sequence[tuple[Any, ...]], plan: RowsPlan) -> pl.DataFrame:
