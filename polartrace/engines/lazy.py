@@ -15,6 +15,9 @@
   batch, `ScannedTraces.trace_batches`) and run the in-memory engine's span-table
   functions (`polartrace.engines.polars.structure`) on each.
 * ``AND``/``OR``/``NOT`` combine the pieces at the trace level.
+* A span table (`LazyEngine.span_rows`, for ``search_spans``) keeps, batch by
+  batch, only the identity and row sort keys of the matching spans, orders them as
+  the in-memory executor does and reads the rows of the page in a second pass.
 
 Memory stays bounded by the batch size, one key set (4 bytes per matching trace)
 per non-trace match, and the sort of the matching rows' order keys. Keys are the
