@@ -484,6 +484,14 @@ a span read from OTLP has the fields the same attributes give in an MLflow JSON
 trace. Its trace metadata `mlflow.trace.tokenUsage` and `mlflow.trace.cost` hold
 the trace sums below, again only the members some counted span has.
 
+**Tracing** writes MLflow's attributes: `polartrace.openai.autolog()` the model,
+provider and `mlflow.chat.tokenUsage` of each call, every trace the
+`mlflow.trace.tokenUsage` of its spans. Cost needs prices
+(`polartrace.set_model_prices({"gpt-4o": {"input": 2.5e-6, "output": 1e-5}})`,
+dollars per token): a span with a priced `span.model` and token counts gets
+`mlflow.llm.cost`, its trace `mlflow.trace.cost`. Without a price the cost fields
+are null, never 0.
+
 **Time to first token.** Neither MLflow nor OpenInference records one; the GenAI
 conventions define `gen_ai.response.time_to_first_chunk` (seconds) on the span, which
 `span.time_to_first_token_ms` reads in milliseconds.
