@@ -1,9 +1,11 @@
-"""``search_spans`` on a scanned Parquet dataset gives the in-memory engine's rows.
+"""``search_spans`` and ``search_assessments`` on a scanned Parquet dataset.
 
 The dataset is written in several parts (`DatasetWriter`) from generated traces
-and scanned with small batches, so every filter and order below crosses part and
-batch boundaries; each result (rows, order, page tokens) must equal the one of the
-in-memory engine on the same traces.
+and the hand-built traces of ``test_spans`` (a session whose traces sit in the
+first and the last part, with a session-scoped feedback), and scanned with small
+batches, so every filter and order below crosses part and batch boundaries; each
+result (rows, order, page tokens) must equal the one of the in-memory engine on
+the same traces.
 """
 
 from __future__ import annotations
@@ -15,28 +17,44 @@ from typing import Any
 import polars as pl
 import pytest
 
-from polartrace import Trace, TraceFrame, next_page_token, search_spans
+from polartrace import (
+    Trace,
+    TraceFrame,
+    next_page_token,
+    search_assessments,
+    search_spans,
+)
 from polartrace.api.lazy import LazyTraceFrame
 from polartrace.generate import generate_trace_dicts
 from polartrace.io.parquet import DatasetWriter, read_parquet
 from polartrace.values.errors import SearchArgumentError
+from tests.test_spans import ALICE, CAROL
+from tests.test_spans import _traces as session_traces
 
 PARTS = 4
 
 
+def _parts() -> list[list[Trace]]:
+    generated = [Trace.from_dict(d) for d in generate_trace_dicts(240, seed=3)]
+    size = len(generated) // PARTS
+    parts = [generated[i * size : (i + 1) * size] for i in range(PARTS)]
+    hand = session_traces()
+    parts[0] += [t for t in hand if t.info.trace_id == ALICE]
+    parts[-1] += [t for t in hand if t.info.trace_id != ALICE]
+    return parts
+
+
 @pytest.fixture(scope="module")
 def traces() -> list[Trace]:
-    return [Trace.from_dict(d) for d in generate_trace_dicts(240, seed=3)]
+    return [t for part in _parts() for t in part]
 
 
 @pytest.fixture(scope="module")
-def dataset(traces: list[Trace], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("lazy_spans") / "ds"
-    size = len(traces) // PARTS
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("lazy_rows") / "ds"
     with DatasetWriter(path) as writer:
-        for part in range(PARTS):
-            chunk = traces[part * size : (part + 1) * size]
-            writer.write(TraceFrame.from_traces(chunk))
+        for part in _parts():
+            writer.write(TraceFrame.from_traces(part))
     return path
 
 
@@ -146,12 +164,83 @@ def test_other_return_types(
     assert next_page_token(found) == next_page_token(expected)
 
 
-def test_scanned_assessments_and_the_reference_engine_are_refused(
-    lazy: LazyTraceFrame,
-) -> None:
-    from polartrace import search_assessments
-
-    with pytest.raises(SearchArgumentError, match=r"\.collect\(\)"):
-        search_assessments(lazy)
+def test_the_reference_engine_is_refused(lazy: LazyTraceFrame) -> None:
     with pytest.raises(SearchArgumentError, match="polars engine"):
         search_spans(lazy, engine="reference")
+    with pytest.raises(SearchArgumentError, match="polars engine"):
+        search_assessments(lazy, engine="reference")
+
+
+ASSESSMENT_CASES: list[tuple[str | None, Sequence[str] | None, Any]] = [
+    (None, None, None),
+    ("feedback.relevance IS NOT NULL", ["assessment.value DESC"], None),
+    (
+        "feedback.correctness = 'true' AND status = 'OK'",
+        ["assessment.create_time DESC"],
+        ["user"],
+    ),
+    (
+        "tags.environment = 'production'",
+        ["assessment.name", "assessment.kind DESC"],
+        None,
+    ),
+    ("span.type = 'LLM'", ["timestamp_ms"], ["session", "tokens.total", "tags.env"]),
+    ("feedback.tone IS NOT NULL", ["count(SPAN) DESC"], None),
+    ("user = 'carol'", None, None),
+    ("feedback.no_such_name IS NOT NULL", None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def collected(dataset: Path) -> TraceFrame:
+    return read_parquet(dataset)
+
+
+def _assessments(source: Any, case: tuple[Any, Any, Any], **kw: Any) -> Any:
+    filter_string, order_by, columns = case
+    return search_assessments(
+        source, filter_string, order_by=order_by, columns=columns, **kw
+    )
+
+
+@pytest.mark.parametrize(
+    "case", ASSESSMENT_CASES, ids=[str(c[0]) for c in ASSESSMENT_CASES]
+)
+def test_lazy_assessments_equal_the_in_memory_ones(
+    case: tuple[Any, Any, Any], collected: TraceFrame, lazy: LazyTraceFrame
+) -> None:
+    expected = _assessments(collected, case)
+    found = _assessments(lazy, case)
+    assert found.schema == expected.schema
+    assert found.rows() == expected.rows()
+
+
+def test_the_assessment_cases_are_not_trivial(collected: TraceFrame) -> None:
+    heights = [_assessments(collected, case).height for case in ASSESSMENT_CASES]
+    assert heights[-1] == 0
+    assert all(h > 0 for h in heights[:-1]), heights
+
+
+def test_a_session_feedback_applies_across_parts(lazy: LazyTraceFrame) -> None:
+    table = search_assessments(lazy, "user = 'carol'")
+    assert table.select("trace_id", "assessment_id", "session").rows() == [
+        (CAROL, "a-2", "s1"),
+    ]
+
+
+@pytest.mark.parametrize("case", ASSESSMENT_CASES[1:4], ids=["value", "time", "name"])
+def test_lazy_assessment_pages_equal_the_in_memory_ones(
+    case: tuple[Any, Any, Any], collected: TraceFrame, lazy: LazyTraceFrame
+) -> None:
+    tokens: dict[str, str | None] = {"memory": None, "lazy": None}
+    for _ in range(50):
+        pages = {
+            name: _assessments(source, case, max_results=4, page_token=tokens[name])
+            for name, source in (("memory", collected), ("lazy", lazy))
+        }
+        assert pages["lazy"].rows() == pages["memory"].rows()
+        tokens = {name: next_page_token(page) for name, page in pages.items()}
+        assert tokens["lazy"] == tokens["memory"]
+        if tokens["lazy"] is None:
+            return
+    pytest.fail("more than 50 pages")

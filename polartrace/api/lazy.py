@@ -2,8 +2,8 @@
 
 A `LazyTraceFrame` is a scanned dataset (`polartrace.engines.lazy.ScannedTraces`)
 with ``count`` and ``search`` conveniences; `polartrace.search_traces`,
-`polartrace.count` and `polartrace.search_spans` accept it as their ``traces`` and
-run the lazy engine on it.
+`polartrace.count`, `polartrace.search_spans` and `polartrace.search_assessments`
+accept it as their ``traces`` and run the lazy engine on it.
 """
 
 from __future__ import annotations

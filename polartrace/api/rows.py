@@ -46,21 +46,14 @@ ReturnType = Literal["polars", "pandas", "arrow", "list"]
 _RETURN_TYPES = ("polars", "pandas", "arrow", "list")
 
 
-def _source(traces: Any, table: Table, engine: str) -> TraceFrame | ScannedTraces:
-    """A frame, or a scanned dataset (spans only, searched by the lazy engine)."""
+def _source(traces: Any, engine: str) -> TraceFrame | ScannedTraces:
+    """A frame, or a scanned dataset (searched by the lazy engine)."""
     # Imported here: the lazy engine reads Parquet through pyarrow, which a search
     # of anything else does not load.
     from polartrace.engines.lazy import ScannedTraces
 
     if not isinstance(traces, ScannedTraces):
         return _as_frame(traces)
-    if table is Table.ASSESSMENTS:
-        msg = (
-            "the assessment table is built from a frame in memory (a session's "
-            "assessments apply to every trace of the session): .collect() a scanned "
-            "dataset first, or search_traces it and read those traces"
-        )
-        raise SearchArgumentError(msg)
     if engine != "polars":
         msg = "a scanned dataset searches with the polars engine; .collect() it first"
         raise SearchArgumentError(msg)
@@ -97,8 +90,12 @@ def _run(
     if not isinstance(source, TraceFrame):
         from polartrace.engines.lazy import LazyEngine, span_batch
 
-        spans, trace_rows = LazyEngine(source).span_rows(plan)
-        rows = span_batch(spans)
+        lazy = LazyEngine(source)
+        if plan.table is Table.ASSESSMENTS:
+            found, trace_rows = lazy.assessment_rows(plan)
+        else:
+            found, trace_rows = lazy.span_rows(plan)
+        rows = span_batch(found)
         return from_tables(lambda: rows.table, rows.attribute, trace_rows, plan)
     if engine == "reference":
         traces = source.traces_at(range(len(source)))
@@ -121,7 +118,7 @@ def _search(
     keys = bind_row_order(order_by, table)
     extra = _labelled(bind_columns(columns, table), table)
     bound = parse_filter(filter_string)
-    source = _source(traces, table, engine)
+    source = _source(traces, engine)
     fingerprint = page_fingerprint(
         filter_string, [table.value, order_by, [g.label for g in extra]]
     )
@@ -235,8 +232,7 @@ def search_assessments(
     row.
 
     Args:
-        traces: What ``search_traces`` accepts; a scanned dataset is refused
-            (collect it first).
+        traces: What ``search_traces`` accepts, a scanned dataset too.
         filter_string: The filter; ``None`` selects every assessment.
         order_by: ``"key [ASC|DESC]"`` entries over ``assessment.create_time``,
             ``assessment.name``, ``assessment.kind``, ``assessment.value`` (its

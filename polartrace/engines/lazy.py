@@ -17,7 +17,9 @@
 * ``AND``/``OR``/``NOT`` combine the pieces at the trace level.
 * A span table (`LazyEngine.span_rows`, for ``search_spans``) keeps, batch by
   batch, only the identity and row sort keys of the matching spans, orders them as
-  the in-memory executor does and reads the rows of the page in a second pass.
+  the in-memory executor does and reads the rows of the page in a second pass; an
+  assessment table (`LazyEngine.assessment_rows`) decodes the stored assessment
+  texts batch by batch and keeps the matching ones.
 
 Memory stays bounded by the batch size, one key set (4 bytes per matching trace)
 per non-trace match, and the sort of the matching rows' order keys. Keys are the
@@ -27,6 +29,7 @@ a page (`polartrace.io.parquet.read_pages`).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -66,6 +69,7 @@ from polartrace.engines.polars.structure import (
     empty_value,
     qualifying_keys,
 )
+from polartrace.frame.assessment_table import DETAIL_SCHEMA, _detail
 from polartrace.frame.llm import LLM_SPAN_SCHEMA, LLM_TRACE_SCHEMA
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
@@ -73,11 +77,16 @@ from polartrace.frame.schema import (
     _SPAN_SCHEMA,
     _TRACE_SCHEMA,
     ATTR_PREFIX,
+    META_PREFIX,
     NUM_PREFIX,
     RAW_PREFIX,
     duration_ms,
 )
-from polartrace.frame.trace_frame import TraceFrame, _derive_attribute
+from polartrace.frame.trace_frame import (
+    TraceFrame,
+    _assessment_rows,
+    _derive_attribute,
+)
 from polartrace.frame.units import build_units
 from polartrace.io.parquet import (
     TABLES,
@@ -87,6 +96,7 @@ from polartrace.io.parquet import (
     table_files,
 )
 from polartrace.language.ast import Op, Quantifier
+from polartrace.model.assessment import read_assessment
 from polartrace.plan.rows import SPAN_COLUMNS, RowsPlan
 from polartrace.plan.search import (
     And,
@@ -102,10 +112,11 @@ from polartrace.plan.search import (
     SpanQuantified,
     TextMatch,
 )
-from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS
+from polartrace.values.conventions import SESSION_KEY, SPAN_INPUTS, SPAN_OUTPUTS
 from polartrace.values.errors import TraceFormatError
 
 __all__ = [
+    "ASSESSMENT_DETAILS",
     "BATCH_ROWS",
     "LazyEngine",
     "ScannedTraces",
@@ -303,6 +314,32 @@ def _key_range(scan: pl.LazyFrame) -> tuple[int, int, int]:
     return (0, 0, 0) if not rows else (int(lo), int(hi), int(rows))
 
 
+#: An assessment row of a lazy assessment table: the trace it applies to
+#: (``_key``), the trace that holds it and its position there, the columns filters
+#: read, then `DETAIL_SCHEMA`'s (the in-memory `assessment_details` columns).
+_OWNED_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "_owner": pl.UInt32(),
+    "_index": pl.Int64(),
+    **{k: v for k, v in _ASSESSMENT_SCHEMA.items() if k != "_key"},
+    **DETAIL_SCHEMA,
+}
+ASSESSMENT_DETAILS: Final = ["_key", *_OWNED_SCHEMA]
+
+
+def _owned(keys: pl.Series, texts: pl.Series) -> pl.DataFrame:
+    """The valid assessments of the assessment texts of traces ``keys``."""
+    rows = []
+    for key, text in zip(keys.to_list(), texts.to_list(), strict=True):
+        if text is None or text == "[]":
+            continue
+        for index, item in enumerate(json.loads(text)):
+            assessment = read_assessment(item, f"info.assessments[{index}]")
+            if assessment.is_valid:
+                (filtered,) = _assessment_rows([(key, assessment)], {})
+                rows.append((key, index, *filtered[1:], *_detail(assessment)))
+    return pl.DataFrame(rows, schema=_OWNED_SCHEMA, orient="row")
+
+
 #: The span table columns whose output column is named otherwise.
 _SPAN_SOURCES: Final = {
     "start_time": "start_ns",
@@ -427,13 +464,8 @@ class LazyEngine:
             `page_span_columns`), and the trace table rows of their keys
             (``_key``, ``trace_id`` and the columns the trace ``columns=`` read).
         """
-        selected = (
-            self.dataset.traces.filter(self._where(plan.where))
-            .select(pl.col("_key").cast(pl.UInt32))
-            .collect(engine="streaming")["_key"]
-        )
+        selected = self._selected(plan.where)
         row_keys = [k for k in plan.order if isinstance(k, RowKey)]
-        trace_keys = [k for k in plan.order if not isinstance(k, RowKey)]
         conds = plan.span_conds
         columns = self._span_columns(conds, ["_span", *(k.column for k in row_keys)])
         found = []
@@ -446,16 +478,37 @@ class LazyEngine:
             keep = pl.all_horizontal(tests).fill_null(False) if tests else True
             found.append(
                 batch.table.filter(keep).select(
-                    pl.col("_key").cast(pl.UInt32),
-                    pl.col("_span").cast(pl.Int64),
                     *(row_column(k).alias(f"_r{i}") for i, k in enumerate(row_keys)),
+                    pl.col("_key").cast(pl.UInt32),
+                    pl.col("_span").cast(pl.Int64).alias("_tie0"),
                 )
             )
-        rows = pl.concat(found, how="vertical_relaxed") if found else None
-        if rows is None or rows.is_empty():
+        if not found:  # no span files
             empty = pl.DataFrame(schema={"_key": pl.UInt32(), "_span": pl.Int64()})
             return self._page_spans(plan, empty), self._page_traces(plan, empty)
-        if trace_keys:
+        rows = pl.concat(found, how="vertical_relaxed")
+        page = self._ordered_page(plan, rows).select(
+            "_key", pl.col("_tie0").alias("_span")
+        )
+        return self._page_spans(plan, page), self._page_traces(plan, page)
+
+    def _selected(self, where: Predicate | None) -> pl.Series:
+        """The keys of the traces ``where`` selects."""
+        return (
+            self.dataset.traces.filter(self._where(where))
+            .select(pl.col("_key").cast(pl.UInt32))
+            .collect(engine="streaming")["_key"]
+        )
+
+    def _ordered_page(self, plan: RowsPlan, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` sorted by ``plan.order`` and sliced to its page.
+
+        ``rows`` holds the ``_r<i>`` row sort keys, ``_key``, and ``_tie<i>``
+        columns that order the rows of one trace as the in-memory table does.
+        """
+        ties = [c for c in rows.columns if c == "_key" or c.startswith("_tie")]
+        trace_keys = [k for k in plan.order if not isinstance(k, RowKey)]
+        if trace_keys and not rows.is_empty():
             traces, exprs = self._sortable(trace_keys)
             wanted = rows["_key"].unique()
             values = (
@@ -467,20 +520,109 @@ class LazyEngine:
                 .collect(engine="streaming")
             )
             rows = rows.join(values, on="_key", how="left", maintain_order="left")
-        names = sort_names(plan.order)
-        page = (
+        elif trace_keys:
+            rows = rows.with_columns(
+                pl.lit(None).alias(f"_t{i}") for i in range(len(trace_keys))
+            )
+        return (
             rows.lazy()
             .sort(
-                [*names, "_key", "_span"],
-                descending=[*(k.descending for k in plan.order), False, False],
+                [*sort_names(plan.order), *ties],
+                descending=[*(k.descending for k in plan.order)] + [False] * len(ties),
                 nulls_last=True,
                 maintain_order=True,
             )
             .slice(plan.offset, plan.limit)
-            .select("_key", "_span")
             .collect()
         )
-        return self._page_spans(plan, page), self._page_traces(plan, page)
+
+    # --- the assessment table ------------------------------------------------------
+
+    def assessment_rows(self, plan: RowsPlan) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The page of an assessment table, as the in-memory executor builds it.
+
+        One pass over the page table's assessment texts keeps the valid
+        assessments that pass the plan's assessment clauses, with their details
+        (`polartrace.frame.assessment_table`); a session-scoped one is then
+        expanded to every trace of its session (one scan of the session column
+        for the sessions they name), and the rows of selected traces are ordered
+        as in memory: by the order keys, then the trace it applies to, then the
+        owner trace and the assessment's position in it.
+
+        Returns:
+            The page's rows (`ASSESSMENT_DETAILS`'s columns, ``_key`` the trace
+            each applies to) in order, and the trace table rows of their keys.
+        """
+        selected = self._selected(plan.where)
+        tests = [assessment_test(m) for m in plan.assessment_tests]
+        keep = pl.any_horizontal(tests).fill_null(False) if tests else None
+        found = [pl.DataFrame(schema=_OWNED_SCHEMA)]
+        found += [
+            table if keep is None else table.filter(keep)
+            for table in self._assessment_batches()
+        ]
+        owned = pl.concat(found, how="vertical_relaxed")
+        rows = self._expanded(owned).filter(pl.col("_key").is_in(selected.implode()))
+        row_keys = [k for k in plan.order if isinstance(k, RowKey)]
+        sortable = rows.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+            *(row_column(k).alias(f"_r{i}") for i, k in enumerate(row_keys)),
+            "_key",
+            pl.col("_owner").alias("_tie0"),
+            pl.col("_index").alias("_tie1"),
+        )
+        page = rows[self._ordered_page(plan, sortable)["_row"]]
+        return page, self._page_traces(plan, page)
+
+    def _assessment_batches(self) -> Iterator[pl.DataFrame]:
+        """The valid assessments of the dataset's traces, batch by batch (`_OWNED`)."""
+        version = self.manifest_version
+        column = "json" if version == 1 else "assessments"
+        for file in self.dataset.files["json"]:
+            reader = pq.ParquetFile(file)
+            for batch in reader.iter_batches(
+                batch_size=self.dataset.batch_rows, columns=["_key", column]
+            ):
+                table = pl.from_arrow(batch)
+                assert isinstance(table, pl.DataFrame)
+                texts = table[column]
+                if version == 1:
+                    texts = read_pages(
+                        table.select(column), version, Path(self.dataset.path)
+                    )["assessments"]
+                yield _owned(table["_key"].cast(pl.UInt32), texts)
+
+    @property
+    def manifest_version(self) -> int:
+        """The dataset's format version."""
+        return int(self.dataset.manifest["version"])
+
+    def _expanded(self, owned: pl.DataFrame) -> pl.DataFrame:
+        """One row per assessment and trace it applies to (``_key``), as in memory.
+
+        An assessment applies to its owner and, when session-scoped, to every
+        trace of its session.
+        """
+        own = owned.with_columns(pl.col("_owner").alias("_key"))
+        sessions = owned["session"].drop_nulls().unique()
+        column = META_PREFIX + SESSION_KEY
+        if sessions.is_empty() or column not in self.dataset.schema.names():
+            return own.select(ASSESSMENT_DETAILS)
+        members = (
+            self.dataset.traces.select(
+                pl.col("_key").cast(pl.UInt32), pl.col(column).cast(pl.String)
+            )
+            .filter(pl.col(column).is_in(sessions.implode()))
+            .rename({column: "session"})
+            .collect(engine="streaming")
+        )
+        shared = owned.join(members, on="session", how="inner")
+        both = pl.concat(
+            [own.select(ASSESSMENT_DETAILS), shared.select(ASSESSMENT_DETAILS)]
+        )
+        return both.unique(
+            ["_owner", "_index", "_key"], keep="first", maintain_order=True
+        )
 
     def _page_spans(self, plan: RowsPlan, page: pl.DataFrame) -> pl.DataFrame:
         """The stored span rows of ``page`` (``_key``, ``_span``), in its order."""

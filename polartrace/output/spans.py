@@ -109,6 +109,14 @@ def _typed(parts: pl.DataFrame, plan: RowsPlan) -> pl.DataFrame:
     )
 
 
+def _own_assessments() -> list[pl.Expr]:
+    return [
+        pl.col("number").alias(name) if name == "value_number" else pl.col(name)
+        for name, _ in ASSESSMENT_COLUMNS
+        if name != "trace_id"
+    ]
+
+
 def from_frame(frame: TraceFrame, rows: pl.Series, plan: RowsPlan) -> pl.DataFrame:
     """The raw table of the rows ``rows`` of the frame's span or assessment table."""
     columns = frame.traces.columns
@@ -119,11 +127,7 @@ def from_frame(frame: TraceFrame, rows: pl.Series, plan: RowsPlan) -> pl.DataFra
         own = _own_spans(table)
     else:
         table = assessment_details(frame)[rows]
-        own = [
-            pl.col("number").alias(name) if name == "value_number" else pl.col(name)
-            for name, _ in ASSESSMENT_COLUMNS
-            if name != "trace_id"
-        ]
+        own = _own_assessments()
     keys = table["_key"]
     trace_ids = frame.traces["trace_id"].gather(keys)
     parts = table.select(*own, *(e for per_span, e in extra if per_span))
@@ -136,25 +140,27 @@ def from_frame(frame: TraceFrame, rows: pl.Series, plan: RowsPlan) -> pl.DataFra
 
 
 def from_tables(
-    spans: Callable[[], pl.DataFrame],
+    rows: Callable[[], pl.DataFrame],
     span_attribute: Callable[[str], tuple[str, str] | None],
     traces: pl.DataFrame,
     plan: RowsPlan,
 ) -> pl.DataFrame:
-    """The raw span table of a page of span rows read from storage, in their order.
+    """The raw table of a page of rows read from storage, in their order.
 
     Args:
-        spans: The page's rows of the stored span table (``_key`` and the columns
-            the output reads), in order; called after ``span_attribute`` has
-            derived what the ``columns=`` read.
+        rows: The page's rows, in order: of the stored span table (``_key`` and
+            the columns the output reads), or of the assessment table with the
+            columns of `polartrace.frame.assessment_table.assessment_details`;
+            called after ``span_attribute`` has derived what ``columns=`` read.
         span_attribute: Derives a ``span.attributes.<key>`` column onto those rows
             and names it (as `TraceFrame.span_attribute` does on a frame).
         traces: ``_key``, ``trace_id`` and the trace columns of ``columns=``, one
             row per key of the page.
-        plan: The span table's plan.
+        plan: The table's plan.
     """
     extra = [_extra(g, span_attribute, traces.columns) for g in plan.extra]
-    table = spans()
+    table = rows()
+    own = _own_spans(table) if plan.table is Table.SPANS else _own_assessments()
     traced = [e for per_span, e in extra if not per_span]
     values = table.select(pl.col("_key")).join(
         traces.select(pl.col("_key"), pl.col("trace_id"), *traced),
@@ -162,7 +168,7 @@ def from_tables(
         how="left",
         maintain_order="left",
     )
-    parts = table.select(*_own_spans(table), *(e for per_span, e in extra if per_span))
+    parts = table.select(*own, *(e for per_span, e in extra if per_span))
     return _typed(parts.hstack(values.drop("_key")), plan)
 
 
