@@ -27,7 +27,7 @@ from polartrace import (
 from polartrace.api.lazy import LazyTraceFrame
 from polartrace.generate import generate_trace_dicts
 from polartrace.io.parquet import DatasetWriter, read_parquet
-from polartrace.values.errors import SearchArgumentError
+from polartrace.values.errors import SearchArgumentError, TraceFormatError
 from tests.test_spans import ALICE, CAROL
 from tests.test_spans import _traces as session_traces
 
@@ -244,3 +244,20 @@ def test_lazy_assessment_pages_equal_the_in_memory_ones(
         if tokens["lazy"] is None:
             return
     pytest.fail("more than 50 pages")
+
+
+V1 = Path(__file__).parent / "fixtures" / "parquet-v1"
+
+
+@pytest.mark.parametrize("layout", ["oracle", "by-day", "other-layout"])
+def test_a_version_1_dataset(layout: str) -> None:
+    # Its assessments are whole trace texts, read as the in-memory frame reads
+    # them; it has no LLM columns, which a span row holds: refused with the fix.
+    path = V1 / layout
+    lazy, frame = LazyTraceFrame(path, batch_rows=5), read_parquet(path)
+    for case in ((None, None, None), ASSESSMENT_CASES[2]):
+        expected = _assessments(frame, case)
+        assert expected.height > 0
+        assert _assessments(lazy, case).rows() == expected.rows()
+    with pytest.raises(TraceFormatError, match="needs the LLM columns"):
+        search_spans(lazy)
