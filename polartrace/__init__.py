@@ -41,6 +41,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; _EXPORTS is what runs
     from polartrace.model.trace import TraceInfo as TraceInfo
     from polartrace.model.trace import TraceState as TraceState
     from polartrace.output.tokens import next_page_token as next_page_token
+    from polartrace.tracing.prices import ModelPrice as ModelPrice
+    from polartrace.tracing.prices import set_model_prices as set_model_prices
     from polartrace.tracing.sdk import LiveSpan as LiveSpan
     from polartrace.tracing.sdk import TraceStore as TraceStore
     from polartrace.tracing.sdk import TracingError as TracingError
@@ -81,6 +83,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "FilterError": "polartrace.values.errors",
     "LiveSpan": "polartrace.tracing.sdk",
     "MetricError": "polartrace.values.errors",
+    "ModelPrice": "polartrace.tracing.prices",
     "OrderByError": "polartrace.values.errors",
     "PageTokenError": "polartrace.values.errors",
     "PolartraceError": "polartrace.values.errors",
@@ -116,6 +119,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "search_sessions": "polartrace.api.sessions",
     "search_spans": "polartrace.api.rows",
     "search_traces": "polartrace.api.search",
+    "set_model_prices": "polartrace.tracing.prices",
     "set_trace_tag": "polartrace.tracing.sdk",
     "start_span": "polartrace.tracing.sdk",
     "start_span_no_context": "polartrace.tracing.sdk",

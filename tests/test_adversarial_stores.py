@@ -309,15 +309,6 @@ _SPAN0 = "resourceSpans[0].scopeSpans[0].spans[0]"
             "expected a str, got 5",
             id="event-name-not-text",
         ),
-        pytest.param(
-            lambda d: _first(d).__setitem__(
-                "attributes",
-                [{"key": "llm.token_count.prompt", "value": {"stringValue": "x"}}],
-            ),
-            f"{_SPAN0}.attributes['llm.token_count.prompt']",
-            "expected an integer, got 'x'",
-            id="token-count-text",
-        ),
     ],
 )
 def test_malformed_otlp_names_the_json_path(
@@ -329,6 +320,18 @@ def test_malformed_otlp_names_the_json_path(
         traces_from_otlp([doc], source="otlp.json")
     assert info.value.source == "otlp.json"
     assert info.value.location == location
+
+
+def test_otlp_token_count_as_text_is_a_null_count() -> None:
+    # A count that is not a valid one is absent (docs/fields.md#llm-fields),
+    # in OTLP as in MLflow JSON: the trace reads, without a token usage.
+    doc = _doc(_span("eee19b7ec3c1b174"))
+    _first(doc)["attributes"] = [
+        {"key": "llm.token_count.prompt", "value": {"stringValue": "x"}}
+    ]
+    (trace,) = traces_from_otlp([doc], source="otlp.json")
+    assert "mlflow.chat.tokenUsage" not in trace.data.spans[0].raw_attributes
+    assert "mlflow.trace.tokenUsage" not in trace.info.trace_metadata
 
 
 def _first(doc: dict[str, Any]) -> dict[str, Any]:

@@ -263,10 +263,13 @@ def test_a_frame_read_from_files_gives_the_same_tables(
     assert search_assessments(read).equals(search_assessments(frame))
 
 
-def test_a_scanned_dataset_is_refused_with_a_hint(tmp_path: Path) -> None:
+def test_a_scanned_dataset_gives_the_same_tables(
+    frame: TraceFrame, tmp_path: Path
+) -> None:
     write_parquet(_traces(), tmp_path / "d")
-    with pytest.raises(SearchArgumentError, match=r"\.collect\(\)"):
-        search_spans(scan_traces(tmp_path / "d"))
+    assert search_spans(scan_traces(tmp_path / "d")).equals(search_spans(frame))
+    lazy = search_assessments(scan_traces(tmp_path / "d"))
+    assert lazy.equals(search_assessments(frame))
 
 
 @pytest.mark.parametrize("return_type", ["polars", "pandas", "arrow", "list"])

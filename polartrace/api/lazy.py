@@ -1,8 +1,9 @@
 """`scan_traces`: search a Parquet dataset bigger than memory.
 
 A `LazyTraceFrame` is a scanned dataset (`polartrace.engines.lazy.ScannedTraces`)
-with ``count`` and ``search`` conveniences; `polartrace.search_traces` and
-`polartrace.count` accept it as their ``traces`` and run the lazy engine on it.
+with ``count`` and ``search`` conveniences; `polartrace.search_traces`,
+`polartrace.count`, `polartrace.search_spans` and `polartrace.search_assessments`
+accept it as their ``traces`` and run the lazy engine on it.
 """
 
 from __future__ import annotations

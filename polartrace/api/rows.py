@@ -10,7 +10,7 @@ reference engine (tuples read from ``Trace`` objects) and shapes the result
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import polars as pl
@@ -23,7 +23,7 @@ from polartrace.bind.rows import RowColumn, Table, bind_columns, bind_row_order
 from polartrace.engines.polars.rows import row_numbers
 from polartrace.engines.reference_rows import run_rows
 from polartrace.frame.trace_frame import TraceFrame
-from polartrace.output.spans import from_frame, from_records, shaped
+from polartrace.output.spans import from_frame, from_records, from_tables, shaped
 from polartrace.plan.paging import (
     decode_page_token,
     encode_page_token,
@@ -37,24 +37,27 @@ from polartrace.plan.rows import (
 )
 from polartrace.values.errors import SearchArgumentError
 
+if TYPE_CHECKING:
+    from polartrace.engines.lazy import ScannedTraces
+
 __all__ = ["search_assessments", "search_spans"]
 
 ReturnType = Literal["polars", "pandas", "arrow", "list"]
 _RETURN_TYPES = ("polars", "pandas", "arrow", "list")
 
 
-def _frame(traces: Any) -> TraceFrame:
+def _source(traces: Any, engine: str) -> TraceFrame | ScannedTraces:
+    """A frame, or a scanned dataset (searched by the lazy engine)."""
     # Imported here: the lazy engine reads Parquet through pyarrow, which a search
     # of anything else does not load.
     from polartrace.engines.lazy import ScannedTraces
 
-    if isinstance(traces, ScannedTraces):
-        msg = (
-            "span and assessment tables are built from a frame in memory: .collect() "
-            "a scanned dataset first (or narrow it with a filter and collect that)"
-        )
+    if not isinstance(traces, ScannedTraces):
+        return _as_frame(traces)
+    if engine != "polars":
+        msg = "a scanned dataset searches with the polars engine; .collect() it first"
         raise SearchArgumentError(msg)
-    return _as_frame(traces)
+    return traces
 
 
 def _labelled(extra: tuple[RowColumn, ...], table: Table) -> tuple[RowColumn, ...]:
@@ -81,11 +84,29 @@ def _check(return_type: str | None, max_results: int | None, engine: str) -> str
     return chosen
 
 
-def _run(frame: TraceFrame, plan: RowsPlan, engine: str) -> pl.DataFrame:
+def _run(
+    source: TraceFrame | ScannedTraces, plan: RowsPlan, engine: str
+) -> pl.DataFrame:
+    if not isinstance(source, TraceFrame):
+        from polartrace.engines.lazy import LazyEngine, span_batch
+
+        lazy = LazyEngine(source)
+        if plan.table is Table.ASSESSMENTS:
+            found, trace_rows = lazy.assessment_rows(plan)
+        else:
+            found, trace_rows = lazy.span_rows(plan)
+        traced = [g for g in plan.extra if isinstance(g, TraceColumn)]
+        if traced:
+            from polartrace.engines.lazy_columns import lazy_columns
+
+            values = lazy_columns(lazy, trace_rows["_key"].to_list(), traced)
+            trace_rows = trace_rows.hstack(values.get_columns())
+        rows = span_batch(found)
+        return from_tables(lambda: rows.table, rows.attribute, trace_rows, plan)
     if engine == "reference":
-        traces = frame.traces_at(range(len(frame)))
+        traces = source.traces_at(range(len(source)))
         return from_records(run_rows(traces, plan), plan)
-    return from_frame(frame, row_numbers(frame, plan), plan)
+    return from_frame(source, row_numbers(source, plan), plan)
 
 
 def _search(
@@ -103,7 +124,7 @@ def _search(
     keys = bind_row_order(order_by, table)
     extra = _labelled(bind_columns(columns, table), table)
     bound = parse_filter(filter_string)
-    frame = _frame(traces)
+    source = _source(traces, engine)
     fingerprint = page_fingerprint(
         filter_string, [table.value, order_by, [g.label for g in extra]]
     )
@@ -115,7 +136,7 @@ def _search(
     if clash:
         msg = f"columns {clash} name a column the {table.value} table has already"
         raise SearchArgumentError(msg)
-    result = _run(frame, plan, engine)
+    result = _run(source, plan, engine)
     token = None
     if max_results is not None and result.height > max_results:
         result = result.head(max_results)
@@ -144,7 +165,8 @@ def search_spans(
 
     Args:
         traces: What ``search_traces`` accepts (a frame, traces, paths, a store,
-            ``None``); a scanned dataset is refused: collect it first.
+            ``None``, a scanned dataset: `polartrace.scan_traces`, searched out
+            of core with the same rows and order).
         filter_string: The filter; ``None`` selects every span of every trace.
         order_by: ``"key [ASC|DESC]"`` entries over span keys (``span.duration_ms``,
             ``span.tokens.total``, ``span.start_time``, ... ) or any key a trace
@@ -216,7 +238,7 @@ def search_assessments(
     row.
 
     Args:
-        traces: What ``search_traces`` accepts; a scanned dataset is refused.
+        traces: What ``search_traces`` accepts, a scanned dataset too.
         filter_string: The filter; ``None`` selects every assessment.
         order_by: ``"key [ASC|DESC]"`` entries over ``assessment.create_time``,
             ``assessment.name``, ``assessment.kind``, ``assessment.value`` (its

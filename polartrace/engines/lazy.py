@@ -15,6 +15,11 @@
   batch, `ScannedTraces.trace_batches`) and run the in-memory engine's span-table
   functions (`polartrace.engines.polars.structure`) on each.
 * ``AND``/``OR``/``NOT`` combine the pieces at the trace level.
+* A span table (`LazyEngine.span_rows`, for ``search_spans``) keeps, batch by
+  batch, only the identity and row sort keys of the matching spans, orders them as
+  the in-memory executor does and reads the rows of the page in a second pass; an
+  assessment table (`LazyEngine.assessment_rows`) decodes the stored assessment
+  texts batch by batch and keeps the matching ones.
 
 Memory stays bounded by the batch size, one key set (4 bytes per matching trace)
 per non-trace match, and the sort of the matching rows' order keys. Keys are the
@@ -24,6 +29,7 @@ a page (`polartrace.io.parquet.read_pages`).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +38,7 @@ from typing import Final, assert_never
 import polars as pl
 import pyarrow.parquet as pq
 
+from polartrace.bind.metric_nodes import GroupKey, Scope
 from polartrace.bind.nodes import (
     Aggregate,
     AllOf,
@@ -41,7 +48,8 @@ from polartrace.bind.nodes import (
     Node,
     SpanRelation,
 )
-from polartrace.bind.order_by import AggregateKey
+from polartrace.bind.order_by import AggregateKey, SortKey
+from polartrace.bind.rows import RowKey
 from polartrace.engines.polars.exprs import (
     assessment_test,
     column_name,
@@ -51,6 +59,7 @@ from polartrace.engines.polars.exprs import (
     span_test,
     unit_test,
 )
+from polartrace.engines.polars.rows import row_column, sort_names
 from polartrace.engines.polars.structure import (
     SpanTable,
     aggregate_keys,
@@ -59,6 +68,7 @@ from polartrace.engines.polars.structure import (
     empty_value,
     qualifying_keys,
 )
+from polartrace.frame.assessment_table import DETAIL_SCHEMA, _detail
 from polartrace.frame.llm import LLM_SPAN_SCHEMA, LLM_TRACE_SCHEMA
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
@@ -66,11 +76,16 @@ from polartrace.frame.schema import (
     _SPAN_SCHEMA,
     _TRACE_SCHEMA,
     ATTR_PREFIX,
+    META_PREFIX,
     NUM_PREFIX,
     RAW_PREFIX,
     duration_ms,
 )
-from polartrace.frame.trace_frame import TraceFrame, _derive_attribute
+from polartrace.frame.trace_frame import (
+    TraceFrame,
+    _assessment_rows,
+    _derive_attribute,
+)
 from polartrace.frame.units import build_units
 from polartrace.io.parquet import (
     TABLES,
@@ -80,6 +95,8 @@ from polartrace.io.parquet import (
     table_files,
 )
 from polartrace.language.ast import Op, Quantifier
+from polartrace.model.assessment import read_assessment
+from polartrace.plan.rows import SPAN_COLUMNS, RowsPlan
 from polartrace.plan.search import (
     And,
     AssessmentMatch,
@@ -94,9 +111,17 @@ from polartrace.plan.search import (
     SpanQuantified,
     TextMatch,
 )
+from polartrace.values.conventions import SESSION_KEY, SPAN_INPUTS, SPAN_OUTPUTS
 from polartrace.values.errors import TraceFormatError
 
-__all__ = ["BATCH_ROWS", "LazyEngine", "ScannedTraces"]
+__all__ = [
+    "ASSESSMENT_DETAILS",
+    "BATCH_ROWS",
+    "LazyEngine",
+    "ScannedTraces",
+    "page_span_columns",
+    "span_batch",
+]
 
 #: Rows per batch when a match streams the span, assessment or prompt table.
 BATCH_ROWS: Final = 20_000
@@ -288,6 +313,72 @@ def _key_range(scan: pl.LazyFrame) -> tuple[int, int, int]:
     return (0, 0, 0) if not rows else (int(lo), int(hi), int(rows))
 
 
+#: An assessment row of a lazy assessment table: the trace it applies to
+#: (``_key``), the trace that holds it and its position there, the columns filters
+#: read, then `DETAIL_SCHEMA`'s (the in-memory `assessment_details` columns).
+_OWNED_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "_owner": pl.UInt32(),
+    "_index": pl.Int64(),
+    **{k: v for k, v in _ASSESSMENT_SCHEMA.items() if k != "_key"},
+    **DETAIL_SCHEMA,
+}
+ASSESSMENT_DETAILS: Final = ["_key", *_OWNED_SCHEMA]
+
+
+def _owned(keys: pl.Series, texts: pl.Series) -> pl.DataFrame:
+    """The valid assessments of the assessment texts of traces ``keys``."""
+    rows = []
+    for key, text in zip(keys.to_list(), texts.to_list(), strict=True):
+        if text is None or text == "[]":
+            continue
+        for index, item in enumerate(json.loads(text)):
+            assessment = read_assessment(item, f"info.assessments[{index}]")
+            if assessment.is_valid:
+                (filtered,) = _assessment_rows([(key, assessment)], {})
+                rows.append((key, index, *filtered[1:], *_detail(assessment)))
+    return pl.DataFrame(rows, schema=_OWNED_SCHEMA, orient="row")
+
+
+#: The span table columns whose output column is named otherwise.
+_SPAN_SOURCES: Final = {
+    "start_time": "start_ns",
+    "end_time": "end_ns",
+    "inputs": RAW_PREFIX + SPAN_INPUTS,
+    "outputs": RAW_PREFIX + SPAN_OUTPUTS,
+}
+
+
+def page_span_columns(plan: RowsPlan) -> list[str]:
+    """The stored span columns a span table's output reads (`output.spans`)."""
+    columns = ["_key", "_span"]
+    for name, _ in SPAN_COLUMNS:
+        if name != "trace_id":
+            columns.append(_SPAN_SOURCES.get(name, name))
+    for group in plan.extra:
+        if isinstance(group, GroupKey) and group.ref.scope is Scope.SPAN:
+            ref = group.ref
+            read = ref.field.read_span is not None
+            columns.append(
+                str(ref.field.frame_column) if read else RAW_PREFIX + str(ref.key)
+            )
+    return list(dict.fromkeys(columns))
+
+
+def _span_schema(columns: Sequence[str]) -> dict[str, pl.DataType]:
+    known = {
+        **_SPAN_SCHEMA,
+        **LLM_SPAN_SCHEMA,
+        "_key": pl.UInt32(),
+        "_span": pl.Int64(),
+    }
+    return {name: known.get(name, pl.String()) for name in columns}
+
+
+def span_batch(table: pl.DataFrame) -> _SpanBatch:
+    """Rows of the span table that derive attribute columns on demand."""
+    return _SpanBatch(table)
+
+
 class _SpanBatch:
     """One batch of the span table, with the derived columns its tests ask for."""
 
@@ -323,22 +414,7 @@ class LazyEngine:
 
     def keys(self, plan: SearchPlan) -> list[int]:
         """Keys of the selected traces in the plan's order and page."""
-        columns = self.dataset.schema.names()
-        traces = self.dataset.traces
-        exprs = []
-        for i, key in enumerate(plan.order):
-            if not isinstance(key, AggregateKey):
-                self.dataset.require([str(key.field.column)])
-                exprs.append(sort_column(key, columns))
-                continue
-            # An aggregate sort key: its values joined on, empty where no span.
-            name = f"_sort{i}"
-            values = self._aggregate_values(key.aggregate).rename({"value": name})
-            traces = traces.join(values.lazy(), on="_key", how="left")
-            empty = empty_value(key.aggregate)
-            exprs.append(
-                pl.col(name) if empty is None else pl.col(name).fill_null(empty)
-            )
+        traces, exprs = self._sortable(plan.order)
         descending = [k.descending for k in plan.order]
         query = (
             traces.filter(self._where(plan.where))
@@ -347,6 +423,242 @@ class LazyEngine:
             .slice(plan.offset, plan.limit)
         )
         return query.collect(engine="streaming")["_key"].to_list()
+
+    def _sortable(self, order: Sequence[SortKey]) -> tuple[pl.LazyFrame, list[pl.Expr]]:
+        """The trace scan, with what ``order``'s keys sort by, and those expressions.
+
+        An aggregate key's values are joined on, empty where a trace has no span.
+        """
+        columns = self.dataset.schema.names()
+        traces = self.dataset.traces
+        exprs = []
+        for i, key in enumerate(order):
+            if not isinstance(key, AggregateKey):
+                self.dataset.require([str(key.field.column)])
+                exprs.append(sort_column(key, columns))
+                continue
+            name = f"_sort{i}"
+            values = self._aggregate_values(key.aggregate).rename({"value": name})
+            traces = traces.join(values.lazy(), on="_key", how="left")
+            empty = empty_value(key.aggregate)
+            exprs.append(
+                pl.col(name) if empty is None else pl.col(name).fill_null(empty)
+            )
+        return traces, exprs
+
+    # --- the span table: rows of the selected traces, ordered and paged -------------
+
+    def span_rows(self, plan: RowsPlan) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The page of a span table, as the in-memory executor orders and pages it.
+
+        Two passes over the span table, batch by batch: the first keeps, of every
+        span of a selected trace that passes the plan's span conditions, only its
+        identity (``_key``, ``_span``) and its row sort keys; those are sorted with
+        their traces' sort keys, then ``_key`` and ``_span`` (the span's position
+        in its trace, as the in-memory frame orders its rows), and sliced; the
+        second reads the page's rows whole.
+
+        Returns:
+            The page's span rows in order (every stored column the output reads,
+            `page_span_columns`), and the trace table rows of their keys
+            (``_key``, ``trace_id`` and the columns the trace ``columns=`` read).
+        """
+        selected = self._selected(plan.where)
+        row_keys = [k for k in plan.order if isinstance(k, RowKey)]
+        conds = plan.span_conds
+        columns = self._span_columns(conds, ["_span", *(k.column for k in row_keys)])
+        found = []
+        for table in self.dataset.batches("spans", columns):
+            table = table.filter(pl.col("_key").is_in(selected.implode()))
+            batch = _SpanBatch(table)
+            tests = [
+                span_test(c, batch.table, batch.attribute, batch.content) for c in conds
+            ]
+            keep = pl.all_horizontal(tests).fill_null(False) if tests else True
+            found.append(
+                batch.table.filter(keep).select(
+                    *(row_column(k).alias(f"_r{i}") for i, k in enumerate(row_keys)),
+                    pl.col("_key").cast(pl.UInt32),
+                    pl.col("_span").cast(pl.Int64).alias("_tie0"),
+                )
+            )
+        if not found:  # no span files
+            empty = pl.DataFrame(schema={"_key": pl.UInt32(), "_span": pl.Int64()})
+            return self._page_spans(plan, empty), self._page_traces(plan, empty)
+        rows = pl.concat(found, how="vertical_relaxed")
+        page = self._ordered_page(plan, rows).select(
+            "_key", pl.col("_tie0").alias("_span")
+        )
+        return self._page_spans(plan, page), self._page_traces(plan, page)
+
+    def _selected(self, where: Predicate | None) -> pl.Series:
+        """The keys of the traces ``where`` selects."""
+        return (
+            self.dataset.traces.filter(self._where(where))
+            .select(pl.col("_key").cast(pl.UInt32))
+            .collect(engine="streaming")["_key"]
+        )
+
+    def _ordered_page(self, plan: RowsPlan, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` sorted by ``plan.order`` and sliced to its page.
+
+        ``rows`` holds the ``_r<i>`` row sort keys, ``_key``, and ``_tie<i>``
+        columns that order the rows of one trace as the in-memory table does.
+        """
+        ties = [c for c in rows.columns if c == "_key" or c.startswith("_tie")]
+        trace_keys = [k for k in plan.order if not isinstance(k, RowKey)]
+        if trace_keys and not rows.is_empty():
+            traces, exprs = self._sortable(trace_keys)
+            wanted = rows["_key"].unique()
+            values = (
+                traces.filter(pl.col("_key").is_in(wanted.implode()))
+                .select(
+                    pl.col("_key").cast(pl.UInt32),
+                    *(e.alias(f"_t{i}") for i, e in enumerate(exprs)),
+                )
+                .collect(engine="streaming")
+            )
+            rows = rows.join(values, on="_key", how="left", maintain_order="left")
+        elif trace_keys:
+            rows = rows.with_columns(
+                pl.lit(None).alias(f"_t{i}") for i in range(len(trace_keys))
+            )
+        return (
+            rows.lazy()
+            .sort(
+                [*sort_names(plan.order), *ties],
+                descending=[*(k.descending for k in plan.order)] + [False] * len(ties),
+                nulls_last=True,
+                maintain_order=True,
+            )
+            .slice(plan.offset, plan.limit)
+            .collect()
+        )
+
+    # --- the assessment table ------------------------------------------------------
+
+    def assessment_rows(self, plan: RowsPlan) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The page of an assessment table, as the in-memory executor builds it.
+
+        One pass over the page table's assessment texts keeps the valid
+        assessments that pass the plan's assessment clauses, with their details
+        (`polartrace.frame.assessment_table`); a session-scoped one is then
+        expanded to every trace of its session (one scan of the session column
+        for the sessions they name), and the rows of selected traces are ordered
+        as in memory: by the order keys, then the trace it applies to, then the
+        owner trace and the assessment's position in it.
+
+        Returns:
+            The page's rows (`ASSESSMENT_DETAILS`'s columns, ``_key`` the trace
+            each applies to) in order, and the trace table rows of their keys.
+        """
+        selected = self._selected(plan.where)
+        tests = [assessment_test(m) for m in plan.assessment_tests]
+        keep = pl.any_horizontal(tests).fill_null(False) if tests else None
+        found = [pl.DataFrame(schema=_OWNED_SCHEMA)]
+        found += [
+            table if keep is None else table.filter(keep)
+            for table in self._assessment_batches()
+        ]
+        owned = pl.concat(found, how="vertical_relaxed")
+        rows = self._expanded(owned).filter(pl.col("_key").is_in(selected.implode()))
+        row_keys = [k for k in plan.order if isinstance(k, RowKey)]
+        sortable = rows.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+            *(row_column(k).alias(f"_r{i}") for i, k in enumerate(row_keys)),
+            "_key",
+            pl.col("_owner").alias("_tie0"),
+            pl.col("_index").alias("_tie1"),
+        )
+        page = rows[self._ordered_page(plan, sortable)["_row"]]
+        return page, self._page_traces(plan, page)
+
+    def _assessment_batches(self) -> Iterator[pl.DataFrame]:
+        """The valid assessments of the dataset's traces, batch by batch (`_OWNED`)."""
+        version = self.manifest_version
+        column = "json" if version == 1 else "assessments"
+        for file in self.dataset.files["json"]:
+            reader = pq.ParquetFile(file)
+            for batch in reader.iter_batches(
+                batch_size=self.dataset.batch_rows, columns=["_key", column]
+            ):
+                table = pl.from_arrow(batch)
+                assert isinstance(table, pl.DataFrame)
+                texts = table[column]
+                if version == 1:
+                    texts = read_pages(
+                        table.select(column), version, Path(self.dataset.path)
+                    )["assessments"]
+                yield _owned(table["_key"].cast(pl.UInt32), texts)
+
+    @property
+    def manifest_version(self) -> int:
+        """The dataset's format version."""
+        return int(self.dataset.manifest["version"])
+
+    def _expanded(self, owned: pl.DataFrame) -> pl.DataFrame:
+        """One row per assessment and trace it applies to (``_key``), as in memory.
+
+        An assessment applies to its owner and, when session-scoped, to every
+        trace of its session.
+        """
+        own = owned.with_columns(pl.col("_owner").alias("_key"))
+        sessions = owned["session"].drop_nulls().unique()
+        column = META_PREFIX + SESSION_KEY
+        if sessions.is_empty() or column not in self.dataset.schema.names():
+            return own.select(ASSESSMENT_DETAILS)
+        members = (
+            self.dataset.traces.select(
+                pl.col("_key").cast(pl.UInt32), pl.col(column).cast(pl.String)
+            )
+            .filter(pl.col(column).is_in(sessions.implode()))
+            .rename({column: "session"})
+            .collect(engine="streaming")
+        )
+        shared = owned.join(members, on="session", how="inner")
+        both = pl.concat(
+            [own.select(ASSESSMENT_DETAILS), shared.select(ASSESSMENT_DETAILS)]
+        )
+        return both.unique(
+            ["_owner", "_index", "_key"], keep="first", maintain_order=True
+        )
+
+    def _page_spans(self, plan: RowsPlan, page: pl.DataFrame) -> pl.DataFrame:
+        """The stored span rows of ``page`` (``_key``, ``_span``), in its order."""
+        columns = page_span_columns(plan)
+        ordered = page.with_columns(pl.int_range(pl.len()).alias("_order"))
+        found = [pl.DataFrame(schema=_span_schema(columns))]
+        if not page.is_empty():
+            keys = page["_key"].unique().implode()
+            for table in self.dataset.batches("spans", columns):
+                hit = table.filter(pl.col("_key").is_in(keys))
+                if not hit.is_empty():
+                    found.append(
+                        hit.with_columns(
+                            pl.col("_key").cast(pl.UInt32),
+                            pl.col("_span").cast(pl.Int64),
+                        ).join(ordered, on=["_key", "_span"], how="semi")
+                    )
+        rows = pl.concat(found, how="diagonal_relaxed")
+        return (
+            ordered.join(rows, on=["_key", "_span"], how="left")
+            .sort("_order")
+            .drop("_order")
+        )
+
+    def _page_traces(self, plan: RowsPlan, page: pl.DataFrame) -> pl.DataFrame:
+        """``_key`` and ``trace_id`` of the traces of a page's rows.
+
+        The trace fields of ``columns=`` are added by the caller
+        (`polartrace.engines.lazy_columns`), as for a search's page.
+        """
+        return (
+            self.dataset.traces.filter(
+                pl.col("_key").is_in(page["_key"].unique().implode())
+            )
+            .select(pl.col("_key").cast(pl.UInt32), "trace_id")
+            .collect(engine="streaming")
+        )
 
     # --- the predicate, with every table match resolved to a key set -------------
 

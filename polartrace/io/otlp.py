@@ -13,16 +13,21 @@ translates them (``mlflow/tracing/otel/translation``):
 * inputs/outputs from ``input.value``/``output.value`` (decoded when the matching
   ``*.mime_type`` is ``application/json``) or ``gen_ai.input.messages``,
   ``gen_ai.output.messages``, ``gen_ai.tool.call.arguments``/``result``;
-* token usage (``mlflow.chat.tokenUsage``) from ``llm.token_count.*`` or
-  ``gen_ai.usage.*_tokens``; the model (``mlflow.llm.model``) from ``llm.model_name``
-  or ``gen_ai.response.model``/``gen_ai.request.model``.
+* token usage (``mlflow.chat.tokenUsage``), cost (``mlflow.llm.cost``), model
+  (``mlflow.llm.model``) and provider (``mlflow.llm.provider``) from the GenAI and
+  OpenInference attributes, by the table and precedence of `polartrace.values.llm`
+  (`mlflow_attributes`): a span's ``span.tokens.*``, ``span.cost.*`` and
+  ``span.model`` are what the same attributes give in an MLflow JSON trace, and a
+  count that is not a valid one (text, a float, negative) is left out, not an
+  error.
 
 A trace's id is ``tr-`` and the hex OpenTelemetry trace id; its request time and
 duration span its spans; its state is ``ERROR`` when the root span failed, ``OK``
 when it did not and ``IN_PROGRESS`` without a root span; its name is the root's.
 ``session.id``/``gen_ai.conversation.id`` and ``user.id`` become the session and
-user metadata, and the token usage of the spans (counted once per subtree) becomes
-``mlflow.trace.tokenUsage``. Links are not kept.
+user metadata, and the token usage and cost of the spans (counted once per subtree,
+`polartrace.values.llm.trace_totals`) become ``mlflow.trace.tokenUsage`` and
+``mlflow.trace.cost``, with the members some counted span has. Links are not kept.
 """
 
 from __future__ import annotations
@@ -40,8 +45,7 @@ from polartrace.io.jsonl import check_utf8, load_json, open_text
 from polartrace.model.trace import Trace
 from polartrace.model.validate import fail
 from polartrace.values.conventions import (
-    CHAT_USAGE_KEY,
-    LLM_MODEL_KEY,
+    COST_KEY,
     OTLP_STATUS_CODES,
     SESSION_KEY,
     SPAN_INPUTS,
@@ -55,10 +59,11 @@ from polartrace.values.conventions import (
     root_span,
     status_code_json,
     status_code_name,
-    token_usage,
     truncate_preview,
 )
 from polartrace.values.errors import TraceFormatError
+from polartrace.values.json_values import decode_attribute
+from polartrace.values.llm import mlflow_attributes, trace_totals
 from polartrace.values.nesting import check_nesting, loads
 
 __all__ = ["read_otlp", "read_otlp_traces", "traces_from_otlp"]
@@ -98,12 +103,6 @@ _OUTPUT_KEYS: Final = (
     "gen_ai.output.messages",
     "gen_ai.tool.call.result",
 )
-_TOKEN_KEYS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    ("input_tokens", ("llm.token_count.prompt", "gen_ai.usage.input_tokens")),
-    ("output_tokens", ("llm.token_count.completion", "gen_ai.usage.output_tokens")),
-    ("total_tokens", ("llm.token_count.total",)),
-)
-_MODEL_KEYS: Final = ("llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
 _INT_TEXT: Final = re.compile(r"-?[0-9]{1,20}")
 
 
@@ -243,18 +242,10 @@ def _translate(attrs: dict[str, Any], trace_id: str, where: str) -> dict[str, An
         if key.startswith("gen_ai.") or mime == "application/json":
             value = _decoded(value)
         out[target] = value
-    usage = {}
-    for name, sources in _TOKEN_KEYS:
-        key = next((k for k in sources if k in attrs), None)
-        if key is not None and attrs[key] is not None:
-            usage[name] = _integer(attrs[key], f"{where}[{key!r}]")
-    if usage and "total_tokens" not in usage and len(usage) == 2:
-        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-    if usage and CHAT_USAGE_KEY not in attrs:
-        out[CHAT_USAGE_KEY] = usage
-    model = next((attrs[k] for k in _MODEL_KEYS if k in attrs), None)
-    if model is not None and LLM_MODEL_KEY not in attrs:
-        out[LLM_MODEL_KEY] = model
+    # Model, provider, token usage and cost under MLflow's keys, by the precedence
+    # of `polartrace.values.llm`: the span fields read them first, and they hold
+    # what the fields would read from the other conventions without them.
+    out.update(mlflow_attributes(attrs.get))
     return out
 
 
@@ -340,11 +331,9 @@ def _collect(doc: Any, where: str, groups: dict[str, list[Any]]) -> None:
                 groups.setdefault(trace_hex, []).append((span, attrs))
 
 
-def _chat_usage(span: dict[str, Any]) -> Any:
-    """The decoded ``mlflow.chat.tokenUsage`` of a span dict, or ``None``."""
-    raw = span["attributes"].get(CHAT_USAGE_KEY)
-    # A dict, or a string holding the JSON of one.
-    return None if raw is None else _decoded(json.loads(raw))
+def _reader(attributes: dict[str, str]) -> Any:
+    """The decoded value of a stored attribute by key, ``None`` when absent."""
+    return lambda key: decode_attribute(attributes[key]) if key in attributes else None
 
 
 def _parent_of(span: dict[str, Any]) -> str | None:
@@ -394,11 +383,13 @@ def _trace(trace_hex: str, spans: list[tuple[dict[str, Any], dict[str, Any]]]) -
         found = next((a[n] for _, a in spans for n in names if n in a), None)
         if found is not None:
             metadata[key] = str(found)
-    usage = token_usage(
-        (s["span_id"], s["parent_span_id"], _chat_usage(s)) for s, _ in spans
-    )
-    if usage is not None:
-        metadata[TOKEN_USAGE_KEY] = json.dumps(usage)
+    readers = [
+        (s["span_id"], s["parent_span_id"], _reader(s["attributes"])) for s, _ in spans
+    ]
+    for key, family in ((TOKEN_USAGE_KEY, "tokens"), (COST_KEY, "cost")):
+        totals = trace_totals(family, readers)
+        if totals is not None:
+            metadata[key] = json.dumps(totals)
     if root is None:
         info["state"] = "IN_PROGRESS"
     else:

@@ -5,7 +5,8 @@ the traced code runs. Every span belongs to a `_LiveTrace`, whose lock guards al
 its spans, so spans of one trace may be touched from several threads. When the root
 span ends the trace is built (`_build`) exactly as MLflow's span processor finishes
 one: times from the root span, state from the root's status, previews, token usage,
-size statistics, de-duplicated span names; then it is published to the store.
+cost (`polartrace.tracing.prices`), size statistics, de-duplicated span names; then
+it is published to the store.
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ from polartrace.tracing.encode import (
     exception_event,
     safe_text,
 )
+from polartrace.tracing.prices import priced
 from polartrace.tracing.store import get_store
 from polartrace.values.conventions import (
     CHAT_USAGE_KEY,
+    COST_KEY,
     INFO_FINALIZED_KEY,
     METADATA_MAX_CHARS,
     SIZE_BYTES_KEY,
@@ -63,6 +66,7 @@ from polartrace.values.conventions import (
     truncate_preview,
 )
 from polartrace.values.errors import TracingError
+from polartrace.values.llm import trace_totals
 
 __all__ = [
     "LiveSpan",
@@ -494,7 +498,7 @@ def _build(live: _LiveTrace) -> Trace:
     root = live.root
     assert root is not None
     end = root.end_time_ns if root.end_time_ns is not None else time.time_ns()
-    spans = _dedup_names([span.to_span() for span in live.spans])
+    spans = _dedup_names([priced(span.to_span()) for span in live.spans])
     if live.state is not None:
         state = live.state
     elif root.status.code is SpanStatusCode.ERROR:
@@ -514,6 +518,11 @@ def _build(live: _LiveTrace) -> Trace:
     )
     if usage is not None:
         metadata[TOKEN_USAGE_KEY] = json.dumps(usage)
+    cost = trace_totals(
+        "cost", [(s.span_id, s.parent_id, s.get_attribute) for s in spans]
+    )
+    if cost is not None:
+        metadata[COST_KEY] = json.dumps(cost)
     info = TraceInfo(
         trace_id=live.trace_id,
         request_time=root.start_time_ns // 1_000_000,

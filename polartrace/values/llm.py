@@ -46,13 +46,16 @@ from polartrace.values.json_values import decode_attribute
 
 __all__ = [
     "MAX_COUNT",
+    "MLFLOW_SPAN_KEYS",
     "SPAN_FIELDS",
     "TRACE_FIELDS",
     "Kind",
     "LlmField",
     "Source",
+    "mlflow_attributes",
     "normalise",
     "span_value",
+    "trace_totals",
     "trace_value",
 ]
 
@@ -344,6 +347,87 @@ def trace_value(
     return total
 
 
+# --- MLflow's own attributes, derived from the other conventions --------------------
+
+#: The span attributes MLflow itself writes for the LLM fields: a key whose first
+#: source in `SPAN_FIELDS` is one of these holds that field.
+MLFLOW_SPAN_KEYS: Final = (
+    CHAT_USAGE_KEY,
+    LLM_COST_KEY,
+    LLM_MODEL_KEY,
+    LLM_PROVIDER_KEY,
+)
+
+
+def mlflow_attributes(attribute: Callable[[str], Any]) -> dict[str, Any]:
+    """MLflow's LLM attributes that a span written under another convention implies.
+
+    For every key of `MLFLOW_SPAN_KEYS` the span does not have, the value the
+    fields it holds take from the span's other sources (GenAI, OpenInference), by
+    `span_value`: so a reader that writes them (the OTLP reader) gives every span
+    field the value it would have without them. An object key (token usage, cost)
+    holds the members whose field is valid, and is left out when none is.
+
+    Args:
+        attribute: The decoded value of an attribute key, ``None`` when absent.
+
+    >>> attrs = {"gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 4,
+    ...          "llm.model_name": "m", "gen_ai.response.model": "gpt-4o"}
+    >>> derived = mlflow_attributes(attrs.get)
+    >>> derived["mlflow.chat.tokenUsage"], derived["mlflow.llm.model"]
+    ({'input_tokens': 3, 'output_tokens': 4, 'total_tokens': 7}, 'gpt-4o')
+    """
+    out: dict[str, Any] = {}
+    for field in SPAN_FIELDS:
+        first = field.sources[0]
+        if first.key not in MLFLOW_SPAN_KEYS or attribute(first.key) is not None:
+            continue
+        value = span_value(field, attribute)
+        if value is None:
+            continue
+        if first.member is None:
+            out[first.key] = value
+        else:
+            out.setdefault(first.key, {})[first.member] = value
+    return out
+
+
+def trace_totals(
+    family: str, spans: Iterable[tuple[str, str | None, Callable[[str], Any]]]
+) -> dict[str, Any] | None:
+    """The trace metadata object of a family's totals, from the spans, or ``None``.
+
+    For ``"tokens"`` the ``mlflow.trace.tokenUsage`` object (``input_tokens``,
+    ``output_tokens``, ``total_tokens``), for ``"cost"`` the ``mlflow.trace.cost``
+    one (``input_cost``, ``output_cost``, ``total_cost``). Each member is the trace
+    field's sum over the counted spans (`trace_value` without metadata), left out
+    when no counted span has a valid value: so the trace fields read from the
+    object equal those the spans give without it, and a trace without prices has
+    no cost, never a cost of 0.
+
+    Args:
+        family: ``"tokens"`` or ``"cost"``.
+        spans: ``(span id, parent id, decoded attribute by key)`` per span.
+
+    >>> usage = {"mlflow.chat.tokenUsage": {"input_tokens": 3}}
+    >>> trace_totals("tokens", [("a", None, usage.get)])
+    {'input_tokens': 3}
+    >>> trace_totals("cost", [("a", None, usage.get)]) is None
+    True
+    """
+    rows = list(spans)
+    out = {}
+    for name, source in TRACE_FIELDS.items():
+        if source is None or source.member is None:
+            continue
+        if FIELDS_BY_NAME[name].family != family:
+            continue
+        value = trace_value(name, {}, rows)
+        if value is not None:
+            out[source.member] = value
+    return out or None
+
+
 # --- documentation ---------------------------------------------------------------
 
 _RULES: Final = """\
@@ -388,8 +472,25 @@ floats: two engines that add them in another order may differ in the last bit.
 
 **`session` and `user`** are the metadata entries `mlflow.trace.session` and
 `mlflow.trace.user` (`metadata.\\`mlflow.trace.user\\`` still works, unchanged).
-OpenInference writes `session.id` and `user.id` on spans instead; search them with
-`span.attributes.\\`session.id\\``.
+OpenInference writes `session.id` and `user.id` on spans instead: in an MLflow JSON
+trace they stay span attributes (search them with `span.attributes.\\`session.id\\``),
+and the OTLP reader also copies the first span's `session.id` (or
+`gen_ai.conversation.id`) and `user.id` into the session and user metadata.
+
+**OTLP.** The OTLP reader writes MLflow's own attributes (`mlflow.chat.tokenUsage`,
+`mlflow.llm.cost`, `mlflow.llm.model`, `mlflow.llm.provider`) from the GenAI and
+OpenInference ones by this same table, only the members whose field is valid, so
+a span read from OTLP has the fields the same attributes give in an MLflow JSON
+trace. Its trace metadata `mlflow.trace.tokenUsage` and `mlflow.trace.cost` hold
+the trace sums below, again only the members some counted span has.
+
+**Tracing** writes MLflow's attributes: `polartrace.openai.autolog()` the model,
+provider and `mlflow.chat.tokenUsage` of each call, every trace the
+`mlflow.trace.tokenUsage` of its spans. Cost needs prices
+(`polartrace.set_model_prices({"gpt-4o": {"input": 2.5e-6, "output": 1e-5}})`,
+dollars per token): a span with a priced `span.model` and token counts gets
+`mlflow.llm.cost`, its trace `mlflow.trace.cost`. Without a price the cost fields
+are null, never 0.
 
 **Time to first token.** Neither MLflow nor OpenInference records one; the GenAI
 conventions define `gen_ai.response.time_to_first_chunk` (seconds) on the span, which

@@ -11,6 +11,8 @@ milliseconds (floor division), which is what the reference engine computes too.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import polars as pl
 
 from polartrace.bind.metric_nodes import (
@@ -28,7 +30,7 @@ from polartrace.frame.schema import META_PREFIX, TAG_PREFIX
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.plan.metrics import MetricsPlan
 
-__all__ = ["ENGINE_DTYPES", "run_metrics"]
+__all__ = ["ENGINE_DTYPES", "run_metrics", "trace_column_name"]
 
 #: The dtype of each output type as the engines return it; times are epoch ms.
 ENGINE_DTYPES: dict[Output, pl.DataType] = {
@@ -52,20 +54,30 @@ def _cast(expr: pl.Expr, ref: FieldRef, output: Output) -> pl.Expr:
     return expr.cast(pl.String)
 
 
-def _trace_column(ref: FieldRef, columns: list[str]) -> pl.Expr:
+def trace_column_name(ref: FieldRef) -> str:
+    """The trace table column that holds a trace field (``tag:env``, ``user``)."""
     spec = ref.field
     if spec.source in (Source.TAG, Source.METADATA):
         prefix = TAG_PREFIX if spec.source is Source.TAG else META_PREFIX
-        name = prefix + str(ref.key)
-        return pl.col(name) if name in columns else pl.lit(None, pl.String)
-    return pl.col(str(spec.frame_column))
+        return prefix + str(ref.key)
+    return str(spec.frame_column)
 
 
-def _span_column(ref: FieldRef, frame: TraceFrame, output: Output) -> pl.Expr:
+def _trace_column(ref: FieldRef, columns: Sequence[str]) -> pl.Expr:
+    name = trace_column_name(ref)
+    keyed = ref.field.source in (Source.TAG, Source.METADATA)
+    return pl.lit(None, pl.String) if keyed and name not in columns else pl.col(name)
+
+
+def _span_column(
+    ref: FieldRef,
+    span_attribute: Callable[[str], tuple[str, str] | None],
+    output: Output,
+) -> pl.Expr:
     spec = ref.field
     if spec.read_span is not None:
         return pl.col(str(spec.frame_column))
-    names = frame.span_attribute(str(ref.key))  # span.attributes.<key>
+    names = span_attribute(str(ref.key))  # span.attributes.<key>
     if names is None:  # no span has it
         return pl.lit(None, pl.String if output is Output.STRING else pl.Float64)
     return pl.col(names[0] if output is Output.STRING else names[1])
@@ -138,7 +150,7 @@ class _Columns:
         group: bool = False,
     ) -> None:
         if ref.scope is Scope.SPAN:
-            column = _span_column(ref, self.frame, output)
+            column = _span_column(ref, self.frame.span_attribute, output)
         else:
             column = _trace_column(ref, columns)
         # A text group key groups by its stored codes (an Enum of a tag's values)

@@ -24,7 +24,7 @@ from polartrace.frame.trace_frame import TraceFrame
 from polartrace.plan.rows import RowsPlan
 from polartrace.plan.search import Predicate
 
-__all__ = ["row_numbers", "span_mask", "trace_mask"]
+__all__ = ["row_column", "row_numbers", "sort_names", "span_mask", "trace_mask"]
 
 
 def trace_mask(frame: TraceFrame, text: str, where: Predicate | None) -> pl.Series:
@@ -63,7 +63,8 @@ def _assessment_mask(
     return keep
 
 
-def _row_column(key: RowKey) -> pl.Expr:
+def row_column(key: RowKey) -> pl.Expr:
+    """The expression a row key sorts by, over a span or assessment table."""
     column = pl.col(key.column)
     # Names, types, statuses and models are stored as Enums: sort by their text.
     return column.cast(pl.String) if key.text else column
@@ -87,7 +88,7 @@ def row_numbers(frame: TraceFrame, plan: RowsPlan) -> pl.Series:
     rows = table.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
         pl.col("_key"),
-        *(_row_column(k).alias(f"_r{i}") for i, k in enumerate(row_keys)),
+        *(row_column(k).alias(f"_r{i}") for i, k in enumerate(row_keys)),
     ).filter(keep)
     if trace_keys:
         exprs, _ = _sort_spec(frame, trace_keys)
@@ -98,7 +99,7 @@ def row_numbers(frame: TraceFrame, plan: RowsPlan) -> pl.Series:
             .collect()
         )
         rows = rows.hstack(values.gather(rows["_key"]))
-    names = _sort_names(order)
+    names = sort_names(order)
     return (
         rows.lazy()
         .sort(
@@ -113,7 +114,8 @@ def row_numbers(frame: TraceFrame, plan: RowsPlan) -> pl.Series:
     )
 
 
-def _sort_names(order: Sequence[RowSortKey]) -> list[str]:
+def sort_names(order: Sequence[RowSortKey]) -> list[str]:
+    """The sort columns of ``order``: ``_r<i>`` for row keys, ``_t<i>`` for others."""
     names, r, t = [], 0, 0
     for key in order:
         if isinstance(key, RowKey):
