@@ -1,8 +1,9 @@
 """polartrace.spark in Spark local mode: the in-memory engine's answers, distributed.
 
-One SparkSession (``local[2]``) serves the module. The conformance cases, the
-``order_by`` cases and a Hypothesis property compare `polartrace.spark` with the
-in-memory engine on the same traces split across partitions; a dataset written by
+One SparkSession (``local[2]``) serves each test process (each xdist worker that runs
+these tests starts its own). The conformance cases, the ``order_by`` cases and a
+Hypothesis property compare `polartrace.spark` with the in-memory engine on the same
+traces split across partitions; a dataset written by
 ``polartrace convert --partition-by-day`` is read by ``spark.read.parquet`` and
 searched; bad filters fail on the driver before any Spark job. Deselect with
 ``-m "not spark"``; CI runs them (the dev extra installs pyspark).
@@ -32,7 +33,6 @@ from tests.conftest import load_jsonl
 
 pytestmark = [
     pytest.mark.spark,
-    pytest.mark.xdist_group("spark"),
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
 ]
 
