@@ -2,7 +2,7 @@
 
 ``benchmarks/data/`` (gitignored) holds, per size ``n`` and seed:
 
-``traces-<n>-seed<s>.jsonl``
+``traces-<n>-seed<s>-g<generator version>.jsonl``
     ``polartrace.generate.write_jsonl(path, n, seed=s)``; about 5.3 KB a trace, so
     1M traces is 5.3 GB, written once.
 ``frame-<n>-seed<s>-<fingerprint>/``
@@ -11,7 +11,7 @@
     layout, so a layout change rebuilds it. It is built in chunks of ``CHUNK``
     traces through ``Trace`` objects: neither a 1M-trace frame of objects nor the
     columnar reader's whole-file read of 5.3 GB would fit in the benchmark
-    machine's 24 GB. The kept texts are ``Trace.to_json``'s,
+    machine's 24 GB. The page tables hold ``Trace.to_json``'s texts,
     which equal the generated lines. Chunks only differ from one frame when a
     session-scoped assessment spans a chunk boundary, which does not change any
     benchmark query.
@@ -29,14 +29,16 @@ from pathlib import Path
 
 import polartrace
 from polartrace.frame.trace_frame import TraceFrame
-from polartrace.generate import write_jsonl
+from polartrace.generate import GENERATOR_VERSION, write_jsonl
 from polartrace.model.trace import Trace
 
 DATA = Path(__file__).resolve().parent / "data"
 CHUNK = 100_000
 #: The modules (and packages) that decide what a cached dataset holds: the frame's
-#: tables, the JSON text, and what the Parquet writer keeps beside it.
-_LAYOUT_MODULES = ("frame", "model", "values", "io/parquet.py", "io/_columnar.py")
+#: tables, its page table (the JSON texts and result parts), and the Parquet layout.
+_LAYOUT_MODULES = (
+    "frame", "model", "values", "generate", "io/parquet.py", "io/_columnar.py",
+)  # fmt: skip
 
 
 def label(n: int) -> str:
@@ -56,7 +58,7 @@ def log(message: str) -> None:
 def jsonl_path(n: int, seed: int = 0) -> Path:
     """The generated JSONL file of ``n`` traces, written on first use."""
     DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"traces-{label(n)}-seed{seed}.jsonl"
+    path = DATA / f"traces-{label(n)}-seed{seed}-g{GENERATOR_VERSION}.jsonl"
     if not path.exists():
         log(f"generating {n:,} traces into {path.name} (cached for later runs)")
         partial = path.with_suffix(".jsonl.partial")

@@ -72,7 +72,7 @@ def best_tables(frame: TraceFrame) -> Tables:
     traces = frame.traces.sort("request_time", maintain_order=True)
     keyed = [c for c in traces.columns if c.startswith(("tag:", "meta:"))]
     traces = _as_enums(traces, keyed).with_columns(pl.col("request_time").set_sorted())
-    spans = _as_enums(frame.spans, ["name", "type"])
+    spans = _as_enums(frame.spans, ["name", "type", "model"])
     assessments = _as_enums(frame.assessments, ["kind", "name"])
     return Tables(traces, spans, assessments, frame.units, "best")
 
@@ -173,16 +173,17 @@ def _root_attributes(spans: pl.DataFrame, keys: pl.Series) -> pl.LazyFrame:
 
 
 def hand_page_columns(tables: Tables, query: Query, texts: pl.Series) -> pl.DataFrame:
-    """The first ``PAGE`` matches with MLflow's twelve columns, as polartrace's page.
+    """The first ``PAGE`` matches with MLflow's twelve columns, nested ones as JSON.
 
     Written in Polars on the frame's own tables and kept JSON texts: the flat
     columns gathered; ``trace`` the kept text; ``spans`` cut out of it by
     position (the text ends with ``"data": {"spans": [...]}}``); metadata, tags
     and assessments read by a JSON path from the info part alone (half the text
     to parse); ``request``/``response`` the root span's stored attribute text.
-    Nested cells are JSON text equal, as JSON, to polartrace's (Polars writes
-    compact JSON and its own key order; absent metadata, tags and assessments
-    are ``{}``/``[]`` as in polartrace).
+    Nested cells are JSON text of MLflow's cells (Polars writes compact JSON and
+    its own key order; absent metadata, tags and assessments are ``{}``/``[]``);
+    polartrace's page types them (lists of structs), and decoded they hold the
+    same values (tests/test_benchmarks.py).
     """
     keys = hand_keys(query, tables, PAGE)
     page = hand_search(tables, query, PAGE, texts, keys=keys)
@@ -248,6 +249,7 @@ class Duck:
                 "_span",
                 "name",
                 "type",
+                "model",
                 pl.col("status").cast(pl.String),
                 "span_id",
                 "parent_id",

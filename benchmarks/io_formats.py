@@ -10,7 +10,7 @@ inference read) and with the line-by-line path on the same file, in one run so t
 the ratio holds on a busy machine (the target, docs/performance.md#targets: within
 1.5x of ``read_ndjson``). Pass ``--jsonl FILE`` to compare on an existing file only:
 
-    python benchmarks/io_formats.py --jsonl benchmarks/data/traces-100k-seed0.jsonl
+    python benchmarks/io_formats.py --jsonl benchmarks/data/traces-100k-seed0-g2.jsonl
 
 The MLflow database is written with plain SQL into a copy of the MLflow-made fixture
 database (same schema, MLflow's own rows removed); the MLflow file store and OTLP

@@ -77,6 +77,18 @@ def _feedback_pred(t: Tables) -> pl.Expr:
     )
 
 
+MODEL = "gpt-4o"
+TOKENS = 1000
+
+
+def _model_pred(t: Tables) -> pl.Expr:
+    return pl.col("model") == MODEL
+
+
+def _tokens(t: Tables) -> pl.Expr:
+    return pl.col("tokens.total") > TOKENS
+
+
 def _text_pred(t: Tables) -> pl.Expr:
     return pl.col("unit").str.contains("refund", literal=True)
 
@@ -387,6 +399,24 @@ QUERIES: tuple[Query, ...] = (
         "_key IN (SELECT _key FROM spans WHERE name = 'retriever')",
         "span.name = 'retriever'",
         lambda t: _n_unique(t.spans, _span_pred_name(t)),
+    ),
+    Query(
+        "tokens",
+        f"tokens.total > {TOKENS}",
+        _tokens,
+        f'"tokens.total" > {TOKENS}',
+        None,
+        _simple_count(_tokens),
+        note="MLflow cannot compare token usage numerically",
+    ),
+    Query(
+        "model",
+        f"span.model = '{MODEL}'",
+        lambda t: _key_in(_keys(t.spans, _model_pred(t))),
+        f"_key IN (SELECT _key FROM spans WHERE model = '{MODEL}')",
+        None,
+        lambda t: _n_unique(t.spans, _model_pred(t)),
+        note="MLflow has no normalised model field",
     ),
     Query(
         "feedback",

@@ -242,8 +242,8 @@ _TITLES = {
     "count": "**count** (`polartrace.count`): the filter alone",
     "page": '**page**: `search_traces(..., return_type="polars", max_results=100)`'
     " (hand: the flat columns and the trace JSON; hand 12 columns: MLflow's twelve "
-    "columns as polartrace returns them, `engines.hand_page_columns`; DuckDB: the "
-    "flat columns)",
+    "columns, nested ones as JSON text where polartrace types them, "
+    "`engines.hand_page_columns`; DuckDB: the flat columns)",
     "all": '**all**: `search_traces(..., return_type="polars")`, every match',
 }
 

@@ -21,6 +21,7 @@ import polartrace
 from benchmarks import data, engines
 from benchmarks.queries import Query
 from benchmarks.timing import Contender, Timing, in_subprocess, interleaved, measure
+from polartrace.frame.pages import whole_texts
 from polartrace.frame.trace_frame import TraceFrame
 
 
@@ -120,7 +121,7 @@ def _query_rows(
     """
     own = engines.frame_tables(frame)
     best = engines.best_tables(frame)
-    texts = frame._raw_json
+    texts = whole_texts(frame.pages)
     clear = engines.cold(frame)
     kinds = [k for k in KINDS if k != "all" or n <= opts.all_max]
     rows = []
@@ -311,22 +312,14 @@ def memory(frame: TraceFrame) -> dict[str, Any]:
         "assessments": frame.assessments,
         "prompts": frame.prompts,
         "units": frame.units,
+        "pages": frame.pages,
     }
-    if frame._json_parts is not None:  # kept by the Parquet writer for pages
-        tables["json_parts"] = frame._json_parts
-    raw = frame._raw_json
     out: dict[str, Any] = {}
     total_polars = total_arrow = 0
     for name, table in tables.items():
         p = int(table.estimated_size())  # bytes: an int without a unit
         a = table.to_arrow(compat_level=pl.CompatLevel.oldest()).nbytes
         out[name] = {"polars": p, "arrow": a}
-        total_polars += p
-        total_arrow += a
-    if raw is not None:
-        p = int(raw.estimated_size())
-        a = raw.to_arrow(compat_level=pl.CompatLevel.oldest()).nbytes
-        out["json"] = {"polars": p, "arrow": a}
         total_polars += p
         total_arrow += a
     out["total"] = {"polars": total_polars, "arrow": total_arrow}

@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; _EXPORTS is what runs
     from polartrace import openai as openai
     from polartrace.api.lazy import scan_traces as scan_traces
     from polartrace.api.metrics import metrics as metrics
+    from polartrace.api.rows import search_assessments as search_assessments
+    from polartrace.api.rows import search_spans as search_spans
     from polartrace.api.search import count as count
     from polartrace.api.search import search_traces as search_traces
     from polartrace.api.sessions import search_sessions as search_sessions
@@ -38,6 +40,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; _EXPORTS is what runs
     from polartrace.model.trace import TraceData as TraceData
     from polartrace.model.trace import TraceInfo as TraceInfo
     from polartrace.model.trace import TraceState as TraceState
+    from polartrace.output.tokens import next_page_token as next_page_token
     from polartrace.tracing.sdk import LiveSpan as LiveSpan
     from polartrace.tracing.sdk import TraceStore as TraceStore
     from polartrace.tracing.sdk import TracingError as TracingError
@@ -101,12 +104,15 @@ _EXPORTS: Final[dict[str, str]] = {
     "log_expectation": "polartrace.tracing.sdk",
     "log_feedback": "polartrace.tracing.sdk",
     "metrics": "polartrace.api.metrics",
+    "next_page_token": "polartrace.output.tokens",
     "openai": "polartrace.openai",
     "override_feedback": "polartrace.tracing.sdk",
     "parse_filter": "polartrace.bind.filter",
     "read_traces": "polartrace.io",
     "scan_traces": "polartrace.api.lazy",
+    "search_assessments": "polartrace.api.rows",
     "search_sessions": "polartrace.api.sessions",
+    "search_spans": "polartrace.api.rows",
     "search_traces": "polartrace.api.search",
     "set_trace_tag": "polartrace.tracing.sdk",
     "start_span": "polartrace.tracing.sdk",

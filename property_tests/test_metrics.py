@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hypothesis import given, note, settings
+from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
 from polartrace import MetricError, Trace, TraceFrame, metrics
@@ -90,6 +90,18 @@ def _same(a: Any, b: Any) -> bool:
     traces=trace_lists(0, 10),
     expr=st.none() | filters(max_leaves=3),
     query=_queries(),
+)
+# No trace, an assessment metric and no group: the assessment part is one row while
+# the selection has none (the Polars engine once joined the two side by side).
+@example(
+    traces=[],
+    expr=None,
+    query={
+        "level": "trace",
+        "metrics": ["p50(feedback.`correctness`)"],
+        "group_by": [],
+        "every": None,
+    },
 )
 def test_polars_metrics_equal_reference_metrics(
     traces: list[Trace], expr: Any, query: dict[str, Any]

@@ -24,6 +24,7 @@ from polartrace.io.parquet import read_parquet, write_parquet
 from polartrace.language.ast import unparse
 from polartrace.testing import filters, trace_lists, traces
 from property_tests._support import ENGINES, examples, outcome
+from tests.typed_cells import expected_rows, typed_rows
 
 TABLES = ("traces", "spans", "units", "assessments", "prompts")
 
@@ -62,10 +63,9 @@ def test_frame_read_from_jsonl_equals_frame_built_from_objects(
             assert outcome(read, text, engine) == outcome(built, text, engine), engine
 
 
-_JSON_TEXT = ("request", "response", "trace_metadata", "tags", "spans")
-
-#: Info members another writer may add, holding what the cut looks for: a
-#: spans mark, a state, the parts' keys. Each is added under its own name.
+#: Info members another writer may add, holding what a reader splitting the
+#: text might mistake for the trace's own: a spans mark, a state, the parts' keys.
+#: Each is added under its own name.
 _DECOYS = {
     "data": {"spans": []},
     "x_state": {"state": "X", "data": {"spans": [1]}},
@@ -121,12 +121,12 @@ def test_output_read_from_jsonl_equals_output_built_from_objects(
     state: bool,
     shuffle: bool,
 ) -> None:
-    # Output rows of a frame read from JSONL are cut from the kept line text
-    # (polartrace.frame.cut), whatever order another writer gave the info's keys and
-    # whatever members it added. Unshuffled, the decoys follow the trace
-    # location, the "data" one first: a location holding a "state" followed by
-    # a member holding the spans mark once sent the cut to the nested mark
-    # (the explicit example).
+    # Output rows of a frame read from JSONL come from the page table its reader
+    # filled from the line text (polartrace.frame.pages), whatever order another
+    # writer gave the info's keys and whatever members it added. Unshuffled, the
+    # decoys follow the trace location, the "data" one first: a location holding a
+    # "state" followed by a member holding the spans mark once sent a reader
+    # splitting the text to the nested mark (the explicit example).
     lines = []
     located: set[str] = set()
     for trace in traces:
@@ -154,10 +154,10 @@ def test_output_read_from_jsonl_equals_output_built_from_objects(
         separators = (",", ":") if compact else (", ", ": ")
         lines.append(json.dumps(data, separators=separators) + "\n")
     built = TraceFrame.from_traces(traces)
-    # The reader keeps the lines only when its columnar path takes the whole
-    # file (about a fifth of these lists); the built tables with the lines kept
-    # beside them take the text path every time. Written to Parquet, they are
-    # sliced at the offsets found when writing.
+    # The reader fills the page table from the lines only when its columnar path
+    # takes the whole file (about a fifth of these lists); the built tables with
+    # the lines given beside them fill it from the texts every time. Written to
+    # Parquet, the page tables are stored and read back.
     texts = pl.Series("json", [line.rstrip("\n") for line in lines])
     kept = TraceFrame(
         built.traces, built.spans, built.assessments, built.prompts, raw_json=texts
@@ -168,8 +168,17 @@ def test_output_read_from_jsonl_equals_output_built_from_objects(
         read = read_traces(path)
         write_parquet(kept, Path(tmp) / "ds")
         parquet = read_parquet(Path(tmp) / "ds")
-    assert parquet._json_parts is not None
-    frames = (("read", read), ("kept", kept), ("parquet", parquet))
+        write_parquet(read, Path(tmp) / "read-ds")
+        read_parquet_frame = read_parquet(Path(tmp) / "read-ds")
+    assert parquet.pages.equals(kept.pages)
+    assert read_parquet_frame.pages.equals(read.pages)
+    assert kept.json_at(range(len(kept))) == texts.to_list()
+    frames = (
+        ("read", read),
+        ("kept", kept),
+        ("parquet", parquet),
+        ("read-parquet", read_parquet_frame),
+    )
     for label, frame in frames:
         for page in (None, 3):
             note(f"frame: {label}, page: {page}")
@@ -184,11 +193,23 @@ def _assert_same_output(
     assert got["trace_id"].to_list() == want["trace_id"].to_list()
     have_traces = [_without_decoys(v, located) for v in got["trace"]]
     assert have_traces == [json.loads(v) for v in want["trace"]]
-    for name in (*_JSON_TEXT, "assessments"):
-        note(f"column: {name}")
-        have = [None if v is None else json.loads(v) for v in got[name]]
-        assert have == [None if v is None else json.loads(v) for v in want[name]]
+    have, expected = typed_rows(got), typed_rows(want)
+    for row in (*have, *expected):
+        row.pop("trace")
+        for name in ("request", "response"):
+            row[name] = None if row[name] is None else json.loads(row[name])
+    assert have == expected
     got_pd = search_traces(frame, max_results=page)
     want_pd = search_traces(built, max_results=page)
     for name in ("request", "response", "trace_metadata", "tags", "spans"):
         assert list(got_pd[name]) == list(want_pd[name]), name
+    # The typed page against MLflow's pandas cells of the same search, decoded.
+    assert typed_rows(got) == expected_rows(got_pd)
+    assert typed_rows(want) == expected_rows(want_pd)
+    objects = search_traces(built, max_results=page, return_type="list")
+    assert list(want["request"]) == [_dumped(t.data.request) for t in objects]
+    assert list(want["response"]) == [_dumped(t.data.response) for t in objects]
+
+
+def _dumped(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)

@@ -2,8 +2,10 @@
 
 ``benchmarks/engines.py`` times polartrace's first page against the same query
 written by hand in Polars with MLflow's twelve columns. That comparison only
-means something if both return the same cells: the same flat values and, for the
-nested columns, the same JSON (Polars writes its own spelling and key order).
+means something if both return the same values: the hand-written page holds
+MLflow's nested cells as JSON text (Polars writes its own spelling and key
+order), polartrace's page holds them typed; decoded, they are the same cells
+(`tests.typed_cells`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 import pytest
 
 from benchmarks import engines, queries
-from polartrace import TraceFrame, read_traces, search_traces
+from polartrace import Trace, TraceFrame, read_traces, search_traces
+from polartrace.frame.pages import whole_texts
 from polartrace.generate import write_jsonl
+from tests.typed_cells import expected_rows, typed_rows
 
 JSON_COLUMNS = ("trace", "request", "response", "trace_metadata", "tags", "spans",
                 "assessments")  # fmt: skip
@@ -25,21 +30,21 @@ QUERIES = ("status", "week", "user", "span_name", "feedback", "not")
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory: pytest.TempPathFactory) -> TraceFrame:
-    """400 generated traces read from JSONL: tables plus each trace's JSON text."""
+    """400 generated traces read from JSONL: tables plus each trace's page rows."""
     path = Path(tmp_path_factory.mktemp("bench")) / "traces.jsonl"
     write_jsonl(path, 400, seed=0)
     frame = read_traces(path)
-    assert frame._raw_json is not None
+    assert frame._objects is None
     return frame
 
 
-def _cells(table: pl.DataFrame) -> list[dict[str, object]]:
-    rows = table.to_dicts()
-    for row in rows:
-        for name in JSON_COLUMNS:
-            text = row[name]
-            row[name] = None if text is None else json.loads(str(text))
-    return rows
+def _mlflow_cells(table: pl.DataFrame) -> pd.DataFrame:
+    """The hand-written page as MLflow's pandas cells: its JSON text decoded."""
+    cells = table.to_pandas()
+    for name in JSON_COLUMNS:
+        if name != "trace":
+            cells[name] = [None if t is None else json.loads(t) for t in table[name]]
+    return cells
 
 
 @pytest.mark.parametrize("layout", ["frame", "best"])
@@ -51,14 +56,12 @@ def test_hand_written_page_has_polartrace_cells(
     tables = (
         engines.frame_tables(frame) if layout == "frame" else engines.best_tables(frame)
     )
-    assert frame._raw_json is not None
-    hand = engines.hand_page_columns(tables, query, frame._raw_json)
+    hand = engines.hand_page_columns(tables, query, whole_texts(frame.pages))
     ours = search_traces(frame, query.filter, max_results=engines.PAGE,
                          return_type="polars")  # fmt: skip
     assert hand.columns == ours.columns
-    assert hand.schema == ours.schema
     assert hand.height == ours.height > 0
-    assert _cells(hand) == _cells(ours)
+    assert expected_rows(_mlflow_cells(hand)) == typed_rows(ours)
 
 
 def test_cached_dataset_fingerprint_reads_the_layout_modules() -> None:
@@ -67,3 +70,16 @@ def test_cached_dataset_fingerprint_reads_the_layout_modules() -> None:
     digest = data.fingerprint()
     assert len(digest) == 10
     assert int(digest, 16) >= 0  # hex: every module it names exists and was read
+
+
+def test_span_benchmark_hand_table_is_search_spans() -> None:
+    from benchmarks import spans as bench
+    from polartrace.generate import generate_trace_dicts
+
+    traces = [Trace.from_dict(d) for d in generate_trace_dicts(300, seed=3)]
+    frame = TraceFrame.from_traces(traces)
+    for query in ("llm", "top"):
+        ours, hand = bench._ours(frame, query), bench._hand(frame, query)
+        ids = ["trace_id", "span_id"]
+        assert ours.height == hand.height > 0
+        assert ours.select(ids).equals(hand.select(ids))

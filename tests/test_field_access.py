@@ -53,14 +53,17 @@ def _held(table: pl.DataFrame, column: str, rows: int) -> list[Any]:
 def test_every_single_valued_field_declares_its_access() -> None:
     assert [spec.name for spec in TRACE_FIELDS] == [
         "status", "timestamp_ms", "execution_time_ms", "end_time_ms", "request_id",
-        "client_request_id", "name", "run_id", "experiment_id",
+        "client_request_id", "name", "run_id", "session", "user", "tokens.input",
+        "tokens.output", "tokens.total", "tokens.cache_read", "tokens.cache_write",
+        "tokens.reasoning", "cost.input", "cost.output", "cost.total", "experiment_id",
     ]  # fmt: skip
     assert [spec.name for spec in SPAN_FIELDS] == [
-        "span.name",
-        "span.type",
-        "span.status",
-        "span.duration_ms",
-    ]
+        "span.name", "span.type", "span.status", "span.duration_ms", "span.model",
+        "span.provider", "span.tokens.input", "span.tokens.output",
+        "span.tokens.total", "span.tokens.cache_read", "span.tokens.cache_write",
+        "span.tokens.reasoning", "span.cost.input", "span.cost.output",
+        "span.cost.total", "span.time_to_first_token_ms",
+    ]  # fmt: skip
     assert all(spec.frame_column for spec in TRACE_FIELDS + SPAN_FIELDS)
 
 
@@ -97,6 +100,21 @@ def test_the_accessors_read_the_oracle_values(oracle_traces: list[Trace]) -> Non
         "client_request_id": "req-002",
         "name": "chat_pipeline",
         "run_id": None,
+        "session": "s1",
+        "user": "bob",
+        **dict.fromkeys(
+            [
+                "tokens.input",
+                "tokens.output",
+                "tokens.total",
+                "tokens.cache_read",
+                "tokens.cache_write",
+                "tokens.reasoning",
+                "cost.input",
+                "cost.output",
+                "cost.total",
+            ]
+        ),  # the oracle traces report no usage
         "experiment_id": "1",
     }
     # In progress: no duration, so the end is the start.
@@ -109,6 +127,21 @@ def test_the_accessors_read_the_oracle_values(oracle_traces: list[Trace]) -> Non
         "client_request_id": None,
         "name": None,
         "run_id": None,
+        "session": None,
+        "user": "dave",
+        **dict.fromkeys(
+            [
+                "tokens.input",
+                "tokens.output",
+                "tokens.total",
+                "tokens.cache_read",
+                "tokens.cache_write",
+                "tokens.reasoning",
+                "cost.input",
+                "cost.output",
+                "cost.total",
+            ]
+        ),  # the oracle traces report no usage
         "experiment_id": "1",
     }
 
@@ -116,7 +149,8 @@ def test_the_accessors_read_the_oracle_values(oracle_traces: list[Trace]) -> Non
 def test_the_written_file_is_read_by_the_columnar_reader(
     oracle_traces: list[Trace], tmp_path: Path
 ) -> None:
-    # The comparison above is only independent if the JSONL frame keeps its lines.
+    # The comparison above is only independent if the JSONL frame keeps its lines
+    # (its page table), not Trace objects.
     path = tmp_path / "oracle.jsonl"
     write_jsonl(oracle_traces, path)
-    assert read_traces(path)._raw_json is not None
+    assert read_traces(path)._objects is None

@@ -96,7 +96,9 @@ FILTER_MISTAKES = [
         "span.duration > 5",
         UnknownFieldError,
         "unknown span field 'span.duration'; span fields are name, type, status, "
-        "duration_ms, content, attributes.<key>",
+        "duration_ms, model, provider, tokens.input, tokens.output, tokens.total, "
+        "tokens.cache_read, tokens.cache_write, tokens.reasoning, cost.input, "
+        "cost.output, cost.total, time_to_first_token_ms, content, attributes.<key>",
         0,
         "did you mean 'span.duration_ms'?",
         id="misspelt-span-field",

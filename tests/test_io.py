@@ -244,13 +244,14 @@ def test_round_trip_keeps_traces_and_search_results(
 
 
 @pytest.mark.parametrize("by_day", [False, True], ids=["parquet", "parquet-by-day"])
-def test_parquet_pages_from_kept_parts_equal_pages_from_objects(
+def test_parquet_pages_from_stored_page_table_equal_pages_from_objects(
     tmp_path: Path, frame: TraceFrame, by_day: bool
 ) -> None:
-    # The writer keeps each text's part offsets and root texts; pages read them.
+    # The writer stores the frame's page table; pages read it back.
     write_parquet(frame, tmp_path / "ds", partition_by_day=by_day)
     read = read_traces(tmp_path / "ds")
-    assert read._json_parts is not None
+    assert read._objects is None
+    assert read.pages.equals(frame.pages)
     for text in FILTERS[:4]:
         got = search_traces(read, text, max_results=50, return_type="polars")
         want = search_traces(frame, text, max_results=50, return_type="polars")
@@ -287,7 +288,7 @@ def test_parquet_dataset_has_manifest_and_one_directory_per_table(
     write_parquet(frame, tmp_path / "ds", partition_by_day=True)
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert manifest["format"] == "polartrace-parquet"
-    assert manifest["version"] == 1
+    assert manifest["version"] == 2
     assert manifest["traces"] == 400
     days = sorted(p.name for p in (tmp_path / "ds" / "traces").iterdir())
     assert days[0] == "day=2025-01-01"
@@ -388,6 +389,18 @@ def test_parquet_newer_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TraceFormatError, match="version 99 is not supported") as info:
         read_traces(tmp_path / "ds")
     assert info.value.location == "manifest.json"
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", 2.0, None], ids=repr)
+def test_parquet_version_that_is_no_version_is_refused(
+    tmp_path: Path, version: object
+) -> None:
+    write_parquet([], tmp_path / "ds")
+    manifest = tmp_path / "ds" / "manifest.json"
+    text = json.dumps({"format": "polartrace-parquet", "version": version})
+    manifest.write_text(text)
+    with pytest.raises(TraceFormatError, match=f"version {version!r} is not supported"):
+        read_traces(tmp_path / "ds")
 
 
 def test_corrupt_parquet_file_is_named(tmp_path: Path, generated: list[Trace]) -> None:

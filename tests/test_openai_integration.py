@@ -120,6 +120,18 @@ def test_calls_inside_a_traced_function_are_children(client: Any) -> None:
     assert [h.info.trace_id for h in hits] == [t.info.trace_id]
 
 
+def test_autolog_writes_the_model_and_provider_mlflow_writes(client: Any) -> None:
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    (span,) = last().data.spans
+    assert span.get_attribute("mlflow.llm.model") == "gpt-4o-mini"
+    assert span.get_attribute("mlflow.llm.provider") == "openai"
+    frame = polartrace.TraceFrame.from_traces([last()])
+    found = (
+        "span.model = 'gpt-4o-mini' AND span.provider = 'openai' AND tokens.total = 11"
+    )
+    assert polartrace.count(frame, found) == 1
+
+
 def test_stream_span_ends_when_the_stream_is_consumed(client: Any) -> None:
     stream = client.chat.completions.create(
         model="gpt-4o-mini",

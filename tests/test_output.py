@@ -3,7 +3,8 @@
 Frames read from files keep each trace's MLflow JSON text and build result rows
 from it (orjson, Arrow columns; output.py) instead of from ``Trace`` objects. Each
 test builds the same rows both ways and expects equal cells: the same Python
-types, values and dict key order for pandas, and the same JSON for polars.
+types, values and dict key order for pandas, and for polars the typed cells that
+MLflow's pandas cells of the same rows hold (`tests.typed_cells`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame, search_traces
+from polartrace.frame.pages import from_texts
 from polartrace.generate import generate_trace_dicts
 from polartrace.output import build as out
-from polartrace.output.build import json_frame
+from polartrace.output import typed
+from polartrace.output.build import page_frame
 from tests.conftest import LABELS
+from tests.typed_cells import expected_rows, typed_rows
 
 T1, T4 = LABELS["T1"], LABELS["T4"]
 WIDE = 123456789012345678901234567890
@@ -78,16 +82,11 @@ def _check_polars(traces: Sequence[Trace], include_spans: bool) -> None:
     frame = _text_frame(traces)
     keys = list(range(len(traces)))
     got = out.build(frame, keys, "polars", include_spans, None)
-    if not include_spans:
-        traces = [out._without_spans(t) for t in traces]
-    expected = out._polars(traces)
-    assert got.schema == expected.schema
-    for name in out.COLUMNS:
-        for have, want in zip(got[name], expected[name], strict=True):
-            if name in JSON_COLUMNS and want is not None:
-                assert json.loads(have) == json.loads(want), name
-            else:
-                assert have == want, name
+    assert got.schema == pl.Schema(typed.SCHEMA)
+    assert typed_rows(got) == expected_rows(_expected(traces, include_spans))
+    from_objects = out.build(TraceFrame.from_traces(traces), keys, "polars",
+                             include_spans, None)  # fmt: skip
+    assert typed_rows(from_objects) == typed_rows(got)
 
 
 def _trace(
@@ -180,16 +179,24 @@ def test_generated_polars_rows_match_trace_objects(include_spans: bool) -> None:
     _check_polars(traces, include_spans)
 
 
-def test_polars_tags_and_metadata_are_json_dumps_of_the_dicts() -> None:
+def test_polars_tags_and_metadata_are_key_value_lists_in_key_order() -> None:
     traces = [
-        _trace("tr-odd", tags={"emoji": "🚀", "q": 'say "hi"\n', "é": ""}),
-        _trace("tr-same", tags={"emoji": "🚀", "q": 'say "hi"\n', "é": ""}),
-        _trace("tr-other", metadata={"k": "\u0000\\"}),
+        _trace("tr-odd", tags={"q": 'say "hi"\n', "emoji": "🚀", "é": ""}),
+        _trace("tr-other", metadata={"k": "\u0000\\", "a": "1"}),
     ]
-    got = out.build(_text_frame(traces), [0, 1, 2], "polars", True, None)
-    assert got["tags"][0] == json.dumps(traces[0].info.tags)
-    assert got["tags"][1] == got["tags"][0]
-    assert got["trace_metadata"][2] == json.dumps(traces[2].info.trace_metadata)
+    got = out.build(_text_frame(traces), [0, 1], "polars", True, None)
+    assert got["tags"].to_list() == [
+        [
+            {"key": "emoji", "value": "🚀"},
+            {"key": "q", "value": 'say "hi"\n'},
+            {"key": "é", "value": ""},
+        ],
+        [{"key": "mlflow.traceName", "value": "t"}],
+    ]
+    assert got["trace_metadata"][1].to_list() == [
+        {"key": "a", "value": "1"},
+        {"key": "k", "value": "\u0000\\"},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -208,9 +215,8 @@ def test_polars_assessments_cut_from_text(value: Any) -> None:
     ]
     _check_polars(traces, include_spans=True)
     got = out.build(_text_frame(traces), [0], "polars", True, None)
-    assert got["assessments"][0] == json.dumps(
-        traces[0].to_dict()["info"]["assessments"]
-    )
+    cell = got["assessments"][0].to_list()
+    assert [a["value"] for a in cell] == [None if value is None else json.dumps(value)]
 
 
 def test_rows_in_requested_order(oracle_traces: list[Trace]) -> None:
@@ -234,12 +240,13 @@ def test_empty_result_from_text_keeps_object_columns(
 def test_empty_polars_and_arrow_results_from_text_keep_the_schema(
     oracle_traces: list[Trace],
 ) -> None:
-    frame, expected = _text_frame(oracle_traces), out._polars([])
+    frame = _text_frame(oracle_traces)
     table = out.build(frame, [], "polars", True, None)
-    assert table.schema == expected.schema
+    assert table.schema == pl.Schema(typed.SCHEMA)
     assert table.height == 0
     arrow = out.build(frame, [], "arrow", True, None)
-    assert arrow.schema == expected.to_arrow().schema
+    full = out.build(frame, [0], "arrow", True, None)
+    assert arrow.schema == full.schema
     assert arrow.num_rows == 0
 
 
@@ -371,9 +378,8 @@ def test_search_on_text_frame_equals_search_on_objects(
 def test_json_only_page_matches_trace_objects(
     oracle_traces: list[Trace], include_spans: bool
 ) -> None:
-    # A lazy scan's page: JSON text without trace tables (flat cells from the text).
-    texts = pl.Series("json", [t.to_json() for t in oracle_traces], dtype=pl.String)
-    page = json_frame(texts)
+    # A lazy scan's page: page rows without trace tables (flat cells from the text).
+    page = page_frame(from_texts(t.to_json() for t in oracle_traces))
     keys = list(range(len(oracle_traces)))
     got = out.build(page, keys, "pandas", include_spans, None)
     _assert_same_cells(got, _expected(oracle_traces, include_spans))

@@ -1,4 +1,4 @@
-"""Polars output built from kept JSON text: key order, root spans, exact numbers.
+"""Polars output built from the page table: key order, root spans, exact numbers.
 
 tests/test_output.py checks that these rows equal, as JSON, the rows built from
 ``Trace`` objects; here each behaviour of the text path is pinned on its own
@@ -7,6 +7,7 @@ with the expected cells written out.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Sequence
@@ -17,9 +18,8 @@ import polars as pl
 import pytest
 
 from polartrace import Trace, TraceFrame
-from polartrace.frame.cut import offsets
-from polartrace.frame.root_spans import dumps
-from polartrace.io.parquet import DatasetWriter, read_parquet, write_parquet
+from polartrace.frame.root_spans import dumps, root_texts
+from polartrace.io.parquet import read_parquet, write_parquet
 from polartrace.output import build as out
 from polartrace.values.errors import TraceFormatError
 
@@ -71,38 +71,46 @@ def _polars(frame: TraceFrame, keys: list[int]) -> pl.DataFrame:
     return table
 
 
-def test_metadata_keys_in_each_trace_own_order() -> None:
+def test_metadata_keys_in_key_order_in_polars_and_own_order_in_pandas() -> None:
     # The frame's columns are meta:b, meta:a (first seen); the second trace
-    # lists a first, as MLflow's DataFrame cell would.
+    # lists a first. MLflow's DataFrame cell keeps each trace's order; the
+    # typed key/value list is in key order.
     traces = [
         _trace("tr-1", metadata={"b": "1", "a": "2"}),
         _trace("tr-2", metadata={"a": "3", "b": "4"}),
     ]
     got = _polars(_frame(traces), [0, 1])
     assert got["trace_metadata"].to_list() == [
-        '{"b": "1", "a": "2"}',
-        '{"a": "3", "b": "4"}',
+        [{"key": "a", "value": "2"}, {"key": "b", "value": "1"}],
+        [{"key": "a", "value": "3"}, {"key": "b", "value": "4"}],
     ]
+    cells = out.build(_frame(traces), [0, 1], "pandas", True, None)
+    assert [list(cell) for cell in cells["trace_metadata"]] == [["b", "a"], ["a", "b"]]
 
 
 def test_text_of_another_spelling_is_decoded() -> None:
     trace = _trace("tr-1", [_span(ROOT, None, '"q"')], metadata={"b": "1", "a": "2"})
     compact = json.dumps(trace.to_dict(), separators=(",", ":"))
     got = _polars(_frame([trace], [compact]), [0])
-    assert got.row(0, named=True) | {"trace": None} == {
+    row = got.row(0, named=True)
+    assert row["trace"] == compact
+    assert row | {"trace": None, "spans": None} == {
         "trace_id": "tr-1",
         "trace": None,
         "client_request_id": None,
         "state": "OK",
-        "request_time": 1704067200000,
+        "request_time": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
         "execution_duration": None,
         "request": '"q"',
         "response": None,
-        "trace_metadata": '{"b": "1", "a": "2"}',
-        "tags": "{}",
-        "spans": json.dumps(trace.to_dict()["data"]["spans"]),
-        "assessments": "[]",
+        "trace_metadata": [{"key": "a", "value": "2"}, {"key": "b", "value": "1"}],
+        "tags": [],
+        "spans": None,
+        "assessments": [],
     }
+    [span] = row["spans"]
+    assert (span["span_id"], span["parent_id"]) == ("0000000000000001", None)
+    assert span["inputs"] == '"q"'
 
 
 def test_info_member_holding_the_spans_mark_read_from_jsonl(tmp_path: Any) -> None:
@@ -120,11 +128,12 @@ def test_info_member_holding_the_spans_mark_read_from_jsonl(tmp_path: Any) -> No
     path = tmp_path / "odd.jsonl"
     path.write_text(json.dumps({"info": odd, "data": as_dict["data"]}) + "\n")
     frame = polartrace.read_traces(path)
-    assert frame._raw_json is not None  # the text path, not Trace objects
+    assert frame._objects is None  # the columnar reader's pages, not Trace objects
     got = polartrace.search_traces(frame, return_type="polars")
     assert isinstance(got, pl.DataFrame)
-    assert got["tags"].to_list() == ['{"k": "v"}']
-    assert got["spans"].to_list() == [json.dumps(as_dict["data"]["spans"])]
+    assert got["tags"].to_list() == [[{"key": "k", "value": "v"}]]
+    [[span]] = got["spans"].to_list()
+    assert (span["span_id"], span["inputs"]) == ("0000000000000001", '"q"')
 
 
 def test_root_span_after_its_children() -> None:
@@ -144,21 +153,14 @@ def test_roots_of_many_traces_in_requested_order() -> None:
     assert got["request"].to_list() == ['"first"', '"late"', None, None, '"late"']
 
 
-def test_spans_not_stored_in_key_order() -> None:
+def test_root_texts_of_spans_not_stored_in_key_order() -> None:
     traces = [
         _trace("tr-a", [_span(ROOT, None, '"a"')]),
         _trace("tr-b", [_span(CHILD, ROOT, '"c"'), _span(ROOT, None, '"b"')]),
     ]
-    frame = _frame(traces)
-    shuffled = TraceFrame(
-        frame.traces,
-        frame.spans.reverse(),
-        frame.assessments,
-        frame.prompts,
-        raw_json=frame._raw_json,
-    )
-    got = _polars(shuffled, [1, 0])
-    assert got["request"].to_list() == ['"b"', '"a"']
+    spans = TraceFrame.from_traces(traces).spans.reverse()
+    keys = pl.Series([1, 0], dtype=pl.UInt32)
+    assert root_texts(spans, keys) == (['"b"', '"a"'], [None, None])
 
 
 @pytest.mark.parametrize(
@@ -201,12 +203,12 @@ def test_writer_equals_json_dumps(value: Any) -> None:
     assert dumps(value) == json.dumps(value)
 
 
-# --- parts kept in Parquet files ------------------------------------------------------
+# --- the page table in Parquet files ---------------------------------------------
 
 
 def _dataset(tmp_path: Path) -> Path:
     """Two traces written to Parquet: one ``Trace.to_json`` text and one of another
-    spelling (compact), which `cut` does not take."""
+    spelling (compact), which the page table keeps whole."""
     traces = [
         _trace("tr-1", [_span(ROOT, None, '"q1"')], metadata={"b": "1"}),
         _trace("tr-2", [_span(CHILD, ROOT), _span(ROOT, None, '{"x": "é"}')]),
@@ -221,92 +223,86 @@ def _json_part(path: Path) -> Path:
     return min((path / "json").glob("*.parquet"))
 
 
-def test_parquet_keeps_offsets_and_root_texts(tmp_path: Path) -> None:
+def test_parquet_keeps_the_page_table(tmp_path: Path) -> None:
+    path = _dataset(tmp_path)
+    stored = pl.read_parquet(_json_part(path))
+    assert stored.columns == [
+        "_key", "info_head", "info_tail", "spans", "json", "trace_metadata", "tags",
+        "assessments", "request", "response",
+    ]  # fmt: skip
+    frame = read_parquet(path)
+    trace = _trace("tr-1", [_span(ROOT, None, '"q1"')], metadata={"b": "1"})
+    info = json.dumps(trace.to_dict()["info"])
+    assert frame.pages.row(0) == (
+        info,  # whole: without tags, the info holds no run of the three members
+        None,
+        json.dumps(trace.to_dict()["data"]["spans"]),
+        None,  # the text is {"info": info, "data": {"spans": spans}}
+        '{"b": "1"}',
+        "{}",
+        None,  # no assessments member
+        '"q1"',
+        None,
+    )
+    compact = frame.pages.row(1, named=True)
+    assert compact["json"] == frame.json_at([1])[0]
+    assert compact["json"].startswith('{"info":{"trace_id":"tr-2",')
+    assert compact["request"] == '{"x": "\\u00e9"}'
+
+
+def test_page_from_parquet_equals_page_of_the_frame_written(tmp_path: Path) -> None:
     path = _dataset(tmp_path)
     frame = read_parquet(path)
-    assert frame._json_parts is not None
-    text = frame.json_at([0])[0]
-    assert frame._json_parts.rows() == [
-        (*offsets(text), '"q1"', None),  # type: ignore[misc]
-        (None, None, None, None, None, None, None, '{"x": "\\u00e9"}', None),
+    got = _polars(frame, [1, 0])
+    traces = [
+        _trace("tr-1", [_span(ROOT, None, '"q1"')], metadata={"b": "1"}),
+        _trace("tr-2", [_span(CHILD, ROOT), _span(ROOT, None, '{"x": "é"}')]),
     ]
-    assert frame._json_parts.rows()[0][:2] == (
-        text.index('{"b"'),
-        text.index('{"b"') + len('{"b": "1"}'),
-    )
+    compact = json.dumps(traces[1].to_dict(), separators=(",", ":"))
+    assert got.equals(_polars(_frame(traces, [traces[0].to_json(), compact]), [1, 0]))
+    assert got["trace"].to_list() == [compact, traces[0].to_json()]
+    assert got["trace_metadata"].to_list() == [[], [{"key": "b", "value": "1"}]]
+    assert got["request"].to_list() == ['{"x": "\\u00e9"}', '"q1"']
 
 
-def test_page_from_kept_parts_equals_page_cut_from_text(tmp_path: Path) -> None:
-    frame = read_parquet(_dataset(tmp_path))
-    kept = _polars(frame, [1, 0])
-    frame._json_parts = None
-    assert kept.equals(_polars(frame, [1, 0]))
-    assert kept["trace_metadata"].to_list() == ["{}", '{"b": "1"}']
-    assert kept["request"].to_list() == ['{"x": "\\u00e9"}', '"q1"']
-
-
-def test_kept_offsets_that_do_not_fit_their_text_are_reported(tmp_path: Path) -> None:
+def test_page_column_of_another_type_is_refused(tmp_path: Path) -> None:
     path = _dataset(tmp_path)
     part = _json_part(path)
-    table = pl.read_parquet(part)
-    table.with_columns(pl.col("spans_start") + 1).write_parquet(part)
-    frame = read_parquet(path)
-    message = r"json row 0: the kept offsets .* 'tr-1'"
+    pl.read_parquet(part).with_columns(
+        pl.col("tags").cast(pl.Categorical)
+    ).write_parquet(part)
+    message = "'tags' is of type Categorical.*format version 2"
     with pytest.raises(TraceFormatError, match=message):
-        _polars(frame, [0])
-
-
-def test_kept_offset_column_of_another_type_is_refused(tmp_path: Path) -> None:
-    path = _dataset(tmp_path)
-    part = _json_part(path)
-    pl.read_parquet(part).with_columns(pl.col("tags_end").cast(pl.Int64)).write_parquet(
-        part
-    )
-    with pytest.raises(TraceFormatError, match="'tags_end' is of type Int64"):
         read_parquet(path)
 
 
-def test_files_without_kept_parts_are_cut(tmp_path: Path) -> None:
-    # An older writer's files, alone or beside newer ones: every text is cut.
-    traces = [_trace(f"tr-{i}", [_span(ROOT, None, f'"q{i}"')]) for i in range(3)]
-    path = tmp_path / "ds"
-    with DatasetWriter(path) as writer:
-        writer.write(_frame(traces[:2]))
-        writer.write(_frame(traces[2:]))
-    want = _polars(read_parquet(path), [2, 0, 1])
-    first = _json_part(path)
-    assert first.name == "part-00000.parquet"
-    pl.read_parquet(first).select("_key", "json").write_parquet(first)
-    mixed = read_parquet(path)
-    assert mixed._json_parts is None
-    assert _polars(mixed, [2, 0, 1]).equals(want)
-    assert want["request"].to_list() == ['"q2"', '"q0"', '"q1"']
+def test_missing_page_column_is_refused(tmp_path: Path) -> None:
+    path = _dataset(tmp_path)
+    part = _json_part(path)
+    pl.read_parquet(part).drop("spans").write_parquet(part)
+    with pytest.raises(TraceFormatError, match="column 'spans' is missing"):
+        read_parquet(path)
 
 
-def test_kept_parts_need_one_row_per_text() -> None:
+def test_pages_need_the_page_columns() -> None:
     frame = _frame([_trace("tr-1"), _trace("tr-2")])
-    one_row = pl.DataFrame({"spans_start": [1]}, schema={"spans_start": pl.UInt32})
-    with pytest.raises(ValueError, match="one row per JSON text"):
+    with pytest.raises(ValueError, match="pages need the columns"):
         TraceFrame(
             frame.traces,
             frame.spans,
             frame.assessments,
             frame.prompts,
-            raw_json=frame._raw_json,
-            json_parts=one_row,
+            pages=frame.pages.drop("json"),
         )
 
 
-def test_kept_offsets_count_characters_not_bytes(tmp_path: Path) -> None:
-    # A text written without ASCII escapes: "é" and "🚀" are one character each
-    # but two and four bytes; offsets are character offsets, as Python slices.
+def test_text_written_without_ascii_escapes_survives_parquet(tmp_path: Path) -> None:
+    # "é" and "🚀" are one character each but two and four bytes.
     trace = _trace("tr-é", [_span(ROOT, None, '"q"')], metadata={"k": "café 🚀"})
     text = json.dumps(trace.to_dict(), ensure_ascii=False)
-    assert offsets(text) is not None
     write_parquet(_frame([trace], [text]), tmp_path / "ds")
     frame = read_parquet(tmp_path / "ds")
-    assert frame._json_parts is not None
-    assert frame._json_parts["spans_start"].to_list() == [text.index("[{")]
     got = _polars(frame, [0])
-    assert got["trace_metadata"].to_list() == ['{"k": "café 🚀"}']
-    assert got["spans"].to_list() == [json.dumps(trace.to_dict()["data"]["spans"])]
+    assert got["trace"].to_list() == [text]
+    assert got["trace_metadata"].to_list() == [[{"key": "k", "value": "café 🚀"}]]
+    assert got["spans"].list.len().to_list() == [1]

@@ -19,6 +19,7 @@ from polartrace.values.errors import SearchArgumentError
 
 __all__ = [
     "check_extract_fields",
+    "check_max_results",
     "refuse_sql_warehouse",
     "two_positional",
 ]
@@ -48,6 +49,17 @@ def two_positional(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         return fn(*args, **kwargs)
 
     return checked
+
+
+def check_max_results(max_results: Any) -> None:
+    """Refuse a ``max_results`` that is not ``None`` or a non-negative int."""
+    if max_results is not None and (
+        not isinstance(max_results, int)
+        or isinstance(max_results, bool)
+        or max_results < 0
+    ):
+        msg = f"max_results must be a non-negative int or None, not {max_results!r}"
+        raise SearchArgumentError(msg)
 
 
 def refuse_sql_warehouse(sql_warehouse_id: str | None) -> None:

@@ -18,6 +18,7 @@ import attrs
 from polartrace.api import default_source as _default_source
 from polartrace.api.arguments import (
     check_extract_fields,
+    check_max_results,
     refuse_sql_warehouse,
     two_positional,
 )
@@ -30,6 +31,7 @@ from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.trace import Trace
 from polartrace.output import build as output
 from polartrace.output.extract import with_extracted
+from polartrace.output.tokens import remember
 from polartrace.plan.paging import (
     decode_page_token,
     encode_page_token,
@@ -113,7 +115,7 @@ class _Source:
     """An engine over the searched traces, and the frame output reads a page from."""
 
     engine: base.Engine
-    frame: TraceFrame | None  # None: a scanned dataset, whose pages are read as text
+    frame: TraceFrame | None  # None: a scanned dataset, whose page rows are read
     dataset: ScannedTraces | None = None
 
     def page(self, keys: list[int]) -> tuple[TraceFrame, list[int]]:
@@ -121,7 +123,7 @@ class _Source:
         if self.frame is not None:
             return self.frame, keys
         assert self.dataset is not None
-        return output.json_frame(self.dataset.json_at(keys)), list(range(len(keys)))
+        return output.page_frame(self.dataset.pages_at(keys)), list(range(len(keys)))
 
 
 def _check_engine(engine: str) -> None:
@@ -237,7 +239,9 @@ def search_traces(
             DESC`` then ``request_id ASC``, which is also the default order.
         page_token: The token of a previous page of the same search.
         return_type: ``"pandas"`` (MLflow's twelve columns), ``"list"`` of
-            ``Trace``, ``"polars"`` or ``"arrow"``; ``None`` is ``"pandas"``.
+            ``Trace``, ``"polars"`` or ``"arrow"`` (the same columns typed:
+            datetimes, durations, key/value maps, lists of span and assessment
+            structs; docs/semantics.md#result-columns); ``None`` is ``"pandas"``.
         include_spans: Whether output rows carry span data.
         locations: Only traces of these experiment ids (a list, as in MLflow).
         experiment_ids: MLflow's older name for ``locations``; give one of them.
@@ -254,8 +258,9 @@ def search_traces(
 
     Returns:
         The matching traces in the requested shape. When more rows exist, the next
-        page's token is ``result.token`` (list), ``df.attrs["next_page_token"]``
-        (pandas) or the ``next_page_token`` schema metadata (arrow).
+        page's token is ``polartrace.next_page_token(result)`` for every type, also
+        ``result.token`` (list), ``df.attrs["next_page_token"]`` (pandas) or the
+        ``next_page_token`` schema metadata (arrow).
 
     Raises:
         FilterError: For a rejected filter (with position and hint).
@@ -277,13 +282,7 @@ def search_traces(
         msg = f"return_type must be one of {_RETURN_TYPES}, not {return_type!r}"
         raise SearchArgumentError(msg)
     _check_engine(engine)
-    if max_results is not None and (
-        not isinstance(max_results, int)
-        or isinstance(max_results, bool)
-        or max_results < 0
-    ):
-        msg = f"max_results must be a non-negative int or None, not {max_results!r}"
-        raise SearchArgumentError(msg)
+    check_max_results(max_results)
     refuse_sql_warehouse(sql_warehouse_id)
     limits = restriction(
         experiment_ids=experiment_ids,
@@ -311,4 +310,6 @@ def search_traces(
         )
     frame, rows = source.page(keys)
     result = output.build(frame, rows, return_type, include_spans, token)
+    if return_type == "polars":  # a Polars frame has no place for its token
+        remember(result, token)
     return with_extracted(result, frame, rows, fields, include_spans)

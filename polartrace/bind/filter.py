@@ -40,10 +40,12 @@ from polartrace.catalogue.fields import (
     ATTRIBUTE_FIELDS,
     FIELDS,
     ISSUE_ID,
+    MODELS,
     PREFIXES,
     RESERVED_KEYS,
     SPAN_ATTRIBUTES,
     SPAN_FIELDS,
+    SPAN_MODEL,
     SPAN_STATUS_VALUES,
     STATE_VALUES,
     FieldSpec,
@@ -52,6 +54,7 @@ from polartrace.catalogue.fields import (
     ValueType,
     suggest_field,
     suggest_prefix,
+    unprefixed,
 )
 from polartrace.catalogue.operators import OPERATORS, LikeKind, like_plan, parse_number
 from polartrace.language import ast
@@ -239,7 +242,9 @@ class _Binder:
                 items.append(self.structure.measure_cond(member, measure))  # type: ignore[arg-type]
             elif isinstance(member, ast.Comparison):
                 cond = self.comparison(member)
-                if cond.field.source is Source.SPAN:
+                if cond.field is MODELS:
+                    items.append(_models(cond))
+                elif cond.field.source is Source.SPAN:
                     if not span_conds:
                         items.append(SpanGroup(()))  # placeholder keeps source order
                     span_conds.append(cond)
@@ -269,10 +274,10 @@ class _Binder:
 
     def resolve(self, field: ast.Field) -> tuple[FieldSpec, str | None]:
         """Resolve a written field to its catalogue entry and key."""
-        prefix = PREFIXES.get(field.prefix)
+        written_prefix, key = unprefixed(field.prefix, field.key)
+        prefix = PREFIXES.get(written_prefix)
         if prefix is None:
             raise self._unknown_prefix(field)
-        key = field.key
         if prefix is Prefix.ATTRIBUTE:
             spec = ATTRIBUTE_FIELDS.get(key)
             if spec is None:
@@ -583,6 +588,33 @@ def _iso_to_ms(text: str) -> int | float | None:
         extra = int(fraction) / 10 ** len(fraction) * 1000
         return millis + int(extra) if extra.is_integer() else millis + extra
     return millis
+
+
+_POSITIVE = {
+    Op.NE: Op.EQ,
+    Op.NOT_IN: Op.IN,
+    Op.NOT_LIKE: Op.LIKE,
+    Op.NOT_ILIKE: Op.ILIKE,
+    Op.NOT_RLIKE: Op.RLIKE,
+}
+
+
+def _models(cond: Cond) -> Node:
+    """``models`` as span groups of its own on ``span.model`` (docs/fields.md).
+
+    A test that matches holds when some span's model passes it; its negation when
+    the trace called some model and no model passes; ``IS NULL`` when it called none.
+    """
+
+    def some(op: Op, value: BoundValue = None) -> SpanGroup:
+        return SpanGroup([Cond(SPAN_MODEL, None, op, value, cond.loc)])
+
+    if cond.op is Op.IS_NULL:
+        return Negate(some(Op.IS_NOT_NULL))
+    positive = _POSITIVE.get(cond.op)
+    if positive is None:
+        return some(cond.op, cond.value)
+    return AllOf([some(Op.IS_NOT_NULL), Negate(some(positive, cond.value))])
 
 
 def _flatten_and(expr: ast.Expr) -> list[ast.Expr]:

@@ -27,6 +27,7 @@ from polartrace.catalogue.fields import (
     Source,
     suggest_field,
     suggest_prefix,
+    unprefixed,
 )
 from polartrace.language import ast
 from polartrace.values.errors import OrderByError, SearchArgumentError, closest_match
@@ -171,6 +172,7 @@ def _order_key(entry: str) -> OrderKey:
             hint=f"did you mean {guess!r}?" if guess else None,
         )
     field = _split_field(match["field"])
+    field = ast.Field(*unprefixed(field.prefix, field.key))
     prefix = PREFIXES.get(field.prefix)
     if prefix is None or prefix not in _ORDERABLE_PREFIXES:
         msg = (

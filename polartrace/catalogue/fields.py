@@ -23,12 +23,27 @@ from polartrace.language.ast import Op
 from polartrace.values.columns import META_PREFIX, TAG_PREFIX
 from polartrace.values.conventions import (
     LINKED_PROMPTS_TAG,
+    SESSION_KEY,
     SOURCE_RUN_KEY,
     SPAN_STATUS_CODES,
     STATE_SPELLINGS,
     TRACE_NAME_TAG,
+    USER_KEY,
 )
 from polartrace.values.errors import closest_match
+from polartrace.values.llm import (
+    SPAN_FIELDS as LLM_SPAN_FIELDS,
+)
+from polartrace.values.llm import (
+    TRACE_FIELDS as LLM_TRACE_FIELDS,
+)
+from polartrace.values.llm import (
+    Kind,
+    LlmField,
+    conventions_markdown,
+    span_value,
+    trace_value,
+)
 
 if TYPE_CHECKING:
     from polartrace.model.trace import Span, Trace
@@ -36,6 +51,9 @@ if TYPE_CHECKING:
 __all__ = [
     "ATTRIBUTE_FIELDS",
     "FIELDS",
+    "LLM_SPAN_COLUMNS",
+    "LLM_TRACE_COLUMNS",
+    "MODELS",
     "NAME_HINTS",
     "ORDER_KEYS",
     "PREFIXES",
@@ -48,6 +66,7 @@ __all__ = [
     "render_markdown",
     "suggest_field",
     "suggest_prefix",
+    "unprefixed",
 ]
 
 
@@ -307,12 +326,86 @@ EXPERIMENT_ID = FieldSpec(
     read=attrgetter("info.experiment_id"),
 )  # fmt: skip
 
+SESSION = FieldSpec(
+    "session", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.METADATA,
+    SESSION_KEY, orderable=True,
+    read=lambda trace: trace.info.trace_metadata.get(SESSION_KEY),
+    description="The trace's session (metadata mlflow.trace.session).",
+)  # fmt: skip
+USER = FieldSpec(
+    "user", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.METADATA,
+    USER_KEY, orderable=True,
+    read=lambda trace: trace.info.trace_metadata.get(USER_KEY),
+    description="The trace's user (metadata mlflow.trace.user).",
+)  # fmt: skip
+
+
+# --- the LLM fields (conventions and rules: values/llm.py, docs/fields.md) ----------
+
+_LLM_WORDS = {
+    "model": "model",
+    "provider": "model provider",
+    "tokens.input": "input (prompt) tokens",
+    "tokens.output": "output (completion) tokens",
+    "tokens.total": "total tokens (input + output when not stated)",
+    "tokens.cache_read": "input tokens read from the provider's cache",
+    "tokens.cache_write": "input tokens written to the provider's cache",
+    "tokens.reasoning": "output tokens spent on reasoning",
+    "cost.input": "cost of the input tokens",
+    "cost.output": "cost of the output tokens",
+    "cost.total": "total cost",
+    "time_to_first_token_ms": "time to the first streamed token, ms",
+}
+
+
+def _llm_span_spec(field: LlmField) -> FieldSpec:
+    def read(span: Span) -> Any:
+        return span_value(field, span.get_attribute)
+
+    name = field.name
+    if field.kind is Kind.NAME:
+        vtype, ops = ValueType.STRING, _STRING_OPS | _NULL_OPS
+    else:
+        vtype, ops = ValueType.NUMBER, _NUMERIC_OPS | _NULL_OPS
+    return FieldSpec(
+        "span." + name, Prefix.SPAN, vtype, ops, Source.SPAN, name, read_span=read,
+        description=f"Some span's {_LLM_WORDS[name]}; null when no source is "
+        "valid.",
+    )  # fmt: skip
+
+
+def _llm_trace_spec(name: str) -> FieldSpec:
+    def read(trace: Trace) -> Any:
+        spans = [(s.span_id, s.parent_id, s.get_attribute) for s in trace.data.spans]
+        return trace_value(name, trace.info.trace_metadata, spans)
+
+    return FieldSpec(
+        name, _A, ValueType.NUMBER, _NUMERIC_OPS | _NULL_OPS, Source.INFO, name,
+        orderable=True, read=read,
+        description=f"The trace's {_LLM_WORDS[name]}: MLflow's trace metadata, else "
+        "the sum over the spans MLflow counts.",
+    )  # fmt: skip
+
+
+LLM_SPAN_SPECS: tuple[FieldSpec, ...] = tuple(map(_llm_span_spec, LLM_SPAN_FIELDS))
+LLM_TRACE_SPECS: tuple[FieldSpec, ...] = tuple(map(_llm_trace_spec, LLM_TRACE_FIELDS))
+SPAN_MODEL = LLM_SPAN_SPECS[0]
+MODELS = FieldSpec(
+    "models", _A, ValueType.STRING, _STRING_OPS | _NULL_OPS, Source.SPAN, "model",
+    description="The models the trace called (span.model of its spans): = IN LIKE "
+    "are true when any model matches, != NOT IN NOT LIKE when some model exists and "
+    "none matches, IS NULL when it called none.",
+)  # fmt: skip
+#: The frame columns the LLM fields add, by table; `polartrace.frame.llm` fills them.
+LLM_SPAN_COLUMNS: tuple[str, ...] = tuple(str(s.column) for s in LLM_SPAN_SPECS)
+LLM_TRACE_COLUMNS: tuple[str, ...] = tuple(str(s.column) for s in LLM_TRACE_SPECS)
+
 #: Every field, in documentation order.
 FIELDS: tuple[FieldSpec, ...] = (
     STATUS, TIMESTAMP, EXECUTION_TIME, END_TIME, REQUEST_ID, CLIENT_REQUEST_ID, NAME,
-    RUN_ID, PROMPT, TEXT, EXPERIMENT_ID, TAGS, METADATA, SPAN_NAME, SPAN_TYPE,
-    SPAN_STATUS, SPAN_DURATION, SPAN_CONTENT, SPAN_ATTRIBUTES, FEEDBACK, EXPECTATION,
-    ISSUE_ID,
+    RUN_ID, SESSION, USER, *LLM_TRACE_SPECS, MODELS, PROMPT, TEXT, EXPERIMENT_ID, TAGS,
+    METADATA, SPAN_NAME, SPAN_TYPE, SPAN_STATUS, SPAN_DURATION, *LLM_SPAN_SPECS,
+    SPAN_CONTENT, SPAN_ATTRIBUTES, FEEDBACK, EXPECTATION, ISSUE_ID,
 )  # fmt: skip
 
 #: Unprefixed (or attribute-prefixed) names, aliases included.
@@ -326,8 +419,10 @@ ATTRIBUTE_FIELDS: dict[str, FieldSpec] = {
 #: ``span.<key>`` fields other than ``span.attributes.<key>``.
 SPAN_FIELDS: dict[str, FieldSpec] = {
     spec.name.removeprefix("span."): spec
-    for spec in (SPAN_NAME, SPAN_TYPE, SPAN_STATUS, SPAN_DURATION, SPAN_CONTENT)
-}
+    for spec in (
+        SPAN_NAME, SPAN_TYPE, SPAN_STATUS, SPAN_DURATION, *LLM_SPAN_SPECS, SPAN_CONTENT
+    )
+}  # fmt: skip
 
 #: Reserved tag/metadata keys that are really attribute fields.
 RESERVED_KEYS: dict[tuple[Prefix, str], FieldSpec] = {
@@ -362,6 +457,22 @@ PREFIX_HINTS: dict[str, str] = {
     "expectations": "expectation", "spans": "span", "attr": "attributes",
     "run": "attributes", "meta": "metadata", "trace_metadata": "metadata",
 }  # fmt: skip
+
+
+def unprefixed(prefix: str | None, key: str) -> tuple[str | None, str]:
+    """Read ``prefix.key`` as one dotted attribute name when it is one.
+
+    ``tokens.total`` parses as prefix ``tokens`` and key ``total``; no prefix is
+    spelled ``tokens``, so it names the attribute field ``tokens.total``.
+
+    >>> unprefixed("cost", "total"), unprefixed("tags", "env")
+    ((None, 'cost.total'), ('tags', 'env'))
+    """
+    if prefix is not None and prefix not in PREFIXES:
+        dotted = f"{prefix}.{key}"
+        if dotted in ATTRIBUTE_FIELDS:
+            return None, dotted
+    return prefix, key
 
 
 def suggest_field(name: str, *, orderable: bool = False) -> str | None:
@@ -438,6 +549,7 @@ def render_markdown() -> str:
         )
         + ".",
         "",
+        conventions_markdown(),
     ]
     return "\n".join(lines)
 

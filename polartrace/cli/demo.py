@@ -92,9 +92,7 @@ def _demo_metrics(
     try:
         import matplotlib  # noqa: F401  (the optional 'chart' extra)
     except ImportError:
-        out.write(
-            "Install matplotlib (pip install 'matplotlib>=3.8') for charts.\n\n"
-        )
+        out.write("Install matplotlib (pip install 'matplotlib>=3.8') for charts.\n\n")
         return
     from polartrace.cli.stats import chart_columns, write_chart
 

@@ -18,7 +18,8 @@
 
 Memory stays bounded by the batch size, one key set (4 bytes per matching trace)
 per non-trace match, and the sort of the matching rows' order keys. Keys are the
-dataset's own ``_key`` values; `ScannedTraces.json_at` reads the JSON text of a page.
+dataset's own ``_key`` values; `ScannedTraces.pages_at` reads the page table rows of
+a page (`polartrace.io.parquet.read_pages`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from polartrace.engines.polars.structure import (
     empty_value,
     qualifying_keys,
 )
+from polartrace.frame.llm import LLM_SPAN_SCHEMA, LLM_TRACE_SCHEMA
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -66,10 +68,17 @@ from polartrace.frame.schema import (
     ATTR_PREFIX,
     NUM_PREFIX,
     RAW_PREFIX,
+    duration_ms,
 )
 from polartrace.frame.trace_frame import TraceFrame, _derive_attribute
 from polartrace.frame.units import build_units
-from polartrace.io.parquet import TABLES, read_manifest, read_parquet, table_files
+from polartrace.io.parquet import (
+    TABLES,
+    read_manifest,
+    read_pages,
+    read_parquet,
+    table_files,
+)
 from polartrace.language.ast import Op, Quantifier
 from polartrace.plan.search import (
     And,
@@ -85,6 +94,7 @@ from polartrace.plan.search import (
     SpanQuantified,
     TextMatch,
 )
+from polartrace.values.errors import TraceFormatError
 
 __all__ = ["BATCH_ROWS", "LazyEngine", "ScannedTraces"]
 
@@ -92,6 +102,8 @@ __all__ = ["BATCH_ROWS", "LazyEngine", "ScannedTraces"]
 BATCH_ROWS: Final = 20_000
 _SPAN_BASE: Final = ("_key", "name", "type", "status", "duration_ms")
 _SPAN_TREE: Final = ("span_id", "parent_id")
+_TIMES: Final = ("start_ns", "end_ns")
+_LLM: Final = {"traces": set(LLM_TRACE_SCHEMA), "spans": set(LLM_SPAN_SCHEMA)}
 _PREVIEWS: Final = ("_key", "request_preview", "response_preview")
 _SCHEMAS: Final = {
     "traces": _TRACE_SCHEMA,
@@ -123,6 +135,31 @@ class ScannedTraces:
         self.files = {name: table_files(root, name) for name in TABLES}
         self.traces = _scan(self.files["traces"])
         self.schema = self.traces.collect_schema()
+        span_columns = {
+            name for file in self.files["spans"] for name in pq.read_schema(file).names
+        }
+        # Datasets written before the LLM fields lack their columns: `read_parquet`
+        # derives them from whole tables, a scan cannot.
+        self.without_llm = not (
+            _LLM["traces"] <= set(self.schema.names()) and _LLM["spans"] <= span_columns
+        )
+
+    def require(self, columns: Sequence[str]) -> None:
+        """Fail naming the field if ``columns`` needs an LLM column the files lack.
+
+        Raises:
+            TraceFormatError: Naming the field and how to get its column.
+        """
+        if not self.without_llm:
+            return
+        for name in columns:
+            if name in _LLM["traces"] or name in _LLM["spans"]:
+                msg = (
+                    f"field {name!r} needs the LLM columns, which this dataset was "
+                    "written without (by an earlier polartrace); convert its source "
+                    "again (polartrace convert), or load it whole with read_parquet"
+                )
+                raise TraceFormatError(msg, source=self.path)
 
     def __repr__(self) -> str:
         traces = self.manifest.get("traces")
@@ -136,10 +173,8 @@ class ScannedTraces:
         """Load the whole dataset into an eager ``TraceFrame``."""
         return read_parquet(self.path)
 
-    def json_at(self, keys: Sequence[int]) -> pl.Series:
-        """The MLflow JSON text of the traces ``keys``, in that order."""
-        if not keys:
-            return pl.Series("json", [], dtype=pl.String)
+    def pages_at(self, keys: Sequence[int]) -> pl.DataFrame:
+        """The page table rows of the traces ``keys``, in that order (`read_pages`)."""
         wanted = pl.Series("_key", keys, dtype=pl.UInt32)
         order = pl.DataFrame(
             {"_key": wanted, "_order": pl.int_range(len(keys), eager=True)}
@@ -149,7 +184,8 @@ class ScannedTraces:
             .filter(pl.col("_key").is_in(wanted.implode()))
             .collect(engine="streaming")
         )
-        return order.join(rows, on="_key").sort("_order")["json"]
+        table = order.join(rows, on="_key").sort("_order")
+        return read_pages(table, self.manifest["version"], Path(self.path))
 
     def raw_columns(self) -> list[str]:
         """Every span attribute column (``raw:<key>``) of the dataset."""
@@ -162,16 +198,19 @@ class ScannedTraces:
 
     def batches(self, table: str, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
         """``table`` in batches of ``columns``; a column no file has reads as null."""
+        self.require(columns)
         schema = _SCHEMAS[table]
+        read = _read_columns(table, columns)
         for file in self.files[table]:
             reader = pq.ParquetFile(file)
             present = set(reader.schema_arrow.names)
-            wanted = [c for c in columns if c in present]
+            wanted = [c for c in read if c in present]
             for batch in reader.iter_batches(
                 batch_size=self.batch_rows, columns=wanted
             ):
                 df = pl.from_arrow(batch)
                 assert isinstance(df, pl.DataFrame)
+                df = _with_durations(table, df, columns)
                 missing = [
                     pl.lit(None, dtype=schema.get(name, pl.String())).alias(name)
                     for name in columns
@@ -187,11 +226,13 @@ class ScannedTraces:
         time, about ``batch_rows`` spans per range (by the file's spans per key),
         whatever order its rows are in.
         """
+        self.require(columns)
         schema = _SCHEMAS["spans"]
+        read = _read_columns("spans", columns)
         for file in self.files["spans"]:
             scan = pl.scan_parquet(Path(file))
             present = set(scan.collect_schema().names())
-            wanted = [c for c in columns if c in present]
+            wanted = [c for c in read if c in present]
             missing = [
                 pl.lit(None, dtype=schema.get(name, pl.String())).alias(name)
                 for name in columns
@@ -208,8 +249,33 @@ class ScannedTraces:
                     .select(wanted)
                     .collect()
                 )
+                batch = _with_durations("spans", batch, columns)
                 if not batch.is_empty():
                     yield batch.with_columns(missing) if missing else batch
+
+
+def _read_columns(table: str, columns: Sequence[str]) -> list[str]:
+    """The stored columns to read for ``columns`` (`_with_durations`)."""
+    if table != "spans" or "duration_ms" not in columns:
+        return list(columns)
+    return list(dict.fromkeys(c for c in columns if c != "duration_ms")) + [
+        t for t in _TIMES if t not in columns
+    ]
+
+
+def _with_durations(
+    table: str, batch: pl.DataFrame, columns: Sequence[str]
+) -> pl.DataFrame:
+    """A batch with ``duration_ms`` computed from the span times, as every frame has it.
+
+    Datasets written by earlier versions store durations one float step off.
+    """
+    if table != "spans" or "duration_ms" not in columns:
+        return batch
+    if not set(_TIMES) <= set(batch.columns):
+        return batch  # no times: the column reads as null
+    batch = batch.with_columns(duration_ms(pl.col("start_ns"), pl.col("end_ns")))
+    return batch.select(c for c in columns if c in batch.columns)
 
 
 def _key_range(scan: pl.LazyFrame) -> tuple[int, int, int]:
@@ -262,6 +328,7 @@ class LazyEngine:
         exprs = []
         for i, key in enumerate(plan.order):
             if not isinstance(key, AggregateKey):
+                self.dataset.require([str(key.field.column)])
                 exprs.append(sort_column(key, columns))
                 continue
             # An aggregate sort key: its values joined on, empty where no span.
@@ -289,6 +356,7 @@ class LazyEngine:
         match node:
             case ColumnTest(cond=cond):
                 name = column_name(cond)
+                self.dataset.require([name])
                 schema = self.dataset.schema
                 if name not in schema:
                     return column_test(cond, None)
@@ -348,6 +416,8 @@ class LazyEngine:
                 columns.append(RAW_PREFIX + str(cond.key))
             elif cond.field.column == "content":
                 columns += [*self.dataset.raw_columns(), "events"]
+            else:
+                columns.append(str(cond.field.column))
         found = []
         for table in self.dataset.batches("spans", list(dict.fromkeys(columns))):
             batch = _SpanBatch(table)

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from polartrace.frame.llm import LLM_NAME_COLUMNS
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     META_PREFIX,
@@ -79,7 +80,11 @@ def concat(frames: Iterable[TraceFrame]) -> TraceFrame:
     ]
     traces = _join([f.traces for f in parts], key_offsets)
     spans = _join(spans_of, key_offsets, span_offsets)
-    spans = spans.with_columns(_compact(spans["name"]), _compact(spans["type"]))
+    spans = spans.with_columns(
+        _compact(spans[name])
+        for name in ("name", "type", *LLM_NAME_COLUMNS)
+        if name in spans.columns
+    )
     # As `TraceFrame.from_traces` lays them out: info, then every tag, then every
     # metadata key, each in first-appearance order.
     tags = [c for c in traces.columns if c.startswith(TAG_PREFIX)]
@@ -95,22 +100,14 @@ def concat(frames: Iterable[TraceFrame]) -> TraceFrame:
     prompts = _join([f.prompts for f in parts], key_offsets)
     _warn_duplicates(traces["trace_id"])
     objects = [f._objects for f in parts]
-    if all(o is not None for o in objects):
-        return TraceFrame(
-            traces, spans, assessments, prompts, [t for o in objects for t in o or ()]
-        )
-    texts = pl.concat(
-        [pl.Series("json", f.json_at(range(len(f))), dtype=pl.String) for f in parts]
-    )
-    kept = [f._json_parts for f in parts]
-    json_parts = (
-        pl.concat([k for k in kept if k is not None])
-        if all(k is not None for k in kept)
+    joined = (
+        [t for o in objects for t in o or ()]
+        if all(o is not None for o in objects)
         else None
     )
-    return TraceFrame(
-        traces, spans, assessments, prompts, raw_json=texts, json_parts=json_parts
-    )
+    # A frame of objects writes its page table when asked (`TraceFrame.pages`).
+    pages = None if joined is not None else pl.concat([f.pages for f in parts])
+    return TraceFrame(traces, spans, assessments, prompts, joined, pages=pages)
 
 
 def _widen(table: pl.DataFrame) -> pl.DataFrame:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
 
 from polartrace.frame.schema import RAW_PREFIX
-from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS
+from polartrace.values.conventions import SPAN_INPUTS, SPAN_OUTPUTS, root_span
 from polartrace.values.json_values import decode_attribute_fast
 
 __all__ = ["dumps", "root_texts"]
@@ -45,17 +45,10 @@ def _roots(
         return [None] * len(wanted)
     read = ["_key", "parent_id", *columns]
     if not (span_keys.flags["SORTED_ASC"] or span_keys.is_sorted()):
-        roots = (
-            spans.lazy()
-            .select(read)
-            .filter(pl.col("parent_id").is_null())
-            .filter(pl.col("_key").is_in(keys.implode()))
-            .unique("_key", keep="first", maintain_order=True)
-            .collect()
-            .rows()
-        )
-        found = {row[0]: row[2:] for row in roots}
-        return [found.get(key) for key in wanted]
+        of_key: dict[int, list[tuple[Any, ...]]] = {}
+        for row in spans.filter(pl.col("_key").is_in(keys.implode()))[read].rows():
+            of_key.setdefault(row[0], []).append(row)
+        return [_root_columns(of_key.get(key, ())) for key in wanted]
     first = span_keys.search_sorted(keys, side="left").to_list()
     last = spans.height - 1
     probe = pl.Series([min(row, last) for row in first], dtype=pl.UInt32)
@@ -65,7 +58,7 @@ def _roots(
     for at, (key, head) in enumerate(zip(wanted, heads, strict=True)):
         if head[0] != key:  # no span at all
             out.append(None)
-        elif head[1] is None:
+        elif _parent_of(head) is None:  # the first span is the root (`root_span`)
             out.append(head[2:])
         else:
             out.append(None)
@@ -76,9 +69,18 @@ def _roots(
         rows = pl.Series(list(itertools.chain(*runs)), dtype=pl.UInt32)
         later_rows = iter(spans[rows, read].rows())
         for at, run in zip(later, runs, strict=True):
-            own = list(itertools.islice(later_rows, len(run)))
-            out[at] = next((row[2:] for row in own if row[1] is None), None)
+            out[at] = _root_columns(list(itertools.islice(later_rows, len(run))))
     return out
+
+
+def _parent_of(row: tuple[Any, ...]) -> str | None:
+    return row[1]  # type: ignore[no-any-return]  # the parent_id column
+
+
+def _root_columns(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+    """The read columns of the root span among one trace's span rows, in order."""
+    root = root_span(rows, _parent_of)
+    return None if root is None else root[2:]
 
 
 def _writer() -> Callable[[Any], str]:

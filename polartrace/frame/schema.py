@@ -27,6 +27,7 @@ __all__ = [
     "SPAN_STATUS_ENUM",
     "STATE_ENUM",
     "TAG_PREFIX",
+    "duration_ms",
 ]
 
 
@@ -69,3 +70,24 @@ _ASSESSMENT_SCHEMA: dict[str, pl.DataType] = {
     "number": pl.Float64(),
 }
 _PROMPT_SCHEMA: dict[str, pl.DataType] = {"_key": pl.UInt32(), "prompt": pl.String()}
+
+
+def _per_million(ns: pl.Series) -> pl.Series:
+    # By a column of divisors, element by element: Polars multiplies by the
+    # reciprocal of a scalar divisor, one float step off ``ns / 1e6`` for about a
+    # third of durations.
+    million = pl.repeat(1e6, len(ns), dtype=pl.Float64, eager=True)
+    return ns.cast(pl.Float64) / million
+
+
+def duration_ms(start_ns: pl.Expr, end_ns: pl.Expr) -> pl.Expr:
+    """A span's duration in ms from its times in ns, exactly as `Span.duration_ms`.
+
+    Python's ``(end - start) / 1e6``: the integer difference, rounded to a float,
+    divided by a million (one IEEE division). Null where either time is null.
+    """
+    return (
+        (end_ns - start_ns)
+        .map_batches(_per_million, return_dtype=pl.Float64)
+        .alias("duration_ms")
+    )

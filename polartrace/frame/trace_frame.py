@@ -26,8 +26,15 @@ Five tables share a dense ``UInt32`` trace key ``_key`` (the row number in
 ``prompts``
     One row per linked prompt version (``name/version``).
 
-The frame keeps the source ``Trace`` objects (or their JSON lines) only to build
-output rows for the traces a search returns.
+A sixth table, ``pages``, has no key column: its row ``i`` is trace ``i``. It holds
+what a result page reads of each trace (`polartrace.frame.pages`): the trace's JSON
+text in parts, the nested parts of MLflow's result columns as JSON text, and the
+request and response. Each reader fills it once.
+
+A frame built from ``Trace`` objects keeps them instead, for the list output and
+iteration, and writes page table rows from them for the rows a page returns (the
+whole table only when asked for it: `TraceFrame.pages`); a frame read from a file
+builds objects only for the rows asked for.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ import polars as pl
 
 from polartrace.catalogue.fields import FIELDS, Source
 from polartrace.catalogue.text_units import linked_prompts
+from polartrace.frame.llm import with_llm_columns
+from polartrace.frame.pages import PAGE_SCHEMA, from_texts, from_traces, whole_texts
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -104,30 +113,28 @@ class TraceFrame:
         objects: Sequence[Trace] | None = None,
         *,
         raw_json: pl.Series | None = None,
-        json_parts: pl.DataFrame | None = None,
+        pages: pl.DataFrame | None = None,
     ) -> None:
-        if objects is None and raw_json is None:
-            msg = "a TraceFrame needs its Trace objects or their JSON text"
-            raise ValueError(msg)
-        if json_parts is not None and (
-            raw_json is None or json_parts.height != len(raw_json)
-        ):
-            msg = "a TraceFrame's kept JSON parts need one row per JSON text"
+        if pages is None:
+            if raw_json is not None:
+                pages = from_texts(raw_json.to_list())
+            elif objects is None:
+                msg = "a TraceFrame needs its Trace objects, their JSON text or pages"
+                raise ValueError(msg)
+        elif pages.schema != PAGE_SCHEMA:
+            msg = f"a TraceFrame's pages need the columns {PAGE_SCHEMA}"
             raise ValueError(msg)
         self.traces = traces
         self.spans = spans
         self.assessments = assessments
         self.prompts = prompts
         self._objects = objects
-        # One MLflow JSON text per trace, in key order: frames read from files keep
-        # this instead of objects and build Trace objects only for returned rows.
-        self._raw_json = raw_json
-        # What a page of Polars output reads from each text, when a file kept it
-        # (`polartrace.io.parquet`): where its parts are
-        # (`polartrace.frame.cut.OFFSETS`, null where `cut` did not take the text) and
-        # its root span's request and response text. A page then slices instead of
-        # cutting and writing.
-        self._json_parts = json_parts
+        # What a result page reads of each trace, one row per trace in key order
+        # (`polartrace.frame.pages`): frames read from files keep this instead of
+        # objects and build Trace objects only for returned rows. A frame of
+        # objects writes the rows a page asks for (`page_rows`), and the whole
+        # table only when asked for it (`pages`).
+        self._pages = pages
         self._units: pl.DataFrame | None = None
         self._time_order: tuple[pl.Series, pl.Series] | None = None
         # Derived data is added on first use; the lock keeps concurrent searches
@@ -137,6 +144,37 @@ class TraceFrame:
         self._compiled: dict[str, Any] = {}
         self._trace_names = frozenset(traces.columns)
         self._trace_facts: dict[str, tuple[pl.DataType, bool]] = {}
+
+    @property
+    def pages(self) -> pl.DataFrame:
+        """The page table (`polartrace.frame.pages`); objects write it on first use."""
+        with self._lock:
+            if self._pages is None:
+                assert self._objects is not None
+                self._pages = from_traces(self._objects)
+            return self._pages
+
+    @property
+    def page_count(self) -> int:
+        """The rows of the page table: the frame's traces, or a page's rows alone."""
+        pages = self._pages
+        if pages is not None:
+            return pages.height
+        assert self._objects is not None
+        return len(self._objects)
+
+    def page_rows(self, rows: pl.Series) -> pl.DataFrame:
+        """The page table rows ``rows``, in that order.
+
+        A frame of objects whose table was not asked for writes just these rows:
+        a page then costs the writing of its traces, not of the frame's.
+        """
+        pages = self._pages
+        if pages is not None:
+            return pages[rows]
+        assert self._objects is not None
+        objects = self._objects
+        return from_traces([objects[row] for row in rows.to_list()])
 
     @property
     def units(self) -> pl.DataFrame:
@@ -230,11 +268,11 @@ class TraceFrame:
 
     def json_at(self, keys: Iterable[int]) -> list[str]:
         """Return the MLflow JSON text of the given rows, in that order."""
-        if self._raw_json is not None:
-            # One gather, not one Series lookup per key (each costs microseconds).
-            rows = pl.Series(list(keys), dtype=pl.Int64)
-            return self._raw_json.gather(rows).to_list()
-        return [trace.to_json() for trace in self.traces_at(keys)]
+        if self._pages is None:  # a frame of objects, whose table was not written
+            return [trace.to_json() for trace in self.traces_at(keys)]
+        # One gather, not one Series lookup per key (each costs microseconds).
+        rows = pl.Series(list(keys), dtype=pl.Int64)
+        return whole_texts(self._pages[rows]).to_list()
 
     @property
     def tag_keys(self) -> list[str]:
@@ -322,15 +360,18 @@ class TraceFrame:
 
 
 # The trace and span columns that hold a catalogue field, and the field's accessor.
+# The LLM columns are derived from the finished tables instead (`frame.llm`).
 _INFO_FIELDS: list[tuple[str, Callable[[Trace], Any]]] = [
     (str(spec.frame_column), spec.read)
     for spec in FIELDS
-    if spec.source is Source.INFO and spec.read is not None
+    if spec.source is Source.INFO
+    and spec.read is not None
+    and spec.frame_column in _TRACE_SCHEMA
 ]
 _SPAN_FIELDS: list[tuple[str, Callable[[Span], Any]]] = [
     (str(spec.frame_column), spec.read_span)
     for spec in FIELDS
-    if spec.read_span is not None
+    if spec.read_span is not None and spec.frame_column in _SPAN_SCHEMA
 ]
 
 
@@ -428,6 +469,7 @@ class _Builder:
         assessments = assessments.with_columns(
             _compact(assessments["kind"]), _compact(assessments["name"])
         )
+        traces, spans = with_llm_columns(traces, spans, _compact)
         return TraceFrame(traces, spans, assessments, prompts, objects)
 
 

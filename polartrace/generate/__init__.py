@@ -98,6 +98,7 @@ from polartrace.generate._trace import _Generator
 
 __all__ = [
     "DEFAULT_START_MS",
+    "GENERATOR_VERSION",
     "generate_jsonl_lines",
     "generate_trace_dicts",
     "write_jsonl",
@@ -105,6 +106,9 @@ __all__ = [
 
 DEFAULT_START_MS: Final = 1_735_689_600_000
 """2025-01-01T00:00:00Z, the default start of the 30-day window."""
+
+GENERATOR_VERSION: Final = 2
+"""Bumped whenever a seed's output changes, so cached files name what they hold."""
 
 
 def _check(n: int, span_range: tuple[int, int]) -> None:

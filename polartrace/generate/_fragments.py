@@ -16,9 +16,14 @@ from polartrace.generate._vocab import (
     _LOG_LEVEL,
     _MAX_TOKENS,
     _MODELS,
+    _PROVIDERS,
     _TEMPERATURES,
 )
-from polartrace.values.conventions import truncate_preview
+from polartrace.values.conventions import (
+    LLM_MODEL_KEY,
+    LLM_PROVIDER_KEY,
+    truncate_preview,
+)
 
 # JSON text of a str exactly as json.dumps(s, ensure_ascii=False) writes it, which is
 # how MLflow encodes span attributes (non-ASCII kept); C-accelerated.
@@ -43,6 +48,8 @@ _A_MODEL: Final = {
     m: _kv("model", f'"{m}"')
     for m in (*_MODELS, "text-embedding-3-small", "rerank-english-v3.0")
 }
+_A_LLM_MODEL: Final = {m: _kv(LLM_MODEL_KEY, f'"{m}"') for m in _MODELS}
+_A_PROVIDER: Final = {m: _kv(LLM_PROVIDER_KEY, f'"{p}"') for m, p in _PROVIDERS.items()}
 _A_TEMPERATURE: Final = tuple(_kv("temperature", t) for t in _TEMPERATURES)
 _A_MAX_TOKENS: Final = tuple(_kv("max_tokens", m) for m in _MAX_TOKENS)
 _A_STREAM: Final = (_kv("stream", "true"), _kv("stream", "false"))
@@ -68,6 +75,15 @@ def _preview(text: str, escaped: str, limit: int) -> str:
     ``escaped`` is ``text`` already escaped, reused when no cut is needed.
     """
     return escaped if len(text) <= limit else _ea(truncate_preview(text, limit))
+
+
+def _cost(in_micro: int, out_micro: int) -> str:
+    """Return the ``mlflow.llm.cost`` / ``mlflow.trace.cost`` JSON text (USD)."""
+    total = in_micro + out_micro
+    return (
+        f'{{"input_cost": {in_micro / 1e6!r}, "output_cost": {out_micro / 1e6!r}, '
+        f'"total_cost": {total / 1e6!r}}}'
+    )
 
 
 def _usage(in_tok: int, out_tok: int) -> str:

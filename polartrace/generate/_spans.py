@@ -20,15 +20,19 @@ from polartrace.generate._fragments import (
     _A_FUNCTION,
     _A_K,
     _A_LEVEL,
+    _A_LLM_MODEL,
     _A_MAX_TOKENS,
     _A_MODEL,
+    _A_PROVIDER,
     _A_STREAM,
     _A_TEMPERATURE,
     _A_TYPE,
     _STATUS_ERROR,
     _STATUS_OK,
+    _cost,
     _ea,
     _jstr,
+    _kv,
 )
 from polartrace.generate._primitives import (
     _MS_NS,
@@ -43,12 +47,13 @@ from polartrace.generate._vocab import (
     _DOCS_KB,
     _ERRORS,
     _FAIL_WEIGHT,
+    _PRICES,
     _RESEARCH_KB,
     _SUPPORT_KB,
     _SYSTEM_PROMPTS,
     _TIME_WEIGHT,
 )
-from polartrace.values.conventions import CHAT_USAGE_KEY
+from polartrace.values.conventions import CHAT_USAGE_KEY, LLM_COST_KEY
 
 
 class _Span:
@@ -315,15 +320,24 @@ class _SpanWriter:
             stream = f", {_A_STREAM[rng.random() < 0.3]}" if rng.random() < 0.12 else ""
             tail = ""
             if ok:
+                price_in, price_out = _PRICES[model]
+                in_micro, out_micro = (
+                    round(in_tok * price_in),
+                    round(out_tok * price_out),
+                )
                 usage[0] += in_tok
                 usage[1] += out_tok
+                usage[2] += in_micro
+                usage[3] += out_micro
                 tail = (
                     f', "{CHAT_USAGE_KEY}": "{{\\"input_tokens\\": {in_tok}, '
                     f'\\"output_tokens\\": {out_tok}, '
-                    f'\\"total_tokens\\": {in_tok + out_tok}}}", {out}'
+                    f'\\"total_tokens\\": {in_tok + out_tok}}}", '
+                    f"{_kv(LLM_COST_KEY, _cost(in_micro, out_micro))}, {out}"
                 )
             return (
-                f"{inputs}, {_A_MODEL[model]}, {temperature}, {max_tokens}{stream}"
+                f"{inputs}, {_A_MODEL[model]}, {_A_LLM_MODEL[model]}, "
+                f"{_A_PROVIDER[model]}, {temperature}, {max_tokens}{stream}"
                 f"{tail}, {_A_LEVEL[typ]}"
             )
         extra = ""
@@ -357,7 +371,7 @@ class _SpanWriter:
     def spans(
         self, app_i: int, app: _App, state: str, request_ms: int, c: _Content,
         model: str, trace_id: str, otel_tid: str,
-    ) -> tuple[list[str], int, int, int, list[int]]:  # fmt: skip
+    ) -> tuple[list[str], int, list[int], list[int]]:  # fmt: skip
         """Return the span texts, the duration (ms), the token usage and span sizes."""
         rng = self.rng
         spans = self._span_plan(app_i, app)
@@ -380,7 +394,7 @@ class _SpanWriter:
         # mlflow.traceRequestId attribute (the root puts mlflow.experimentId before).
         head = f'{{"trace_id": "{otel_tid}", "span_id": "'
         tid_attr = f'"mlflow.traceRequestId": "\\"{trace_id}\\""'
-        usage = [0, 0]
+        usage = [0, 0, 0, 0]  # tokens in, out; cost in, out (micro-USD)
         texts: list[str] = []
         sizes: list[int] = []
         for i, s in enumerate(spans):
@@ -419,4 +433,4 @@ class _SpanWriter:
             sizes.append(len(text))
         root = spans[0]
         sizes.sort()
-        return texts, (root.end - root.start) // _MS_NS, usage[0], usage[1], sizes
+        return texts, (root.end - root.start) // _MS_NS, usage, sizes

@@ -15,7 +15,7 @@ from typing import Final
 from polartrace.generate._apps import _APP_CUM, _APPS
 from polartrace.generate._assessments import draw_assessments
 from polartrace.generate._content import _Session, draw_content
-from polartrace.generate._fragments import _LOCATION, _kv, _preview, _usage
+from polartrace.generate._fragments import _LOCATION, _cost, _kv, _preview, _usage
 from polartrace.generate._primitives import (
     _DAY_MS,
     _HOUR_MS,
@@ -36,6 +36,7 @@ from polartrace.generate._vocab import (
     _VOCAB,
 )
 from polartrace.values.conventions import (
+    COST_KEY,
     PREVIEW_MAX_CHARS,
     SESSION_KEY,
     TOKEN_USAGE_KEY,
@@ -174,7 +175,7 @@ class _Generator:
         tail = ""
         assessments: list[str] = []
         if state != "IN_PROGRESS":
-            spans, duration_ms, in_tok, out_tok, sizes = self.span_writer.spans(
+            spans, duration_ms, usage, sizes = self.span_writer.spans(
                 app_i, app, state, request_ms, c, model, trace_id,
                 _b64(tid.to_bytes(16, "big")),
             )  # fmt: skip
@@ -185,8 +186,10 @@ class _Generator:
                 _preview(c.root_out, c.root_out_j, _METADATA_CHARS) if ok else '""'
             )
             md.append(f'"mlflow.traceOutputs": {outputs}')
+            in_tok, out_tok, in_micro, out_micro = usage
             if in_tok:
                 md.append(_kv(TOKEN_USAGE_KEY, _usage(in_tok, out_tok)))
+                md.append(_kv(COST_KEY, _cost(in_micro, out_micro)))
             total = sum(sizes) + 1200 + 2 * (len(c.root_in) + len(c.root_out))
             stats = (
                 f'{{"total_size_bytes": {total}, "num_spans": {len(sizes)}, '

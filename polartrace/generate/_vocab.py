@@ -392,6 +392,17 @@ _MODELS: Final = (
     "llama-3.1-70b-instruct",
 )
 _MODEL_CUM: Final = (40, 60, 75, 85, 93, 100)
+#: Each model's provider and list price in USD per million input and output tokens.
+_PROVIDERS: Final = {
+    "gpt-4o-mini": "openai", "gpt-4o": "openai", "claude-3-5-sonnet": "anthropic",
+    "claude-3-5-haiku": "anthropic", "gpt-4.1-mini": "openai",
+    "llama-3.1-70b-instruct": "meta",
+}  # fmt: skip
+_PRICES: Final = {
+    "gpt-4o-mini": (0.15, 0.6), "gpt-4o": (2.5, 10.0),
+    "claude-3-5-sonnet": (3.0, 15.0), "claude-3-5-haiku": (0.8, 4.0),
+    "gpt-4.1-mini": (0.4, 1.6), "llama-3.1-70b-instruct": (0.88, 0.88),
+}  # fmt: skip
 _TEMPERATURES: Final = ("0.0", "0.0", "0.1", "0.2", "0.3", "0.5", "0.7", "1.0")
 _MAX_TOKENS: Final = ("256", "512", "1024", "1024", "2048", "4096")
 _ENVS: Final = ("production", "staging", "dev")

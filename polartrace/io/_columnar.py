@@ -33,17 +33,30 @@ functions the line parser uses, from the exact text of just those parts.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
+import re
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.json as pj
+from attrs import define
 
 from polartrace.catalogue.text_units import linked_prompts
+from polartrace.frame.llm import with_llm_columns
+from polartrace.frame.pages import (
+    ASSESSMENTS_KEY,
+    METADATA_KEY,
+    PAGE_COLUMNS,
+    TAGS_KEY,
+    from_texts,
+)
+from polartrace.frame.root_spans import dumps, root_texts
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -52,6 +65,7 @@ from polartrace.frame.schema import (
     SPAN_STATUS_ENUM,
     STATE_ENUM,
     TAG_PREFIX,
+    duration_ms,
 )
 from polartrace.frame.trace_frame import TraceFrame, _assessment_rows, _compact
 from polartrace.model.assessment import read_assessment
@@ -67,7 +81,8 @@ from polartrace.values.conventions import (
     status_code_json,
 )
 from polartrace.values.errors import TraceFormatError
-from polartrace.values.json_values import decode_attribute
+from polartrace.values.json_values import LONG_INTEGER, decode_attribute
+from polartrace.values.nesting import MAX_DEPTH, loads
 
 __all__ = ["read_jsonl_columnar"]
 
@@ -118,6 +133,7 @@ _SPANS_MARK: Final = '"data": {"spans": '
 _LOOSE_PAIR: Final = rf"\s*{_STRING}\s*:\s*{_STRING}\s*"
 _LOOSE_OBJECT: Final = rf"\{{(?:{_LOOSE_PAIR}(?:,{_LOOSE_PAIR})*|\s*)\}}"
 _TIME_LIMIT: Final = 1 << 62
+_NUL: Final = "\\u0000"  # its JSON escape; JSON text holds no raw NUL
 _BASE64_8: Final = r"^[A-Za-z0-9+/]{11}=$"
 _BASE64_16: Final = r"^[A-Za-z0-9+/]{22}==$"
 
@@ -191,9 +207,13 @@ def _build(data: bytes) -> TraceFrame:
     if n == 0:
         return TraceFrame.from_traces([])
     # Arrow ends a row at "\r" too (JSON allows it between tokens), and a row that
-    # is a bare ``null`` crashes pyarrow 25's reader: neither may reach it.
+    # is a bare ``null`` crashes pyarrow 25's reader: neither may reach it. Nor may
+    # deep nesting, which overflows its stack; the line parser names the line.
     _check(not lines.str.contains("\r", literal=True).any())
-    texts = _texts(lines)
+    _check(_shallow(lines))
+    # Arrow cuts a key at a NUL ("a\u0000b" reads as "a"): the line parser keeps it.
+    _check(not _nul_keys(lines))
+    texts, runs = _texts(lines)
     _check(bool(texts["i"].str.starts_with("{").fill_null(value=False).all()))
     # The info objects alone: unknown keys and assessment values are skipped.
     head = _read_json(texts["i"] + "\n", _INFO, "ignore")
@@ -219,9 +239,211 @@ def _build(data: bytes) -> TraceFrame:
     )
     traces, sessions = _traces(head, parts["t"], parts["m"], texts)
     spans = _spans(parts["s"], texts["s"])
-    assessments = _assessments(head, texts["i"], sessions)
+    owned = _owned(head, texts, runs)
+    assessments = _assessments(owned, sessions)
     prompts = _prompts(traces)
-    return TraceFrame(traces, spans, assessments, prompts, raw_json=lines)
+    traces, spans = with_llm_columns(traces, spans, _compact)
+    pages = _pages(lines, texts, spans, owned)
+    return TraceFrame(traces, spans, assessments, prompts, pages=pages)
+
+
+@define(frozen=True)
+class _Runs:
+    """Each info text cut around its run of metadata, assessments and tags.
+
+    ``parts`` has columns ``head``, ``m``, ``a``, ``t``, ``tail``: where ``a`` is
+    not null the info text is ``head``, the metadata key, ``m``, the assessments
+    key, ``a``, the tags key, ``t``, ``tail``; without it, the same without the
+    assessments key and ``a``. Column ``sure``: where these pieces are the info's
+    own members, exactly. ``decoded``: ``json.loads`` of each ``a`` that is sure,
+    by row, where it is not ``[]``.
+    """
+
+    parts: pl.DataFrame
+    decoded: dict[int, Any]
+
+
+@define(frozen=True)
+class _Owned:
+    """The traces with assessments, and their assessments.
+
+    ``keys`` are the rows whose info holds a non-empty assessments array (as Arrow
+    read it); ``items`` their decoded arrays, in order; ``texts`` the exact text
+    of each array where the run was split (`_Runs`), else ``None``.
+    """
+
+    keys: pl.Series
+    items: list[Any]
+    texts: list[str | None]
+
+
+def _shallow(lines: pl.Series) -> bool:
+    """Whether no line nests deeper than `MAX_DEPTH`.
+
+    A line opens at least as many brackets as it is deep: only the few that open
+    more than the bound are measured, on their brackets outside strings.
+    """
+    many = (lines.str.count_matches(r"[\[{]") > MAX_DEPTH).arg_true()
+    if many.is_empty():
+        return True
+    brackets = lines.gather(many).str.replace_all(rf'{_STRING}|[^\[\]{{}}"]+', "")
+    return all(_depth(text) <= MAX_DEPTH for text in brackets.to_list())
+
+
+def _nul_keys(lines: pl.Series) -> bool:
+    """Whether some line may hold an object key with a NUL character in it.
+
+    A string followed by a colon is a key; a match that starts inside a string
+    only rejects more.
+    """
+    some = lines.filter(lines.str.contains(_NUL, literal=True))
+    if some.is_empty():
+        return False
+    key = rf'"(?:[^"\\]|\\.)*{re.escape(_NUL)}(?:[^"\\]|\\.)*"\s*:'
+    return bool(some.str.contains(key).any())
+
+
+def _depth(brackets: str) -> int:
+    """The deepest nesting of a text of brackets alone (``[[]{}]`` is 2)."""
+    steps = (1 if c in "[{" else -1 for c in brackets)
+    return max(itertools.accumulate(steps, initial=0))
+
+
+def _pages(
+    lines: pl.Series,
+    texts: pl.DataFrame,
+    spans: pl.DataFrame,
+    owned: _Owned,
+) -> pl.DataFrame:
+    """The page table (`polartrace.frame.pages`) of the lines, from their parts.
+
+    A line cut at its spans mark (`_texts`) is exactly ``{"info": I, "data":
+    {"spans": S}}``: its spans are kept as they are, and its info is split around
+    the run of its metadata, assessments and tags (`_split`), where the run's
+    pieces are sure to be the info's own members. The pieces put together are the
+    info text by construction, so `TRACE_TEXT` gives each line back. Where the info
+    cannot be split, it is kept whole, with the tags and metadata as `_texts` found
+    them, and the assessments decoded in Python; so are the few lines of another
+    layout (`from_texts`).
+    """
+    n = len(lines)
+    owner = pl.Series([False] * n, dtype=pl.Boolean).scatter(owned.keys, True)
+    written = [
+        dumps(items) if text is None else text
+        for items, text in zip(owned.items, owned.texts, strict=True)
+    ]
+    a = texts["a"]
+    holds = (a.is_not_null() & (a != "[]")).fill_null(value=False)
+    # A run with assessments belongs to an owner, whose own array it must be.
+    mine = texts["sure"] & (holds == owner)
+    assessments = a.set(~mine, None).scatter(
+        owned.keys, pl.Series(written, dtype=pl.String)
+    )
+    request, response = root_texts(spans, pl.int_range(n, dtype=pl.UInt32, eager=True))
+    pages = pl.DataFrame(
+        [
+            texts["head"].zip_with(mine, texts["i"]).alias("info_head"),
+            texts["tail"].set(~mine, None).alias("info_tail"),
+            texts["s"].alias("spans"),
+            pl.Series("json", [None] * n, dtype=pl.String),
+            texts["m"].fill_null("{}").alias("trace_metadata"),
+            texts["t"].fill_null("{}").alias("tags"),
+            assessments.alias("assessments"),
+            pl.Series("request", request, dtype=pl.String),
+            pl.Series("response", response, dtype=pl.String),
+        ]
+    )
+    rest = texts["cut"].not_().arg_true()
+    if not rest.is_empty():
+        other = from_texts(lines.gather(rest).to_list())
+        pages = pages.with_columns(
+            pages[name].scatter(rest, other[name]) for name in PAGE_COLUMNS
+        )
+    return pages
+
+
+def _split(info: pl.Series) -> pl.DataFrame:
+    """Each info text cut around its run of metadata, assessments and tags (`_Runs`).
+
+    The pieces put together are the text by construction; ``sure`` tells where they
+    are the info's own members, if ``a`` is a whole JSON value (the caller decodes
+    it). The info is valid JSON (Arrow reads it), so a literal ``"key": `` outside
+    every string is a key, and strings are tokens a regular expression finds:
+
+    - the text before the metadata key, its strings removed, opens exactly one
+      bracket and no string: the key is the info's own ``trace_metadata``;
+    - ``m`` is an object of strings, so the metadata ends where ``m`` ends, and the
+      key after it (assessments or tags) is the info's own too;
+    - ``t`` is the object of strings that starts there (a regular expression of such
+      objects finds its end, a ``}`` inside a tag included).
+
+    A text the cut misread (a key inside another member, members in another order)
+    fails one of these and is not sure.
+    """
+    first = info.str.splitn(METADATA_KEY, 2).struct.unnest()
+    head, after = first["field_0"], first["field_1"]
+    with_a = after.str.contains(ASSESSMENTS_KEY, literal=True).fill_null(value=False)
+    second = after.str.splitn(ASSESSMENTS_KEY, 2).struct.unnest()
+    run = second["field_1"].zip_with(with_a, after)
+    third = run.str.splitn(TAGS_KEY, 2).struct.unnest()
+    metadata = second["field_0"].zip_with(with_a, third["field_0"])
+    rest = third["field_1"]
+    # Tags are strings: their object ends at its first "}" unless a tag holds one;
+    # those few are matched by the grammar of an object of strings.
+    fourth = rest.str.splitn("}", 2).struct.unnest()
+    tags, tail = fourth["field_0"] + "}", fourth["field_1"]
+    objects = f"^{_LOOSE_OBJECT}$"
+    whole_tags = tags.str.contains(objects).fill_null(value=False)
+    again = (~whole_tags & tail.is_not_null()).arg_true()
+    if not again.is_empty():
+        found = rest.gather(again).str.extract(f"^({_LOOSE_OBJECT})", 1)
+        tags = tags.scatter(again, found)
+        tail = tail.scatter(again, rest.gather(again).str.slice(found.str.len_chars()))
+        whole_tags = whole_tags.scatter(again, found.is_not_null())
+    bare = head.str.replace_all(_STRING, "")
+    own = (
+        (bare.str.count_matches(r"[\[{]") - bare.str.count_matches(r"[\]}]") == 1)
+        & ~bare.str.contains('"', literal=True)
+        & metadata.str.contains(objects)
+    ).fill_null(value=False)
+    return pl.DataFrame(
+        [
+            head.alias("head"),
+            metadata.alias("m"),
+            third["field_0"].set(~with_a, None).alias("a"),
+            tags.alias("t"),
+            tail.alias("tail"),
+            (own & whole_tags & tail.is_not_null()).alias("sure"),
+        ]
+    )
+
+
+def _runs(info: pl.Series) -> _Runs:
+    """`_split`, with each assessments piece decoded: only a whole value is sure."""
+    parts = _split(info)
+    a = parts["a"]
+    rows = (parts["sure"] & a.is_not_null() & (a != "[]")).arg_true()
+    texts = a.gather(rows)
+    # orjson reads as json does but for integers beyond 64 bits (and NaN and the
+    # like, which it refuses); the lines nest within the bound (`_shallow`).
+    long = texts.str.contains(LONG_INTEGER).to_list()
+    decoded: dict[int, Any] = {}
+    wrong: list[int] = []
+    for row, text, exact in zip(rows.to_list(), texts.to_list(), long, strict=True):
+        if not exact:
+            try:
+                decoded[row] = orjson.loads(text)
+                continue
+            except orjson.JSONDecodeError:
+                pass
+        try:
+            decoded[row] = json.loads(text)
+        except json.JSONDecodeError:  # not a whole value: the cut missed the tags
+            wrong.append(row)
+    if wrong:
+        sure = parts["sure"].scatter(wrong, False)
+        parts = parts.with_columns(sure)
+    return _Runs(parts, decoded)
 
 
 def _read_json(lines: pl.Series, schema: pa.Schema, unexpected: str) -> pl.DataFrame:
@@ -275,7 +497,7 @@ def _ndjson(lines: pl.Series) -> pa.Buffer:
     return values.slice(start, end - start)
 
 
-def _texts(lines: pl.Series) -> pl.DataFrame:
+def _texts(lines: pl.Series) -> tuple[pl.DataFrame, _Runs]:
     """The exact JSON text of each trace's info, tags, metadata, assessments, spans.
 
     ``json_path_match`` parses a whole line (slowly), so lines in MLflow's layout,
@@ -304,6 +526,15 @@ def _texts(lines: pl.Series) -> pl.DataFrame:
         .alias("s"),
         cut.alias("cut"),
     )
+    # The cut lost its marks and nothing else: the line is the layout's exactly.
+    marks = len(_INFO_MARK) + len(", ") + len(_SPANS_MARK) + len("}}")
+    whole = pl.col("i").str.len_bytes() + pl.col("s").str.len_bytes() + marks
+    cut = pl.col("cut") & (whole == lines.str.len_bytes()).fill_null(value=False)
+    texts = texts.select(
+        pl.when(cut).then("i").alias("i"),
+        pl.when(cut).then("s").alias("s"),
+        cut.alias("cut"),
+    )
     rest = texts["cut"].not_().arg_true()
     if not rest.is_empty():
         uncut = lines.gather(rest)
@@ -313,12 +544,24 @@ def _texts(lines: pl.Series) -> pl.DataFrame:
             texts["i"].scatter(rest, uncut.str.json_path_match("$.info")),
             texts["s"].scatter(rest, uncut.str.json_path_match("$.data.spans")),
         )
-    return texts.select(
-        "i",
-        pl.col("i").str.json_path_match("$.tags").alias("t"),
-        pl.col("i").str.json_path_match("$.trace_metadata").alias("m"),
-        "s",
+    runs = _runs(texts["i"])
+    parts = runs.parts
+    sure = parts["sure"]
+    t, m = parts["t"].set(~sure, None), parts["m"].set(~sure, None)
+    unsure = (~sure).arg_true()
+    if not unsure.is_empty():
+        others = texts["i"].gather(unsure)
+        t = t.scatter(unsure, others.str.json_path_match("$.tags"))
+        m = m.scatter(unsure, others.str.json_path_match("$.trace_metadata"))
+    texts = texts.select("i", "s", "cut").with_columns(
+        t.alias("t"),
+        m.alias("m"),
+        parts["head"],
+        parts["a"],
+        parts["tail"],
+        sure,
     )
+    return texts, runs
 
 
 def _block_size(lines: pl.Series) -> int:
@@ -330,10 +573,14 @@ def _block_size(lines: pl.Series) -> int:
 def _check_text(texts: pl.DataFrame) -> None:
     """Reject nulls the Arrow read cannot tell from missing keys (see module doc)."""
     objects = f"^{_LOOSE_OBJECT}$"
+    # Sure rows' tags and metadata are such objects already (`_split`).
     _reject(
-        texts,
+        texts.filter(~pl.col("sure")),
         pl.col("t").is_not_null() & ~pl.col("t").str.contains(objects),
         pl.col("m").is_not_null() & ~pl.col("m").str.contains(objects),
+    )
+    _reject(
+        texts,
         pl.col("s").str.count_matches(r'"attributes"\s*:\s*\{')
         != pl.col("s").str.count_matches(rf'"attributes"\s*:\s*{_LOOSE_OBJECT}'),
         pl.col("s").str.contains(r'"code"\s*:\s*null'),
@@ -495,7 +742,7 @@ def _spans(spans: pl.Series, texts: pl.Series) -> pl.DataFrame:
         .alias("status"),
         start.alias("start_ns"),
         end.alias("end_ns"),
-        ((end - start).cast(pl.Float64) / 1e6).alias("duration_ms"),
+        duration_ms(start, end),
         pl.lit(None, dtype=pl.String).alias("events"),
     )
     span_keys = out["_key"]
@@ -566,21 +813,38 @@ def _events(
     return events.scatter(busy, pl.Series(values, dtype=pl.String))
 
 
-def _assessments(
-    head: pl.DataFrame, info: pl.Series, sessions: dict[str, list[int]]
-) -> pl.DataFrame:
+def _owned(head: pl.DataFrame, texts: pl.DataFrame, runs: _Runs) -> _Owned:
+    """The traces with assessments, their arrays decoded from their exact text.
+
+    A sure run's array was decoded by `_runs`; the others' info texts are decoded
+    whole (they are few).
+    """
+    keys = head.select(
+        (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
+    ).to_series()
+    split = [runs.decoded.get(key) for key in keys.to_list()]
+    a = texts["a"]
+    own = [
+        None if items is None else a[key]
+        for key, items in zip(keys.to_list(), split, strict=True)
+    ]
+    others = [at for at, items in enumerate(split) if items is None]
+    if others:
+        infos = texts["i"].gather(keys.gather(others)).to_list()
+        for at, info in zip(others, infos, strict=True):
+            split[at] = loads(info)["assessments"]
+    return _Owned(keys, split, own)
+
+
+def _assessments(owned: _Owned, sessions: dict[str, list[int]]) -> pl.DataFrame:
     """Valid assessments, session-scoped ones expanded, as ``TraceFrame`` has them.
 
     Their values may be of any JSON type and must keep their exact spelling, so
-    they are decoded in Python with the line parser's own function.
+    they are read in Python with the line parser's own function.
     """
-    owners = head.select(
-        (pl.col("assessments").list.len().fill_null(0) > 0).arg_true()
-    ).to_series()
-    texts = info.gather(owners).str.json_path_match("$.assessments")
     valid: list[tuple[int, Any]] = []
-    for key, text in zip(owners.to_list(), texts.to_list(), strict=True):
-        for i, item in enumerate(json.loads(text)):
+    for key, items in zip(owned.keys.to_list(), owned.items, strict=True):
+        for i, item in enumerate(items):
             assessment = read_assessment(item, f"info.assessments[{i}]")
             if assessment.is_valid:
                 valid.append((key, assessment))

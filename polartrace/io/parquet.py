@@ -2,13 +2,18 @@
 
 A dataset is a directory::
 
-    manifest.json                  {"format": "polartrace-parquet", "version": 1, ...}
+    manifest.json                  {"format": "polartrace-parquet", "version": 2, ...}
     traces/part-00000.parquet      one row per trace (the frame's ``traces`` table)
     spans/part-00000.parquet       one row per span (raw attribute JSON text)
     assessments/part-00000.parquet valid assessments, session-scoped ones expanded
     prompts/part-00000.parquet     linked prompt versions
-    json/part-00000.parquet        ``_key``, the MLflow JSON text of each trace and
-                                   what a page reads from it (`_json_parts`)
+    json/part-00000.parquet        ``_key`` and the frame's page table: each trace's
+                                   JSON text in parts and what a result page reads
+                                   (`polartrace.frame.pages`)
+
+Version 1 kept each trace's whole JSON text (column ``json``) in the ``json`` table
+instead; such datasets are still read, their page table made from the texts at read
+time.
 
 With ``partition_by_day=True`` every table is split further by the UTC day of the
 trace's request time (``traces/day=2025-01-31/part-00000.parquet``), so a scan over a
@@ -28,11 +33,12 @@ from typing import Any, Final
 
 import polars as pl
 
-from polartrace.frame.cut import OFFSETS, offsets
-from polartrace.frame.root_spans import root_texts
-from polartrace.frame.schema import SPAN_STATUS_ENUM, STATE_ENUM
+from polartrace.frame.llm import LLM_SPAN_SCHEMA, with_llm_columns
+from polartrace.frame.pages import PAGE_COLUMNS, PAGE_SCHEMA, from_texts
+from polartrace.frame.schema import SPAN_STATUS_ENUM, STATE_ENUM, duration_ms
 from polartrace.frame.trace_frame import (
     TraceFrame,
+    _compact,
     compact_categoricals,
     to_parquet_table,
 )
@@ -46,25 +52,20 @@ __all__ = [
     "DatasetWriter",
     "is_dataset",
     "read_manifest",
+    "read_pages",
     "read_parquet",
     "table_files",
     "write_parquet",
 ]
 
 FORMAT_NAME: Final = "polartrace-parquet"
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 MANIFEST: Final = "manifest.json"
 TABLES: Final = ("traces", "spans", "assessments", "prompts", "json")
 _DERIVED: Final = ("attr:", "num:")  # span columns a frame derives on first use
 _DAY: Final = "__day"
-_UNKNOWN: Final = (None,) * len(OFFSETS)  # offsets of a text `offsets` does not cut
-_KEPT: Final = "kept"
-#: The columns of the parts kept beside the texts (`_json_parts`).
-_PART_SCHEMA: Final[dict[str, pl.DataType]] = {
-    **{name: pl.UInt32() for name in OFFSETS},
-    "request": pl.String(),
-    "response": pl.String(),
-}
+#: The version whose ``json`` table holds each trace's whole text (column ``json``).
+_WHOLE_TEXTS: Final = 1
 
 
 def is_dataset(path: Path) -> bool:
@@ -91,7 +92,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
         msg = f"{MANIFEST} does not describe a {FORMAT_NAME} dataset"
         raise TraceFormatError(msg, source=source, location=MANIFEST)
     version = manifest.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if type(version) is not int or not 1 <= version <= FORMAT_VERSION:
         msg = (
             f"dataset format version {version!r} is not supported "
             f"(this polartrace reads up to version {FORMAT_VERSION})"
@@ -213,47 +214,15 @@ def _tables(frame: TraceFrame, offset: int) -> dict[str, pl.DataFrame]:
     spans = frame.spans.select(
         c for c in frame.spans.columns if not c.startswith(_DERIVED)
     )
-    texts = frame.json_at(range(len(frame)))
-    json_text = pl.Series("json", texts, dtype=pl.String)
     return {
         "traces": to_parquet_table(frame.traces.with_columns(shift)),
         "spans": to_parquet_table(spans.with_columns(shift)),
         "assessments": to_parquet_table(frame.assessments.with_columns(shift)),
         "prompts": frame.prompts.with_columns(shift),
-        "json": pl.DataFrame(
-            [frame.traces["_key"], json_text, *_json_parts(frame, texts)]
+        "json": frame.pages.select(
+            frame.traces["_key"].alias("_key"), *PAGE_COLUMNS
         ).with_columns(shift),
     }
-
-
-def _json_parts(frame: TraceFrame, texts: list[str]) -> list[pl.Series]:
-    """What a page of Polars output reads from each text, found once here.
-
-    Where its parts are (`polartrace.frame.cut.offsets`, null for a text `cut` does
-    not take) and the request and response text of its root span
-    (`polartrace.frame.root_spans.root_texts`): found at write time, they save each
-    page from cutting its texts and writing its root spans' inputs and outputs
-    again, the two costliest steps of a page. The ``kept`` column marks rows written
-    with them, so files of an older writer, read together, fall back to cutting.
-    Parts a frame kept are written as they were read.
-    """
-    kept = frame._json_parts
-    if kept is None:
-        rows = [offsets(text) or _UNKNOWN for text in texts]
-        columns = zip(*rows, strict=True) if rows else [()] * len(OFFSETS)
-        found = [
-            pl.Series(name, values, dtype=pl.UInt32)
-            for name, values in zip(OFFSETS, columns, strict=True)
-        ]
-        request, response = root_texts(frame.spans, frame.traces["_key"])
-        kept = pl.DataFrame(
-            [
-                *found,
-                pl.Series("request", request, dtype=pl.String),
-                pl.Series("response", response, dtype=pl.String),
-            ]
-        )
-    return [*kept.get_columns(), pl.Series(_KEPT, [True] * len(texts))]
 
 
 def write_parquet(
@@ -319,7 +288,7 @@ def read_parquet(path: str | os.PathLike[str]) -> TraceFrame:
         TraceFormatError: If the manifest or a table is missing or unreadable.
     """
     path = Path(path)
-    read_manifest(path)
+    version = read_manifest(path)["version"]
     traces = _read_table(path, "traces").sort("_key")
     old = traces["_key"]
     dense = pl.Series("_key", range(len(old)), dtype=pl.UInt32)
@@ -341,38 +310,43 @@ def read_parquet(path: str | os.PathLike[str]) -> TraceFrame:
     spans = spans.with_columns(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_span"),
         pl.col("status").cast(SPAN_STATUS_ENUM),
+        # Earlier writers stored durations one float step off: computed anew.
+        duration_ms(pl.col("start_ns"), pl.col("end_ns")),
     )
+    if not set(LLM_SPAN_SCHEMA) <= set(spans.columns):  # written without them
+        traces, spans = with_llm_columns(traces, spans, _compact)
     json_table = tables["json"].sort("_key")
-    raw_json = json_table["json"]
-    if len(raw_json) != len(traces):
-        msg = f"the json table has {len(raw_json)} rows for {len(traces)} traces"
+    if len(json_table) != len(traces):
+        msg = f"the json table has {len(json_table)} rows for {len(traces)} traces"
         raise TraceFormatError(msg, source=str(path), location="json")
     return TraceFrame(
         traces,
         spans,
         compact_categoricals(tables["assessments"]).sort("_key", maintain_order=True),
         tables["prompts"].sort("_key", maintain_order=True),
-        raw_json=raw_json,
-        json_parts=_read_parts(json_table, path),
+        pages=read_pages(json_table, version, path),
     )
 
 
-def _read_parts(table: pl.DataFrame, path: Path) -> pl.DataFrame | None:
-    """The parts kept beside the texts (`_json_parts`), or ``None`` if not all were.
+def read_pages(table: pl.DataFrame, version: int, path: Path) -> pl.DataFrame:
+    """The page table held by rows of a dataset's ``json`` table, in their order.
+
+    Version 2 stores it; version 1 stored each trace's whole text, which is decoded
+    here, once per trace.
 
     Raises:
-        TraceFormatError: If a kept column is missing or of another type.
+        TraceFormatError: If a column is missing or of another type.
     """
-    marks = table.get_column(_KEPT) if _KEPT in table.columns else None
-    if marks is None or marks.dtype != pl.Boolean or not marks.all(ignore_nulls=False):
-        return None  # an older writer's files, alone or among newer ones
-    for name, dtype in _PART_SCHEMA.items():
-        if table.schema.get(name) != dtype:
-            found = table.schema.get(name)
+    schema = {"json": pl.String()} if version == _WHOLE_TEXTS else PAGE_SCHEMA
+    for name, dtype in schema.items():
+        found = table.schema.get(name)
+        if found != dtype:
             found_text = "missing" if found is None else f"of type {found}"
             msg = (
                 f"the json table's column {name!r} is {found_text}, where polartrace "
-                f"writes {dtype}"
+                f"writes {dtype} (dataset format version {version})"
             )
             raise TraceFormatError(msg, source=str(path), location="json")
-    return table.select(list(_PART_SCHEMA))
+    if version == _WHOLE_TEXTS:
+        return from_texts(table["json"].to_list())
+    return table.select(PAGE_COLUMNS)

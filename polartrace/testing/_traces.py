@@ -35,12 +35,17 @@ from polartrace.testing._vocab import (
     _ASSESSMENT_VALUES,
     _ATTR_KEYS,
     _CLIENT_IDS,
+    _COSTS,
+    _COUNTS,
     _DURATIONS,
     _EVENT_NAMES,
     _ISSUE_IDS,
     _META_KEYS,
     _META_VALUES,
+    _MODELS,
+    _NAMES_BAD,
     _PROMPTS,
+    _PROVIDERS,
     _RAW_ATTRIBUTES,
     _RUNS,
     _SESSIONS,
@@ -107,6 +112,59 @@ _EVENT = st.tuples(
     st.sampled_from(_SPAN_NS),
     st.sampled_from(_EVENT_ATTRIBUTES).map(copy.deepcopy),
 )
+_COUNT = _mostly_absent(_COUNTS)
+_COST = _mostly_absent(_COSTS)
+# A usage or cost attribute: a JSON object of some members, or JSON that is not one.
+_USAGE = st.one_of(
+    _keyed(
+        ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens"),
+        [_COUNT] * 4,
+    ).map(json.dumps),
+    st.sampled_from(("[1, 2]", "12", '"{\\"input_tokens\\": 3}"', "not json")),
+)
+_LLM_COST = st.one_of(
+    _keyed(("input_cost", "output_cost", "total_cost"), [_COST] * 3).map(json.dumps),
+    st.sampled_from(("[0.5]", "0.5")),
+)
+_LLM_KEYS: Final = (
+    "mlflow.chat.tokenUsage", "mlflow.llm.cost", "mlflow.llm.model",
+    "mlflow.llm.provider", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens", "gen_ai.request.model",
+    "gen_ai.response.model", "gen_ai.provider.name", "llm.token_count.prompt",
+    "llm.token_count.completion", "llm.token_count.total", "llm.model_name",
+    "llm.cost.total", "gen_ai.response.time_to_first_chunk",
+)  # fmt: skip
+_JSON_COUNT = _COUNT.map(lambda v: None if v is None else json.dumps(v))
+_JSON_COST = _COST.map(lambda v: None if v is None else json.dumps(v))
+_JSON_NAME = _mostly_absent(_NAMES_BAD).map(
+    lambda v: None if v is None else json.dumps(v)
+)
+#: LLM attributes under each convention, often several at once and disagreeing.
+_LLM = st.one_of(
+    st.just({}),
+    _keyed(
+        _LLM_KEYS,
+        [
+            st.one_of(st.none(), st.none(), _USAGE),
+            st.one_of(st.none(), st.none(), _LLM_COST),
+            _JSON_NAME,
+            _mostly_absent(_PROVIDERS).map(lambda v: v and json.dumps(v)),
+            _JSON_COUNT,
+            _JSON_COUNT,
+            _JSON_COUNT,
+            _mostly_absent(_MODELS).map(lambda v: v and json.dumps(v)),
+            _JSON_NAME,
+            _mostly_absent(_PROVIDERS).map(lambda v: v and json.dumps(v)),
+            _JSON_COUNT,
+            _JSON_COUNT,
+            _JSON_COUNT,
+            _JSON_NAME,
+            _JSON_COST,
+            _mostly_absent([0.25, 0.5, -1]).map(lambda v: v and json.dumps(v)),
+        ],
+    ),
+)
+
 _SPAN = st.tuples(
     st.sampled_from(_SPAN_NAMES),
     st.sampled_from(_SPAN_NS[:3]),  # start, after the request time
@@ -124,6 +182,7 @@ _SPAN = st.tuples(
         ]
     ),
     st.lists(_EVENT, max_size=2),
+    _LLM,
 )
 _ASSESSMENT = st.tuples(
     st.one_of(
@@ -240,7 +299,7 @@ def _span(
         end_time_ns=None if length is None else start + length,
         parent_id=parent,
         status=status,
-        raw_attributes=raw | extra,
+        raw_attributes=raw | extra | parts[10],
         events=[SpanEvent(n, start + at, attrs) for n, at, attrs in parts[9]],
     )
 

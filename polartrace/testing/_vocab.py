@@ -37,8 +37,14 @@ _TAG_VALUES: Final = (
     "production", "Production", "staging", "dev", "", "a%b_c", "it's", "İstanbul",
     "ünï", "us-east-1", "100%", "line\nbreak", 'say "hi"',
 )  # fmt: skip
-_META_KEYS: Final = ("mlflow.trace.user", "weird.key-1", "mlflow.trace.tokenUsage")
-_META_VALUES: Final = ("alice", "bob", "Älice", "", '{"input_tokens": 3}', "production")
+_META_KEYS: Final = (
+    "mlflow.trace.user", "weird.key-1", "mlflow.trace.tokenUsage", "mlflow.trace.cost",
+)  # fmt: skip
+_META_VALUES: Final = (
+    "alice", "bob", "Älice", "", '{"input_tokens": 3}', "production",
+    '{"input_tokens": 5, "output_tokens": 2, "total_tokens": 7}',
+    '{"total_cost": 0.5, "input_cost": 0.25}', '{"total_tokens": "7"}', "[7]",
+)  # fmt: skip
 _SESSIONS: Final = ("s1", "s2")
 _RUNS: Final = ("run-1", "run-2", "RUN-1")
 _PROMPTS: Final = (("qa", "1"), ("qa", "2"), ("summarize", "3"))
@@ -57,6 +63,17 @@ _VALUES: Final[tuple[Any, ...]] = (
     0.7, -1, -0.5, 1536, 2.5, 1e20, 2**53 + 1, True, False, None, [1, "a"], [],
     {"k": "v"}, {"k": [1.0, "é"]},
 )  # fmt: skip
+#: LLM attributes (docs/fields.md#llm-fields), valid and bad. Costs are binary
+#: fractions, so that sums are exact in any order of addition.
+_MODELS: Final = ("gpt-4o", "gpt-4o-mini", "claude-3-5", "GPT-4o")
+_PROVIDERS: Final = ("openai", "anthropic")
+_COUNTS: Final[tuple[Any, ...]] = (
+    0, 3, 7, 12, 100, 2**40, 2**40 + 1, -3, "12", 12.0, 12.5, True, None, [3],
+)  # fmt: skip
+_COSTS: Final[tuple[Any, ...]] = (
+    0, 0.25, 0.5, 1.125, 3, -0.5, "0.5", True, None, float("nan"),
+)  # fmt: skip
+_NAMES_BAD: Final[tuple[Any, ...]] = (*_MODELS, "", 42, None, ["gpt-4o"])
 #: Attribute text that is not JSON: MLflow reads it back as the string itself.
 _RAW_ATTRIBUTES: Final = ("LLM", "plain text")
 _TEXTS: Final = (
@@ -110,6 +127,11 @@ _WORDS: Final[dict[str, tuple[str, ...]]] = {
     "feedback.<name>": _DYNAMIC_WORDS,
     "expectation.<name>": _DYNAMIC_WORDS,
     "issue.id": _ISSUE_IDS,
+    "session": _SESSIONS,
+    "user": ("alice", "bob", "Älice", ""),
+    "models": _MODELS,
+    "span.model": _MODELS,
+    "span.provider": _PROVIDERS,
 }
 #: Number literals by field; equal to stored values, or just beside them.
 _NUMBERS: Final[dict[str, tuple[int | float, ...]]] = {
@@ -120,7 +142,21 @@ _NUMBERS: Final[dict[str, tuple[int | float, ...]]] = {
     "span.attributes.<key>": (*_numbers_of(_VALUES), 0.69, 2),
     "feedback.<name>": (*_numbers_of(_ASSESSMENT_VALUES), 0.6, 4),
     "expectation.<name>": (*_numbers_of(_ASSESSMENT_VALUES), 0.6, 4),
-}
+    **{
+        f"{level}{name}": (0, 3, 7, 12, 15, 100, 103, 2**40, 0.5)
+        for level in ("", "span.")
+        for name in (
+            "tokens.input", "tokens.output", "tokens.total", "tokens.cache_read",
+            "tokens.cache_write", "tokens.reasoning",
+        )
+    },
+    **{
+        f"{level}{name}": (0, 0.25, 0.5, 0.75, 1.125, 3, 1)
+        for level in ("", "span.")
+        for name in ("cost.input", "cost.output", "cost.total")
+    },
+    "span.time_to_first_token_ms": (0, 250, 500, 250.5),
+}  # fmt: skip
 #: Keys of keyed fields; reserved keys resolve to other fields (tags.mlflow.traceName).
 _KEYS: Final[dict[str, tuple[str, ...]]] = {
     "tags.<key>": (*_TAG_KEYS, "mlflow.traceName", "mlflow.linkedPrompts", "missing"),

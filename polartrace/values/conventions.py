@@ -29,6 +29,7 @@ __all__ = [
     "TOKEN_USAGE_KEY",
     "TRACE_NAME_TAG",
     "TRACE_STATES",
+    "counted_spans",
     "root_span",
     "status_code_json",
     "token_usage",
@@ -116,7 +117,9 @@ SPAN_OUTPUTS: Final = "mlflow.spanOutputs"
 SPAN_TYPE_KEY: Final = "mlflow.spanType"
 TRACE_REQUEST_ID_KEY: Final = "mlflow.traceRequestId"
 CHAT_USAGE_KEY: Final = "mlflow.chat.tokenUsage"
+LLM_COST_KEY: Final = "mlflow.llm.cost"
 LLM_MODEL_KEY: Final = "mlflow.llm.model"
+LLM_PROVIDER_KEY: Final = "mlflow.llm.provider"
 
 #: Assessment metadata: the run that produced an assessment.
 ASSESSMENT_SOURCE_RUN_KEY: Final = "mlflow.assessment.sourceRunId"
@@ -169,15 +172,58 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def counted_spans(spans: Iterable[tuple[str, str | None, bool]]) -> list[int]:
+    """The positions of the spans a trace's usage (or cost) sums, MLflow's rule.
+
+    A span that reports is counted unless an ancestor also reports: an ancestor's
+    usage already holds the same call, seen by a second integration. A span whose
+    parent is not in the trace starts a subtree of its own; a span under a parent
+    cycle is reached from no root and not counted; of repeated span ids, the first
+    one reached decides.
+
+    Args:
+        spans: ``(span id, parent id, reports)`` per span, in trace order.
+
+    Returns:
+        The counted positions, ascending.
+
+    >>> counted_spans([("a", None, True), ("b", "a", True), ("c", None, True)])
+    [0, 2]
+    """
+    rows = list(spans)
+    ids = {span_id for span_id, _, _ in rows}
+    children: dict[str, list[int]] = {}
+    stack: list[tuple[int, bool]] = []
+    for index, (_, parent, _) in enumerate(rows):
+        if parent and parent in ids:
+            children.setdefault(parent, []).append(index)
+        else:
+            stack.append((index, False))
+    stack.reverse()
+    counted: list[int] = []
+    seen: set[int] = set()  # repeated span ids must not loop
+    while stack:
+        index, covered = stack.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        span_id, _, reports = rows[index]
+        if reports and not covered:
+            counted.append(index)
+        stack.extend(
+            (child, covered or reports) for child in reversed(children.get(span_id, ()))
+        )
+    return sorted(counted)
+
+
 def token_usage(
     spans: Iterable[tuple[str, str | None, Any]],
 ) -> dict[str, int] | None:
     """Sum a trace's token usage over its spans, as MLflow's ``aggregate_usage``.
 
-    A span reports usage when its decoded ``mlflow.chat.tokenUsage`` is an object.
-    It is counted unless an ancestor also reports usage: an ancestor's usage already
-    holds the same call, seen by a second integration. A span whose parent is not
-    in the trace starts a subtree of its own. Counts that are not integers add 0.
+    A span reports usage when its decoded ``mlflow.chat.tokenUsage`` is an object;
+    the spans summed are those `counted_spans` counts. Counts that are not integers
+    add 0.
 
     Args:
         spans: ``(span id, parent id, decoded usage or None)`` per span.
@@ -190,30 +236,14 @@ def token_usage(
     {'input_tokens': 2, 'output_tokens': 0, 'total_tokens': 0}
     """
     rows = list(spans)
-    ids = {span_id for span_id, _, _ in rows}
-    children: dict[str, list[int]] = {}
-    stack: list[tuple[int, bool]] = []
-    for index, (_, parent, _) in enumerate(rows):
-        if parent and parent in ids:
-            children.setdefault(parent, []).append(index)
-        else:
-            stack.append((index, False))
-    stack.reverse()
+    counted = counted_spans(
+        (span_id, parent, isinstance(usage, dict)) for span_id, parent, usage in rows
+    )
+    if not counted:
+        return None
     totals = dict.fromkeys(TOKEN_USAGE_COUNTS, 0)
-    found = False
-    seen: set[int] = set()  # repeated span ids must not loop
-    while stack:
-        index, covered = stack.pop()
-        if index in seen:
-            continue
-        seen.add(index)
-        span_id, _, usage = rows[index]
-        reports = isinstance(usage, dict)
-        if reports and not covered:
-            found = True
-            for key in TOKEN_USAGE_COUNTS:
-                totals[key] += _count(usage.get(key, 0))
-        stack.extend(
-            (child, covered or reports) for child in reversed(children.get(span_id, ()))
-        )
-    return totals if found else None
+    for index in counted:
+        usage = rows[index][2]
+        for key in TOKEN_USAGE_COUNTS:
+            totals[key] += _count(usage.get(key, 0))
+    return totals

@@ -22,8 +22,8 @@ from polartrace.bind.metric_nodes import (
     Scope,
 )
 from polartrace.catalogue.fields import Source, ValueType
-from polartrace.engines.polars.compile import _Compiler, compile_where
-from polartrace.engines.polars.exprs import span_test
+from polartrace.engines.polars.compile import compile_where
+from polartrace.engines.polars.rows import span_mask
 from polartrace.frame.schema import META_PREFIX, TAG_PREFIX
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.plan.metrics import MetricsPlan
@@ -152,22 +152,14 @@ class _Columns:
 
 def _rows(frame: TraceFrame, plan: MetricsPlan, cols: _Columns) -> pl.LazyFrame:
     """One row per selected trace or span: ``_key``, the keys and the values."""
-    mask = compile_where(plan.text, plan.where, frame)
     traces = frame.traces
     if plan.level is Level.TRACE:
+        mask = compile_where(plan.text, plan.where, frame)
         selected = traces.lazy()
         selected = selected if plan.where is None else selected.filter(mask)
         return selected.select(pl.col("_key"), *cols.trace)
-    compiler = _Compiler(frame)
-    tests = [
-        span_test(c, frame.spans, frame.span_attribute, compiler._content)
-        for c in plan.span_conds
-    ]
-    spans = frame.spans  # read after the tests: they may derive columns onto it
-    chosen = traces.select((pl.col("_key").is_not_null() & mask).alias("m"))["m"]
-    keep = chosen.gather(spans["_key"])
-    if tests:
-        keep = keep & spans.select(pl.all_horizontal(tests).fill_null(False))[:, 0]
+    keep = span_mask(frame, plan.text, plan.where, plan.span_conds)
+    spans = frame.spans  # read after the mask: its tests may derive columns
     rows = spans.filter(keep).select(pl.col("_key"), *cols.span)
     if cols.trace:
         # With _key, a select of literals only (absent tags) keeps one row per trace.
@@ -257,10 +249,8 @@ def run_metrics(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
         if j not in by_assessment
     ]
     size = pl.len().alias("_n")
-    if keys:
-        result = rows.group_by(keys).agg(size, *aggs)
-    else:  # one row, unless no row is selected
-        result = rows.select(size, *aggs).filter(pl.col("_n") > 0)
+    # Without keys: one row, dropped below when no row is selected.
+    result = rows.group_by(keys).agg(size, *aggs) if keys else rows.select(size, *aggs)
     for j in by_assessment:
         part = _assessment_part(frame, rows, plan.metrics[j], keys, names[j])
         if keys:
@@ -269,6 +259,8 @@ def run_metrics(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
             result = pl.concat([result, part], how="horizontal")
         if plan.metrics[j].aggregate is Aggregate.COUNT_DISTINCT:
             result = result.with_columns(pl.col(names[j]).fill_null(0))
+    if not keys:  # after the assessment parts: each is one row, as is the result
+        result = result.filter(pl.col("_n") > 0)
     labels = [label for label, _ in plan.columns]
     table = (
         result.select(

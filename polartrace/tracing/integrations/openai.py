@@ -30,7 +30,11 @@ from typing import Any, Final
 
 from polartrace.tracing.live import LiveSpan
 from polartrace.tracing.sdk import get_current_active_span, start_span_no_context
-from polartrace.values.conventions import CHAT_USAGE_KEY
+from polartrace.values.conventions import (
+    CHAT_USAGE_KEY,
+    LLM_MODEL_KEY,
+    LLM_PROVIDER_KEY,
+)
 
 __all__ = ["autolog"]
 
@@ -90,6 +94,11 @@ def _start(instance: Any, kwargs: dict[str, Any]) -> LiveSpan | None:
     try:
         attributes = {k: v for k, v in kwargs.items() if k not in _NOT_ATTRIBUTES}
         attributes["mlflow.message.format"] = "openai"
+        # As MLflow's autolog: the model asked for and the provider, which the
+        # span.model and span.provider fields read.
+        if isinstance(model := kwargs.get("model"), str):
+            attributes[LLM_MODEL_KEY] = model
+        attributes[LLM_PROVIDER_KEY] = "openai"
         if isinstance(tools := kwargs.get("tools"), list | tuple):
             attributes["mlflow.chat.tools"] = list(tools)
         return start_span_no_context(
