@@ -35,6 +35,7 @@ from polartrace.bind.filter import parse_filter
 from polartrace.bind.metric_nodes import Aggregate, Level, Scope
 from polartrace.bind.order_by import AggregateKey
 from polartrace.engines.polars.metrics import ENGINE_DTYPES
+from polartrace.frame.pages import PAGE_SCHEMA
 from polartrace.output import build as output
 from polartrace.output.metrics import check_return_type, shaped
 from polartrace.plan.metrics import MetricsPlan, plan_metrics
@@ -54,9 +55,10 @@ from polartrace.plan.search import (
 )
 from polartrace.spark.layout import (
     ASSESSMENTS,
-    JSON,
     KEY,
+    LLM_TRACE_COLUMNS,
     METADATA,
+    PAGE,
     PROMPTS,
     SPANS,
     TAGS,
@@ -72,7 +74,7 @@ from polartrace.spark.partition import (
     search_plan,
     sort_schema,
 )
-from polartrace.spark.pushdown import pushed
+from polartrace.spark.pushdown import column, pushed
 from polartrace.values.errors import SearchArgumentError
 
 __all__ = [
@@ -109,10 +111,14 @@ def _tables(node: Predicate | None) -> set[str]:
     raise AssertionError(msg)
 
 
-def _shipped(df: DataFrame, arrays: Iterable[str]) -> list[str]:
-    """The columns of ``df`` that travel to the workers."""
+def _shipped(df: DataFrame, arrays: Iterable[str]) -> list[Column]:
+    """The columns of ``df`` that travel to the workers (names may hold dots)."""
     wanted = {KEY, *TRACE_COLUMNS, TAGS, METADATA, *arrays}
-    return [c for c in df.columns if c in wanted]
+    if not set(df.columns) >= LLM_TRACE_COLUMNS:
+        # Rows written without the LLM columns: the workers derive them (and the
+        # trace totals) from the spans' attributes.
+        wanted.add(SPANS)
+    return [column(c) for c in df.columns if c in wanted]
 
 
 def _check_frame(df: Any) -> DataFrame:
@@ -229,7 +235,7 @@ def search_traces(
     table = pl.from_arrow(found.toArrow())
     assert isinstance(table, pl.DataFrame)
     keys = page_keys(table, plan, max_results)
-    frame = output.json_frame(_texts(df, keys))
+    frame = output.page_frame(_pages(df, keys))
     return output.build(frame, range(len(keys)), return_type, include_spans, None)
 
 
@@ -316,21 +322,21 @@ def page_keys(table: pl.DataFrame, plan: SearchPlan, limit: int | None) -> list[
     return ordered[KEY].head(limit if limit is not None else ordered.height).to_list()
 
 
-def _texts(df: DataFrame, keys: list[int]) -> pl.Series:
-    """The MLflow JSON text of the rows ``keys`` of ``df``, in that order."""
+def _pages(df: DataFrame, keys: list[int]) -> pl.DataFrame:
+    """The page table rows (`polartrace.frame.pages`) of the rows ``keys`` of ``df``."""
     if not keys:
-        return pl.Series(JSON, [], dtype=pl.String)
+        return pl.DataFrame(schema=PAGE_SCHEMA)
     spark = df.sparkSession
     if len(keys) <= _ISIN_KEYS:
-        rows = df.where(F.col(KEY).isin(keys)).select(KEY, JSON)
+        rows = df.where(F.col(KEY).isin(keys)).select(KEY, PAGE)
     else:
         wanted = spark.createDataFrame([(k,) for k in keys], f"{KEY} bigint")
-        rows = df.join(wanted, on=KEY).select(KEY, JSON)
+        rows = df.join(wanted, on=KEY).select(KEY, PAGE)
     table = pl.from_arrow(rows.toArrow())
     assert isinstance(table, pl.DataFrame)
     order = pl.DataFrame({KEY: keys, "_order": range(len(keys))})
     joined = order.join(table.unique(KEY), on=KEY, how="left").sort("_order")
-    return joined[JSON]
+    return joined.select(pl.col(PAGE).struct.unnest()).cast(pl.Schema(PAGE_SCHEMA))
 
 
 # --- metrics -------------------------------------------------------------------------

@@ -6,20 +6,25 @@ holds (``traces``, ``spans``, ``assessments``, ``prompts``, ``json``; split by
 ``day`` partition column) with ``spark.read.parquet`` and assembles one row per
 trace in the shape of `polartrace.spark.layout`: per-key columns become maps,
 each trace's spans, assessments and prompts become arrays (spans in their order),
-joined on the dataset's ``_key``. Of the ``json`` table only the text is read.
+joined on the dataset's ``_key``. The ``json`` table's page table rows become the
+``page`` struct; a version-1 dataset, which stored whole texts, has them cut into
+page rows by the workers (`polartrace.frame.pages.from_texts`).
 `to_spark` turns frames or traces in memory into the same shape.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from polartrace.frame.llm import LLM_SPAN_SCHEMA, LLM_TRACE_SCHEMA
+from polartrace.frame.pages import PAGE_COLUMNS, from_texts
 from polartrace.frame.schema import META_PREFIX, RAW_PREFIX, TAG_PREFIX
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io.parquet import read_manifest
@@ -28,9 +33,10 @@ from polartrace.spark.layout import (
     ASSESSMENT_FIELDS,
     ASSESSMENTS,
     ATTRIBUTES,
-    JSON,
+    FRAME_NAMES,
     KEY,
     METADATA,
+    PAGE,
     PROMPTS,
     SPAN_FIELDS,
     SPANS,
@@ -39,23 +45,39 @@ from polartrace.spark.layout import (
     rows_from_frame,
     spark_type,
 )
-from polartrace.spark.pushdown import DAY
+from polartrace.spark.pushdown import DAY, column
 
 __all__ = ["read_dataset", "to_spark"]
 
 _TEXT_MAP = "map<string,string>"
+LLM_COLUMNS = frozenset(LLM_TRACE_SCHEMA) | frozenset(LLM_SPAN_SCHEMA)
+_PAGE_DDL = "struct<" + ", ".join(f"`{n}`: string" for n in PAGE_COLUMNS) + ">"
 
 
-def _col(name: str) -> Column:
-    """A column by its exact name (tag and attribute keys hold dots and colons)."""
-    return F.col("`" + name.replace("`", "``") + "`")
+def _cut_texts(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """A version-1 ``json`` table's whole texts as page table rows (on the workers)."""
+    for batch in batches:
+        rows = pl.from_arrow(batch)
+        assert isinstance(rows, pl.DataFrame)
+        pages = from_texts(rows["json"].to_list())
+        table = pl.DataFrame({KEY: rows[KEY]}).with_columns(
+            pages.select(pl.struct(PAGE_COLUMNS).alias(PAGE))
+        )
+        yield from table.to_arrow(compat_level=pl.CompatLevel.oldest()).to_batches()
 
 
 def _typed(columns: Iterable[str], schema: Mapping[str, pl.DataType]) -> list[Column]:
+    """The ``schema`` columns, typed under their row names; a missing one is null.
+
+    The LLM columns are left out when the dataset was written without them: the
+    workers derive them.
+    """
     present = set(columns)
+    typed = [(FRAME_NAMES.get(n, n), n, t) for n, t in schema.items()]
     return [
-        (_col(n) if n in present else F.lit(None)).cast(spark_type(t)).alias(n)
-        for n, t in schema.items()
+        (column(f) if f in present else F.lit(None)).cast(spark_type(t)).alias(n)
+        for f, n, t in typed
+        if f in present or f not in LLM_COLUMNS
     ]
 
 
@@ -64,7 +86,7 @@ def _text_map(columns: Iterable[str], prefix: str) -> Column:
     pairs: list[Column] = []
     for name in columns:
         if name.startswith(prefix):
-            pairs += [F.lit(name[len(prefix) :]), _col(name).cast("string")]
+            pairs += [F.lit(name[len(prefix) :]), column(name).cast("string")]
     if not pairs:
         return F.create_map().cast(_TEXT_MAP)
     return F.map_filter(F.create_map(*pairs), lambda _, v: v.isNotNull())
@@ -82,7 +104,7 @@ def read_dataset(spark: SparkSession, path: str | os.PathLike[str]) -> DataFrame
         TraceFormatError: If ``path`` is not a polartrace Parquet dataset.
     """
     root = Path(path)
-    read_manifest(root)
+    version = read_manifest(root)["version"]
 
     def table(name: str) -> DataFrame:
         return spark.read.option("mergeSchema", "true").parquet(str(root / name))
@@ -120,10 +142,17 @@ def read_dataset(spark: SparkSession, path: str | os.PathLike[str]) -> DataFrame
         .groupBy(F.col(KEY).cast("bigint").alias(KEY))
         .agg(F.collect_list(F.col("prompt").cast("string")).alias(PROMPTS))
     )
-    texts = table("json").select(
-        F.col(KEY).cast("bigint").alias(KEY), F.col(JSON).cast("string").alias(JSON)
-    )
-    for part in (span_lists, assessment_lists, prompt_lists, texts):
+    texts = table("json")
+    if version == 1:
+        pages = texts.select(F.col(KEY).cast("bigint").alias(KEY), "json").mapInArrow(
+            _cut_texts, f"`{KEY}` bigint, `{PAGE}` {_PAGE_DDL}"
+        )
+    else:
+        pages = texts.select(
+            F.col(KEY).cast("bigint").alias(KEY),
+            F.struct(*(F.col(n).cast("string") for n in PAGE_COLUMNS)).alias(PAGE),
+        )
+    for part in (span_lists, assessment_lists, prompt_lists, pages):
         rows = rows.join(part, on=KEY, how="left")
     empty = {
         SPANS: span_lists.schema[SPANS].dataType.simpleString(),
@@ -135,9 +164,9 @@ def read_dataset(spark: SparkSession, path: str | os.PathLike[str]) -> DataFrame
         for name, kind in empty.items()
     ]
     keep = [c for c in rows.columns if c not in empty]
-    ordered = [KEY, *TRACE_COLUMNS, TAGS, METADATA, SPANS, ASSESSMENTS, PROMPTS, JSON]
-    return rows.select(*keep, *filled).select(
-        *ordered, *(c for c in rows.columns if c not in ordered)
+    ordered = [KEY, *TRACE_COLUMNS, TAGS, METADATA, SPANS, ASSESSMENTS, PROMPTS, PAGE]
+    return rows.select(*map(column, keep), *filled).select(
+        *map(column, ordered), *(column(c) for c in rows.columns if c not in ordered)
     )
 
 

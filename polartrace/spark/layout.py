@@ -16,7 +16,10 @@ This module is the one place that knows how a trace's frame tables
 * ``assessments``, an array of structs: the valid assessments that apply to the trace,
   session-scoped ones included;
 * ``prompts``, the linked prompt versions (``name/version``);
-* ``json``: the trace's MLflow JSON text, read only to build output rows.
+* ``page``: a struct of the trace's page table row (`polartrace.frame.pages`: the
+  info and spans texts, tags, metadata, assessments, request and response), read
+  only to build output rows; it is the trace's MLflow JSON text cut once into the
+  parts a result page reads, as polartrace's Parquet dataset stores it.
 
 Every column is derived from the frame schema, so a typed column added to the trace
 or span table is a column or struct field here too. A trace is one row, so no trace
@@ -31,6 +34,8 @@ from typing import Final
 import polars as pl
 import pyarrow as pa
 
+from polartrace.frame.llm import LLM_SPAN_SCHEMA, LLM_TRACE_SCHEMA, with_llm_columns
+from polartrace.frame.pages import PAGE_COLUMNS, PAGE_SCHEMA
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _SPAN_SCHEMA,
@@ -39,15 +44,17 @@ from polartrace.frame.schema import (
     RAW_PREFIX,
     TAG_PREFIX,
 )
-from polartrace.frame.trace_frame import TraceFrame, compact_categoricals
+from polartrace.frame.trace_frame import TraceFrame, _compact, compact_categoricals
 
 __all__ = [
     "ASSESSMENTS",
     "ASSESSMENT_FIELDS",
     "ATTRIBUTES",
-    "JSON",
+    "FRAME_NAMES",
     "KEY",
+    "LLM_TRACE_COLUMNS",
     "METADATA",
+    "PAGE",
     "PROMPTS",
     "SPANS",
     "SPAN_FIELDS",
@@ -55,6 +62,7 @@ __all__ = [
     "TRACE_COLUMNS",
     "arrow_schema",
     "frame_from_rows",
+    "row_name",
     "rows_from_frame",
     "spark_ddl",
     "spark_type",
@@ -67,12 +75,36 @@ SPANS: Final = "spans"
 ATTRIBUTES: Final = "attributes"
 ASSESSMENTS: Final = "assessments"
 PROMPTS: Final = "prompts"
-JSON: Final = "json"
+PAGE: Final = "page"
 
-#: The trace table's typed columns, the span and assessment struct fields.
-TRACE_COLUMNS: Final = {n: t for n, t in _TRACE_SCHEMA.items() if n != "_key"}
+
+def row_name(frame_name: str) -> str:
+    """A frame column's name in the row shape.
+
+    Spark resolves a dot as a struct field, so the LLM columns' dots
+    (``tokens.total``) become underscores (``tokens_total``).
+    """
+    return frame_name.replace(".", "_")
+
+
+#: The trace table's typed columns, the span and assessment struct fields, by their
+#: row names; the LLM columns (`polartrace.frame.llm`) travel as the frame holds
+#: them, so a worker reads a trace's token totals without its spans.
+TRACE_COLUMNS: Final = {
+    row_name(n): t
+    for n, t in {**_TRACE_SCHEMA, **LLM_TRACE_SCHEMA}.items()
+    if n != "_key"
+}
 SPAN_FIELDS: Final = {
-    n: t for n, t in _SPAN_SCHEMA.items() if n not in ("_key", "_span")
+    row_name(n): t
+    for n, t in {**_SPAN_SCHEMA, **LLM_SPAN_SCHEMA}.items()
+    if n not in ("_key", "_span")
+}
+#: The row names of the trace-level LLM columns (a dataset may lack them).
+LLM_TRACE_COLUMNS: Final = frozenset(map(row_name, LLM_TRACE_SCHEMA))
+#: Each row name's frame column name.
+FRAME_NAMES: Final = {
+    row_name(n): n for n in (*_TRACE_SCHEMA, *_SPAN_SCHEMA, *LLM_SPAN_SCHEMA)
 }
 ASSESSMENT_FIELDS: Final = {n: t for n, t in _ASSESSMENT_SCHEMA.items() if n != "_key"}
 #: The frame's key-per-column prefixes and the map each becomes.
@@ -123,7 +155,7 @@ def spark_ddl() -> str:
         f"`{SPANS}` array<{spans}>",
         f"`{ASSESSMENTS}` array<{_struct_ddl(ASSESSMENT_FIELDS)}>",
         f"`{PROMPTS}` array<string>",
-        f"`{JSON}` string",
+        f"`{PAGE}` struct<" + ", ".join(f"`{n}`: string" for n in PAGE_COLUMNS) + ">",
     ]
     return ", ".join(columns)
 
@@ -147,7 +179,7 @@ def arrow_schema() -> pa.Schema:
             pa.field(SPANS, pa.list_(span)),
             pa.field(ASSESSMENTS, pa.list_(assessment)),
             pa.field(PROMPTS, pa.list_(pa.string())),
-            pa.field(JSON, pa.string()),
+            pa.field(PAGE, pa.struct([pa.field(n, pa.string()) for n in PAGE_COLUMNS])),
         ]
     )
 
@@ -170,6 +202,13 @@ def _entries(table: pl.DataFrame, prefix: str) -> pl.Expr:
     return pairs.list.filter(pl.element().struct.field("value").is_not_null())
 
 
+def _plain(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A frame column as the row shape holds it: dictionary columns as strings."""
+    column = pl.col(FRAME_NAMES[name])
+    typed = column.cast(pl.String) if spark_type(dtype) == "string" else column
+    return typed.alias(name)
+
+
 def _nested(table: pl.DataFrame, name: str, value: pl.Expr) -> pl.DataFrame:
     """``value`` gathered into one list per ``_key``, in row order, as ``name``."""
     return table.group_by("_key", maintain_order=True).agg(value.alias(name))
@@ -180,18 +219,12 @@ def rows_from_frame(frame: TraceFrame, offset: int = 0) -> pa.Table:
     traces = frame.traces
     rows = traces.select(
         (pl.col("_key").cast(pl.Int64) + offset).alias(KEY),
-        *(
-            pl.col(n).cast(pl.String) if isinstance(t, pl.Enum) else pl.col(n)
-            for n, t in TRACE_COLUMNS.items()
-        ),
+        *(_plain(n, t) for n, t in TRACE_COLUMNS.items()),
         *(_entries(traces, p).alias(m) for p, m in TRACE_MAPS.items()),
     )
     spans = frame.spans
     span = pl.struct(
-        *(
-            pl.col(n).cast(pl.String) if isinstance(t, pl.Enum) else pl.col(n)
-            for n, t in SPAN_FIELDS.items()
-        ),
+        *(_plain(n, t) for n, t in SPAN_FIELDS.items()),
         _entries(spans, RAW_PREFIX).alias(ATTRIBUTES),
     )
     assessment = pl.struct(
@@ -207,8 +240,7 @@ def rows_from_frame(frame: TraceFrame, offset: int = 0) -> pa.Table:
     for part, name in zip(parts, (SPANS, ASSESSMENTS, PROMPTS), strict=True):
         joined = keys.join(part, on="_key", how="left", maintain_order="left")[name]
         rows = rows.with_columns(joined.fill_null(pl.lit([], dtype=joined.dtype)))
-    texts = frame.json_at(range(len(frame)))
-    rows = rows.with_columns(pl.Series(JSON, texts, dtype=pl.String))
+    rows = rows.with_columns(frame.pages.select(pl.struct(PAGE_COLUMNS).alias(PAGE)))
     return _with_maps(rows.to_arrow(compat_level=pl.CompatLevel.oldest()))
 
 
@@ -315,8 +347,11 @@ def _spread(
 
 
 def _typed(table: pl.DataFrame, schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
+    """The ``schema`` columns (row names) of ``table``, typed, as frame columns."""
     return [
-        pl.col(n).cast(t) if n in table.columns else pl.lit(None, dtype=t).alias(n)
+        (pl.col(n).cast(t) if n in table.columns else pl.lit(None, dtype=t)).alias(
+            FRAME_NAMES.get(n, n)
+        )
         for n, t in schema.items()
     ]
 
@@ -340,8 +375,8 @@ def frame_from_rows(batch: pa.RecordBatch | pa.Table) -> tuple[TraceFrame, pl.Se
 
     The rows are taken in ``_key`` order, so the frame's row order is the dataset's.
     Columns of the shape the batch lacks (tables a plan does not read) become empty
-    tables; a missing ``json`` leaves the frame without texts (no output is built
-    from it).
+    tables; a missing ``page`` leaves the frame with a page table of nulls (it
+    searches; no output is built from it).
     """
     if isinstance(batch, pa.Table):
         batch = (
@@ -396,10 +431,18 @@ def frame_from_rows(batch: pa.RecordBatch | pa.Table) -> tuple[TraceFrame, pl.Se
         )
     else:
         prompts = pl.DataFrame(schema={"_key": pl.UInt32(), "prompt": pl.String()})
-    texts = (
-        df[JSON]
-        if JSON in df.columns
-        else pl.Series(JSON, [None] * df.height, dtype=pl.String)
-    )
-    frame = TraceFrame(traces, spans, assessments, prompts, raw_json=texts)
+    if PAGE in df.columns:
+        pages = df.select(pl.col(PAGE).struct.unnest()).cast(pl.Schema(PAGE_SCHEMA))
+    else:
+        pages = pl.DataFrame(
+            [pl.Series(n, [None] * df.height, dtype=t) for n, t in PAGE_SCHEMA.items()]
+        )
+    if not set(df.columns) >= LLM_TRACE_COLUMNS:
+        # Rows of a dataset written without the LLM columns: derived as a Parquet
+        # read derives them (the spans travel whenever these columns do not).
+        llm = [*LLM_TRACE_SCHEMA, *LLM_SPAN_SCHEMA]
+        traces, spans = with_llm_columns(
+            traces.drop(llm, strict=False), spans.drop(llm, strict=False), _compact
+        )
+    frame = TraceFrame(traces, spans, assessments, prompts, pages=pages)
     return frame, positions

@@ -26,9 +26,9 @@ from polartrace.bind.nodes import Cond
 from polartrace.catalogue.fields import Source, ValueType
 from polartrace.catalogue.operators import OPERATORS, Base
 from polartrace.plan.search import And, ColumnTest, Predicate
-from polartrace.spark.layout import METADATA, TAGS
+from polartrace.spark.layout import METADATA, TAGS, row_name
 
-__all__ = ["DAY", "pushed"]
+__all__ = ["DAY", "column", "pushed"]
 
 #: The partition column of a dataset split by day (`polartrace convert
 #: --partition-by-day`), when the DataFrame has it: the UTC date of request time.
@@ -37,14 +37,19 @@ _MS_PER_DAY = 86_400_000
 _RANGES = (Base.LT, Base.LE, Base.GT, Base.GE)
 
 
+def column(name: str) -> Column:
+    """A column by its exact name (tag and attribute keys hold dots)."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 def _column(cond: Cond, columns: Collection[str]) -> Column | None:
     spec = cond.field
     if spec.source is Source.TAG:
         return F.try_element_at(F.col(TAGS), F.lit(str(cond.key)))
     if spec.source is Source.METADATA:
         return F.try_element_at(F.col(METADATA), F.lit(str(cond.key)))
-    name = str(spec.frame_column)
-    return F.col(name) if spec.source is Source.INFO and name in columns else None
+    name = row_name(str(spec.frame_column))
+    return column(name) if spec.source is Source.INFO and name in columns else None
 
 
 def _plain(value: object) -> bool:
