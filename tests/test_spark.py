@@ -489,3 +489,62 @@ def test_archive_rows_search_as_the_traces_do(
         got = pts.search_traces(rows, text, return_type="list")
         want = search_traces(frame, text, return_type="list")
         assert sorted(_ids(got)) == sorted(_ids(want)), text
+
+
+@pytest.mark.parametrize("layout", ["oracle", "by-day"])
+def test_version_1_dataset_searches_and_pages_the_same(spark: Any, layout: str) -> None:
+    # Version 1 kept whole texts and no LLM columns: the workers cut the page rows
+    # and derive the LLM columns, so answers and output rows agree.
+    from polartrace import spark as pts
+
+    path = Path(__file__).parent / "fixtures" / "parquet-v1" / layout
+    df = pts.read_dataset(spark, path)
+    assert "tokens_total" not in df.columns
+    frame = polartrace.read_traces(path)
+    for case in VALID[:40]:
+        text = case["filter"]
+        want = search_traces(frame, text, order_by=["tokens.total DESC"])
+        got = pts.search_traces(
+            df, text, order_by=["tokens.total DESC"], return_type="pandas"
+        )
+        assert list(got["trace_id"]) == case["matches"] or text, text
+        assert got.equals(want), text
+
+
+def test_dataset_without_llm_columns_derives_them_on_the_workers(
+    spark: Any, tmp_path: Path
+) -> None:
+    from polartrace import spark as pts
+    from polartrace.frame.llm import LLM_SPAN_SCHEMA, LLM_TRACE_SCHEMA
+    from polartrace.generate import generate_jsonl_lines
+
+    traces = [Trace.from_json(line) for line in generate_jsonl_lines(60, seed=3)]
+    path = tmp_path / "ds"
+    polartrace.write_parquet(traces, path)
+    # As a writer from before the LLM columns left it.
+    for table, names in (("traces", LLM_TRACE_SCHEMA), ("spans", LLM_SPAN_SCHEMA)):
+        for part in (path / table).glob("*.parquet"):
+            pl.read_parquet(part).drop(list(names)).write_parquet(part)
+    df = pts.read_dataset(spark, path).repartition(2)
+    assert "tokens_total" not in df.columns
+    frame = TraceFrame.from_traces(traces)
+    filters = [
+        "tokens.total > 500",
+        "span.model = 'gpt-4o'",
+        "cost.total IS NULL",
+        "span.tokens.input >= 300 OR status = 'ERROR'",
+        "span.cost.total > 0.001",
+    ]
+    for text in filters:
+        want = polartrace.count(frame, text)
+        assert 0 < want < len(traces), text
+        assert pts.count(df, text) == want, text
+        got = pts.search_traces(
+            df, text, order_by=["cost.total DESC"], max_results=7, return_type="list"
+        )
+        expected = search_traces(
+            frame, text, order_by=["cost.total DESC"], max_results=7, return_type="list"
+        )
+        assert _ids(got) == _ids(expected), text
+    page = pts.search_traces(df, "tokens.total > 500", return_type="pandas")
+    assert page.equals(search_traces(frame, "tokens.total > 500"))

@@ -150,7 +150,9 @@ def read_dataset(spark: SparkSession, path: str | os.PathLike[str]) -> DataFrame
     else:
         pages = texts.select(
             F.col(KEY).cast("bigint").alias(KEY),
-            F.struct(*(F.col(n).cast("string") for n in PAGE_COLUMNS)).alias(PAGE),
+            F.struct(*(F.col(n).cast("string").alias(n) for n in PAGE_COLUMNS)).alias(
+                PAGE
+            ),
         )
     for part in (span_lists, assessment_lists, prompt_lists, pages):
         rows = rows.join(part, on=KEY, how="left")
@@ -164,7 +166,8 @@ def read_dataset(spark: SparkSession, path: str | os.PathLike[str]) -> DataFrame
         for name, kind in empty.items()
     ]
     keep = [c for c in rows.columns if c not in empty]
-    ordered = [KEY, *TRACE_COLUMNS, TAGS, METADATA, SPANS, ASSESSMENTS, PROMPTS, PAGE]
+    shape = [KEY, *TRACE_COLUMNS, TAGS, METADATA, SPANS, ASSESSMENTS, PROMPTS, PAGE]
+    ordered = [c for c in shape if c in rows.columns]
     return rows.select(*map(column, keep), *filled).select(
         *map(column, ordered), *(column(c) for c in rows.columns if c not in ordered)
     )
