@@ -30,7 +30,7 @@ from polartrace.frame.schema import META_PREFIX, TAG_PREFIX
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.plan.metrics import MetricsPlan
 
-__all__ = ["ENGINE_DTYPES", "run_metrics", "trace_column_name"]
+__all__ = ["ENGINE_DTYPES", "metric_rows", "run_metrics", "trace_column_name"]
 
 #: The dtype of each output type as the engines return it; times are epoch ms.
 ENGINE_DTYPES: dict[Output, pl.DataType] = {
@@ -199,6 +199,42 @@ def _assessment_part(
     if not keys:
         return joined.select(agg)
     return joined.group_by(keys).agg(agg)
+
+
+def metric_rows(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
+    """The rows ``plan`` aggregates, before any aggregation, as one long table.
+
+    For an executor that aggregates the rows of several frames together
+    (`polartrace.spark`). Columns: ``_part``, ``_t`` (with a bucket), ``_g<i>``
+    (group keys, text keys as text), ``_e`` (the row is an error) and ``_v<j>``
+    (the value metric ``j`` reads). Rows of ``_part`` 0 are the selected traces or
+    spans; rows of ``_part`` ``j + 1`` are the assessment values of assessment
+    metric ``j``, one per (row's trace, assessment), with the keys of the row.
+    """
+    cols = _Columns(frame, plan)
+    rows = _rows(frame, plan, cols).collect()
+    keys = cols.keys
+    values = [f"_v{j}" for j in range(len(plan.metrics))]
+    parts = [rows.with_columns(pl.lit(0, pl.Int32).alias("_part"))]
+    for j, metric in enumerate(plan.metrics):
+        ref = metric.ref
+        if ref is None or ref.scope is not Scope.ASSESSMENT:
+            continue
+        found = frame.assessments.filter(
+            (pl.col("kind").cast(pl.String) == str(ref.field.column))
+            & (pl.col("name").cast(pl.String) == str(ref.key))
+        ).select(pl.col("_key"), pl.col("number").alias(values[j]))
+        joined = rows.select("_key", *keys, "_e").join(found, on="_key", how="inner")
+        parts.append(joined.with_columns(pl.lit(j + 1, pl.Int32).alias("_part")))
+    text_keys = [
+        pl.col(f"_g{i}").cast(pl.String)
+        for i, key in enumerate(plan.group_by)
+        if key.output is Output.STRING
+    ]
+    table = pl.concat(parts, how="diagonal_relaxed")
+    return table.with_columns(text_keys).select(
+        "_part", *keys, "_e", *(v for v in values if v in table.columns)
+    )
 
 
 def run_metrics(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:

@@ -94,6 +94,28 @@ def _aggregate_columns(frame: TraceFrame, keys: Sequence[SortKey]) -> list[pl.Ex
     ]
 
 
+def sort_values(
+    frame: TraceFrame, keys: pl.Series, order: Sequence[SortKey]
+) -> pl.DataFrame:
+    """``_key`` and the value of each sort key (``_sort<i>``) of the traces ``keys``.
+
+    The values this engine sorts by, for an executor that orders the traces of
+    several frames together (`polartrace.spark`): with the same directions, nulls
+    last and the key as the last tie-break, their order is this engine's.
+    """
+    exprs, _ = _sort_spec(frame, order)
+    return (
+        frame.traces.lazy()
+        .with_columns(_aggregate_columns(frame, order))
+        .filter(pl.col("_key").is_in(keys.implode()))
+        .select(
+            pl.col("_key"),
+            *(e.alias(f"_sort{i}") for i, e in enumerate(exprs)),
+        )
+        .collect()
+    )
+
+
 def _ordered_keys(
     frame: TraceFrame, mask: pl.Expr | tuple[int, int], plan: SearchPlan
 ) -> pl.Series:
