@@ -50,7 +50,8 @@ SPARK_CONF = {
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.driver.memory": "2g",
+    # Local mode runs the executors in the driver's JVM.
+    "spark.driver.memory": os.environ.get("POLARTRACE_SPARK_MEMORY", "2g"),
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
