@@ -3,11 +3,14 @@
 ``Trace.from_dict(t.to_dict()) == t`` and the same through ``to_json`` /
 ``from_json``; a frame built from ``Trace`` objects equals one read back with
 ``polartrace.read_traces`` from the same traces written as JSONL: the same tables
-and the same answers to random filters on both engines.
+and the same answers to random filters on both engines; and so does a Parquet
+dataset of the same traces written in drawn parts (`DatasetWriter`), read whole or
+scanned, sessions of one list spanning parts.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import tempfile
@@ -20,7 +23,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from polartrace import Trace, TraceFrame, read_traces, search_traces
-from polartrace.io.parquet import read_parquet, write_parquet
+from polartrace.engines.lazy import ScannedTraces
+from polartrace.io.parquet import DatasetWriter, read_parquet, write_parquet
 from polartrace.language.ast import unparse
 from polartrace.testing import filters, trace_lists, traces
 from property_tests._support import ENGINES, examples, outcome
@@ -42,25 +46,71 @@ def test_trace_survives_to_json_and_from_json(trace: Trace, pretty: bool) -> Non
 
 
 @settings(max_examples=examples(0.5))
-@given(trace_lists(0, 8), st.lists(filters(max_leaves=3), min_size=1, max_size=3))
+@given(
+    trace_lists(0, 8),
+    st.lists(filters(max_leaves=3), min_size=1, max_size=3),
+    st.lists(st.integers(1, 7), max_size=3),
+    st.booleans(),
+)
 def test_frame_read_from_jsonl_equals_frame_built_from_objects(
-    traces: list[Trace], exprs: list[object]
+    traces: list[Trace], exprs: list[object], cuts: list[int], by_day: bool
 ) -> None:
     built = TraceFrame.from_traces(traces)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "traces.jsonl"
         path.write_text("".join(t.to_json() + "\n" for t in traces), encoding="utf-8")
         read = read_traces(path)
-    for table in TABLES:
-        note(f"table: {table}")
-        assert_frame_equal(
-            getattr(read, table), getattr(built, table), check_exact=True
-        )
-    for expr in exprs:
-        text = unparse(expr)  # type: ignore[arg-type]
-        note(f"filter: {text}")
-        for engine in ENGINES:
-            assert outcome(read, text, engine) == outcome(built, text, engine), engine
+        dataset = _write_parts(traces, cuts, Path(tmp) / "ds", by_day=by_day)
+        parquet = read_parquet(dataset)
+        scanned = ScannedTraces(dataset, batch_rows=3)
+        for table in TABLES:
+            note(f"table: {table}")
+            assert_frame_equal(
+                getattr(read, table), getattr(built, table), check_exact=True
+            )
+        # Row order within a trace's assessments follows the parts; the rows do not.
+        assert _assessment_rows(parquet) == _assessment_rows(built)
+        assessed = _assessment_filters(traces)
+        texts = [unparse(expr) for expr in exprs] + assessed  # type: ignore[arg-type]
+        for text in texts:
+            note(f"filter: {text}")
+            for engine in ENGINES:
+                want = outcome(built, text, engine)
+                assert outcome(read, text, engine) == want, engine
+                assert outcome(parquet, text, engine) == want, engine
+            lazy = outcome(scanned, text, "polars")  # type: ignore[arg-type]
+            assert lazy == outcome(built, text, "polars")
+
+
+def _write_parts(
+    traces: list[Trace], cuts: list[int], path: Path, *, by_day: bool
+) -> Path:
+    """Write ``traces`` as a dataset, one part between each two cut points."""
+    bounds = [0, *sorted({c for c in cuts if c < len(traces)}), len(traces)]
+    with DatasetWriter(path, partition_by_day=by_day) as writer:
+        for start, end in itertools.pairwise(bounds):
+            writer.write(TraceFrame.from_traces(traces[start:end]))
+    return path
+
+
+def _assessment_rows(frame: TraceFrame) -> list[tuple[Any, ...]]:
+    table = frame.assessments.select(pl.all().cast(pl.String))
+    return sorted(table.rows(), key=repr)
+
+
+def _assessment_filters(traces: list[Trace]) -> list[str]:
+    """An existence test for each kind and name of a valid assessment drawn."""
+    found = {
+        (a.kind, a.name)
+        for t in traces
+        for a in t.info.assessments
+        if a.is_valid and a.kind in ("feedback", "expectation")
+    }
+    return [
+        f"{kind}.`{name}` IS NOT NULL"
+        for kind, name in sorted(found)
+        if "`" not in name
+    ]
 
 
 #: Info members another writer may add, holding what a reader splitting the

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final, assert_never
@@ -81,6 +82,7 @@ from polartrace.frame.schema import (
     RAW_PREFIX,
     duration_ms,
 )
+from polartrace.frame.session_scope import SessionScope, rescope, scoped_assessments
 from polartrace.frame.trace_frame import (
     TraceFrame,
     _assessment_rows,
@@ -92,10 +94,11 @@ from polartrace.io.parquet import (
     read_manifest,
     read_pages,
     read_parquet,
+    session_members,
     table_files,
 )
 from polartrace.language.ast import Op, Quantifier
-from polartrace.model.assessment import read_assessment
+from polartrace.model.assessment import Assessment, read_assessment
 from polartrace.plan.rows import SPAN_COLUMNS, RowsPlan
 from polartrace.plan.search import (
     And,
@@ -168,6 +171,8 @@ class ScannedTraces:
         self.without_llm = not (
             _LLM["traces"] <= set(self.schema.names()) and _LLM["spans"] <= span_columns
         )
+        self._scope: SessionScope | None = None
+        self._lock = threading.Lock()
 
     def require(self, columns: Sequence[str]) -> None:
         """Fail naming the field if ``columns`` needs an LLM column the files lack.
@@ -211,6 +216,63 @@ class ScannedTraces:
         )
         table = order.join(rows, on="_key").sort("_order")
         return read_pages(table, self.manifest["version"], Path(self.path))
+
+    def session_scope(self) -> SessionScope:
+        """The assessment rows of the traces session-scoped assessments reach.
+
+        The stored assessment files expand a session-scoped assessment within its
+        own part only; this expands every one over the whole dataset
+        (`polartrace.frame.session_scope`): one pass over the page table's
+        assessments texts, one scan of the session column for the sessions they
+        name, and the texts of the traces reached. Computed on first use, kept.
+        """
+        with self._lock:
+            if self._scope is None:
+                self._scope = rescope(
+                    self._scoped(),
+                    session_members(self.traces),
+                    self._assessment_texts,
+                )
+            return self._scope
+
+    def _assessment_texts(self, keys: Sequence[int]) -> pl.Series:
+        """The page table's assessments texts of ``keys``, in that order."""
+        if self.manifest["version"] == 1:
+            return self.pages_at(keys)["assessments"]
+        wanted = pl.Series("_key", keys, dtype=pl.UInt32)
+        rows = (
+            _scan(self.files["json"])
+            .select(pl.col("_key").cast(pl.UInt32), "assessments")
+            .filter(pl.col("_key").is_in(wanted.implode()))
+            .collect()
+        )
+        found = wanted.to_frame().join(
+            rows, on="_key", how="left", maintain_order="left"
+        )
+        return found["assessments"]
+
+    def _scoped(self) -> list[tuple[int, Assessment]]:
+        version = self.manifest["version"]
+        column = "json" if version == 1 else "assessments"  # whole texts in version 1
+        found: list[tuple[int, Assessment]] = []
+        for file in self.files["json"]:
+            reader = pq.ParquetFile(file)
+            for batch in reader.iter_batches(
+                batch_size=self.batch_rows, columns=["_key", column]
+            ):
+                table = pl.from_arrow(batch)
+                assert isinstance(table, pl.DataFrame)
+                table = table.filter(
+                    pl.col(column).str.contains(SESSION_KEY, literal=True)
+                )
+                if table.is_empty():
+                    continue
+                texts = table[column]
+                if version == 1:
+                    pages = read_pages(table.select(column), version, Path(self.path))
+                    texts = pages["assessments"]
+                found += scoped_assessments(table["_key"].cast(pl.UInt32), texts)
+        return found
 
     def raw_columns(self) -> list[str]:
         """Every span attribute column (``raw:<key>``) of the dataset."""
@@ -683,9 +745,7 @@ class LazyEngine:
             case SpanMatch():
                 return self._keys_in(self._span_keys(node))
             case AssessmentMatch():
-                columns = list(_ASSESSMENT_SCHEMA)
-                test = assessment_test(node)
-                return self._keys_in(self._hits("assessments", columns, test))
+                return self._keys_in(self._assessment_keys(assessment_test(node)))
             case PromptMatch():
                 columns = list(_PROMPT_SCHEMA)
                 return self._keys_in(self._hits("prompts", columns, prompt_test(node)))
@@ -720,6 +780,13 @@ class LazyEngine:
             for batch in self.dataset.batches(table, columns)
         ]
         return self._union(found)
+
+    def _assessment_keys(self, test: pl.Expr) -> pl.Series:
+        """Keys with an assessment row passing ``test``, sessions across parts."""
+        scope = self.dataset.session_scope()
+        stored = self._hits("assessments", list(_ASSESSMENT_SCHEMA), test)
+        rest = stored.filter(~stored.is_in(scope.keys.implode()))
+        return self._union([rest, scope.rows.filter(test)["_key"]])
 
     def _span_keys(self, match: SpanMatch) -> pl.Series:
         columns = list(_SPAN_BASE)

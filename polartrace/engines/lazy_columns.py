@@ -4,7 +4,8 @@ The same values as `polartrace.engines.polars.columns`, read the lazy engine's
 way: a field from the trace files with the page's keys pushed down, an aggregate
 over spans batch by batch as ``order_by`` computes it
 (`LazyEngine._aggregate_values`), an assessment mean from the assessment files
-in batches, each kept for the page's keys only.
+in batches (session-scoped ones from `ScannedTraces.session_scope`), each kept
+for the page's keys only.
 """
 
 from __future__ import annotations
@@ -49,12 +50,17 @@ def _assessment(engine: LazyEngine, rows: pl.Series, key: AssessmentValue) -> pl
         & (pl.col("kind") == key.kind)
         & (pl.col("name") == key.name)
     )
+    # Session-scoped assessments reach across parts: the rows of the traces they
+    # reach come from the dataset's session scope, the stored ones do not count.
+    scope = engine.dataset.session_scope()
+    stored = wanted & ~pl.col("_key").is_in(scope.keys.implode())
     parts = [
-        batch.filter(wanted).select(pl.col("_key").cast(pl.UInt32), "number")
+        batch.filter(stored).select(pl.col("_key").cast(pl.UInt32), "number")
         for batch in engine.dataset.batches(
             "assessments", ["_key", "kind", "name", "number"]
         )
     ]
+    parts.append(scope.rows.filter(wanted).select("_key", "number"))
     table = pl.concat(
         [pl.DataFrame(schema={"_key": pl.UInt32(), "number": pl.Float64()}), *parts]
     )

@@ -6,6 +6,8 @@ A dataset is a directory::
     traces/part-00000.parquet      one row per trace (the frame's ``traces`` table)
     spans/part-00000.parquet       one row per span (raw attribute JSON text)
     assessments/part-00000.parquet valid assessments, session-scoped ones expanded
+                                   within the part (readers expand them over the
+                                   whole dataset: `polartrace.frame.session_scope`)
     prompts/part-00000.parquet     linked prompt versions
     json/part-00000.parquet        ``_key`` and the frame's page table: each trace's
                                    JSON text in parts and what a result page reads
@@ -35,7 +37,13 @@ import polars as pl
 
 from polartrace.frame.llm import LLM_SPAN_SCHEMA, with_llm_columns
 from polartrace.frame.pages import PAGE_COLUMNS, PAGE_SCHEMA, from_texts
-from polartrace.frame.schema import SPAN_STATUS_ENUM, STATE_ENUM, duration_ms
+from polartrace.frame.schema import (
+    META_PREFIX,
+    SPAN_STATUS_ENUM,
+    STATE_ENUM,
+    duration_ms,
+)
+from polartrace.frame.session_scope import SessionScope, rescope, scoped_assessments
 from polartrace.frame.trace_frame import (
     TraceFrame,
     _compact,
@@ -43,6 +51,7 @@ from polartrace.frame.trace_frame import (
     to_parquet_table,
 )
 from polartrace.model.trace import Trace
+from polartrace.values.conventions import SESSION_KEY
 from polartrace.values.errors import TraceFormatError
 
 __all__ = [
@@ -54,6 +63,8 @@ __all__ = [
     "read_manifest",
     "read_pages",
     "read_parquet",
+    "session_members",
+    "session_scope",
     "table_files",
     "write_parquet",
 ]
@@ -66,6 +77,7 @@ _DERIVED: Final = ("attr:", "num:")  # span columns a frame derives on first use
 _DAY: Final = "__day"
 #: The version whose ``json`` table holds each trace's whole text (column ``json``).
 _WHOLE_TEXTS: Final = 1
+_SESSION: Final = META_PREFIX + SESSION_KEY
 
 
 def is_dataset(path: Path) -> bool:
@@ -319,12 +331,43 @@ def read_parquet(path: str | os.PathLike[str]) -> TraceFrame:
     if len(json_table) != len(traces):
         msg = f"the json table has {len(json_table)} rows for {len(traces)} traces"
         raise TraceFormatError(msg, source=str(path), location="json")
+    pages = read_pages(json_table, version, path)
+    assessments = compact_categoricals(
+        session_scope(traces, pages).apply(tables["assessments"])
+    ).sort("_key", maintain_order=True)
     return TraceFrame(
         traces,
         spans,
-        compact_categoricals(tables["assessments"]).sort("_key", maintain_order=True),
+        assessments,
         tables["prompts"].sort("_key", maintain_order=True),
-        pages=read_pages(json_table, version, path),
+        pages=pages,
+    )
+
+
+def session_members(traces: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """``_key`` and ``session`` of the traces that belong to a session."""
+    if _SESSION not in traces.lazy().collect_schema().names():
+        return pl.LazyFrame(schema={"_key": pl.UInt32(), "session": pl.String()})
+    return (
+        traces.lazy()
+        .select(pl.col("_key").cast(pl.UInt32), pl.col(_SESSION).cast(pl.String))
+        .drop_nulls(_SESSION)
+        .rename({_SESSION: "session"})
+    )
+
+
+def session_scope(traces: pl.DataFrame, pages: pl.DataFrame) -> SessionScope:
+    """Session-scoped assessments expanded over the whole dataset, not per part.
+
+    ``traces`` and ``pages`` are a read dataset's trace and page tables, row ``i``
+    of each being trace ``i`` (`polartrace.frame.session_scope`).
+    """
+    texts = pages["assessments"]
+    scoped = scoped_assessments(traces["_key"], texts)
+    return rescope(
+        scoped,
+        session_members(traces),
+        lambda keys: texts.gather(pl.Series(keys, dtype=pl.Int64)),
     )
 
 
