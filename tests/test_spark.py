@@ -548,3 +548,31 @@ def test_dataset_without_llm_columns_derives_them_on_the_workers(
         assert _ids(got) == _ids(expected), text
     page = pts.search_traces(df, "tokens.total > 500", return_type="pandas")
     assert page.equals(search_traces(frame, "tokens.total > 500"))
+
+
+def test_session_scoped_assessments_reach_every_part(
+    spark: Any, tmp_path: Path
+) -> None:
+    # A session spread over three written parts: the stored rows are expanded per
+    # part only; read_dataset expands them over the whole dataset, as in memory.
+    from polartrace import spark as pts
+    from tests.test_session_parts import ALL, CASES, _write
+
+    for by_day in (False, True):
+        path = _write(tmp_path / f"ds-{by_day}", partition_by_day=by_day)
+        df = pts.read_dataset(spark, path).cache()
+        frame = TraceFrame.from_traces(ALL)
+        found = _searches(
+            df,
+            polartrace.read_traces(path),
+            [(t, ("request_id",), None) for t, _ in CASES],
+        )
+        assert found == [expected for _, expected in CASES]
+        assert [pts.count(df, t) for t, _ in CASES] == [len(e) for _, e in CASES]
+        specs = ["avg(feedback.score)", "count", "avg(expectation.answer)"]
+        got = pts.metrics(df, metrics=specs, group_by="user", return_type="polars")
+        want = polartrace.metrics(
+            frame, metrics=specs, group_by="user", return_type="polars"
+        )
+        assert got.sort("user").rows() == want.sort("user").rows()
+        df.unpersist()

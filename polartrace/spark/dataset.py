@@ -15,7 +15,7 @@ page rows by the workers (`polartrace.frame.pages.from_texts`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 from polartrace.frame.llm import LLM_SPAN_SCHEMA, LLM_TRACE_SCHEMA
 from polartrace.frame.pages import PAGE_COLUMNS, from_texts
 from polartrace.frame.schema import META_PREFIX, RAW_PREFIX, TAG_PREFIX
+from polartrace.frame.session_scope import rescope, scoped_assessments
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.io.parquet import read_manifest
 from polartrace.model.trace import Trace
@@ -46,6 +47,7 @@ from polartrace.spark.layout import (
     spark_type,
 )
 from polartrace.spark.pushdown import DAY, column
+from polartrace.values.conventions import SESSION_KEY
 
 __all__ = ["read_dataset", "to_spark"]
 
@@ -97,6 +99,63 @@ def _by_span(left: Column, right: Column) -> Column:
     return F.when(a < b, -1).when(a > b, 1).otherwise(0)
 
 
+def _polars(df: DataFrame) -> pl.DataFrame:
+    table = pl.from_arrow(df.toArrow())
+    assert isinstance(table, pl.DataFrame)
+    return table
+
+
+def _rescoped(
+    spark: SparkSession, stored: DataFrame, traces: DataFrame, pages: DataFrame
+) -> DataFrame:
+    """The assessment rows with session-scoped ones expanded over the whole dataset.
+
+    A dataset written in parts stores them expanded within their part
+    (`polartrace.frame.session_scope`); the rows of the traces they reach are
+    rebuilt as `polartrace.io.read_parquet` rebuilds them. Only the assessments
+    texts that name the session key, and the keys of their sessions' traces, come to
+    the driver; the rebuilt rows replace the stored rows of those traces.
+    """
+    texts = pages.select(KEY, F.col(PAGE)["assessments"].alias("text"))
+    named = _polars(texts.where(F.col("text").contains(SESSION_KEY)))
+    scoped = scoped_assessments(named[KEY], named["text"])
+    if not scoped:
+        return stored
+    session = META_PREFIX + SESSION_KEY
+    if session in traces.columns:
+        names = sorted({str(a.session_id) for _, a in scoped})
+        members = _polars(
+            traces.select(
+                F.col(KEY).cast("bigint").alias(KEY),
+                column(session).cast("string").alias("session"),
+            ).where(F.col("session").isin(names))
+        )
+    else:
+        members = pl.DataFrame(schema={KEY: pl.Int64(), "session": pl.String()})
+
+    def texts_of(keys: Sequence[int]) -> pl.Series:
+        wanted = spark.createDataFrame([(k,) for k in keys], f"{KEY} bigint")
+        found = _polars(texts.join(wanted, on=KEY))
+        order = pl.DataFrame({KEY: list(keys)}, schema={KEY: pl.Int64()})
+        return order.join(found, on=KEY, how="left", maintain_order="left")["text"]
+
+    scope = rescope(scoped, members, texts_of)
+    reached = spark.createDataFrame([(int(k),) for k in scope.keys], f"{KEY} bigint")
+    rows = scope.rows.with_columns(
+        pl.col(KEY).cast(pl.Int64),
+        *(pl.col(n).cast(pl.String) for n in ("kind", "name")),
+    )
+    rebuilt = spark.createDataFrame(rows.to_arrow())
+    kept = stored.withColumn(KEY, F.col(KEY).cast("bigint")).join(
+        reached, on=KEY, how="left_anti"
+    )
+    return kept.select(
+        *_typed(kept.columns, {KEY: pl.Int64(), **ASSESSMENT_FIELDS})
+    ).unionByName(
+        rebuilt.select(*_typed(rebuilt.columns, {KEY: pl.Int64(), **ASSESSMENT_FIELDS}))
+    )
+
+
 def read_dataset(spark: SparkSession, path: str | os.PathLike[str]) -> DataFrame:
     """A polartrace Parquet dataset as a DataFrame of trace rows.
 
@@ -131,17 +190,6 @@ def read_dataset(spark: SparkSession, path: str | os.PathLike[str]) -> DataFrame
             lambda s: s.dropFields("_span"),
         ).alias(SPANS)
     )
-    assessments = table("assessments")
-    assessment_lists = assessments.groupBy(F.col(KEY).cast("bigint").alias(KEY)).agg(
-        F.collect_list(F.struct(*_typed(assessments.columns, ASSESSMENT_FIELDS))).alias(
-            ASSESSMENTS
-        )
-    )
-    prompt_lists = (
-        table("prompts")
-        .groupBy(F.col(KEY).cast("bigint").alias(KEY))
-        .agg(F.collect_list(F.col("prompt").cast("string")).alias(PROMPTS))
-    )
     texts = table("json")
     if version == 1:
         pages = texts.select(F.col(KEY).cast("bigint").alias(KEY), "json").mapInArrow(
@@ -154,6 +202,17 @@ def read_dataset(spark: SparkSession, path: str | os.PathLike[str]) -> DataFrame
                 PAGE
             ),
         )
+    assessments = _rescoped(spark, table("assessments"), traces, pages)
+    assessment_lists = assessments.groupBy(F.col(KEY).cast("bigint").alias(KEY)).agg(
+        F.collect_list(F.struct(*_typed(assessments.columns, ASSESSMENT_FIELDS))).alias(
+            ASSESSMENTS
+        )
+    )
+    prompt_lists = (
+        table("prompts")
+        .groupBy(F.col(KEY).cast("bigint").alias(KEY))
+        .agg(F.collect_list(F.col("prompt").cast("string")).alias(PROMPTS))
+    )
     for part in (span_lists, assessment_lists, prompt_lists, pages):
         rows = rows.join(part, on=KEY, how="left")
     empty = {
