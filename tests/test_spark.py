@@ -336,12 +336,13 @@ def test_spark_equals_the_in_memory_engine(
 def test_dataset_in_several_files_equals_the_in_memory_engine(
     spark: Any, tmp_path: Path
 ) -> None:
-    from hypothesis import find
-
     from polartrace import spark as pts
+    from polartrace.generate import generate_jsonl_lines
     from polartrace.io import DatasetWriter
 
-    traces = find(trace_lists(30, 40), lambda ts: len(ts) >= 30)
+    # Generated traces (environments, span types, errors); hypothesis.find would
+    # spend minutes shrinking a list this long.
+    traces = [Trace.from_json(line) for line in generate_jsonl_lines(40, seed=11)]
     with DatasetWriter(tmp_path / "ds", partition_by_day=True) as writer:
         for start in range(0, len(traces), 7):  # several parts, several files
             writer.write(TraceFrame.from_traces(traces[start : start + 7]))
@@ -501,13 +502,14 @@ def test_version_1_dataset_searches_and_pages_the_same(spark: Any, layout: str) 
     df = pts.read_dataset(spark, path)
     assert "tokens_total" not in df.columns
     frame = polartrace.read_traces(path)
-    for case in VALID[:40]:
+    # Every family of field once (the conformance test runs them all on Spark).
+    for case in VALID[::25]:
         text = case["filter"]
         want = search_traces(frame, text, order_by=["tokens.total DESC"])
         got = pts.search_traces(
             df, text, order_by=["tokens.total DESC"], return_type="pandas"
         )
-        assert list(got["trace_id"]) == case["matches"] or text, text
+        assert sorted(got["trace_id"]) == sorted(case["matches"]), text
         assert got.equals(want), text
 
 
