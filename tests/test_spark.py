@@ -11,8 +11,10 @@ searched; bad filters fail on the driver before any Spark job. Deselect with
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -299,7 +301,7 @@ def test_partition_by_day_dataset_reads_in_spark_and_searches_the_same(
 
 
 @settings(
-    max_examples=examples(0.3),
+    max_examples=examples(0.25),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -315,22 +317,45 @@ def test_partition_by_day_dataset_reads_in_spark_and_searches_the_same(
         max_size=6,
     ),
     partitions=st.integers(1, 4),
+    cuts=st.none() | st.lists(st.integers(1, 11), max_size=3),
 )
 def test_spark_equals_the_in_memory_engine(
-    spark: Any, traces: list[Trace], searches: list[Search], partitions: int
+    spark: Any,
+    traces: list[Trace],
+    searches: list[Search],
+    partitions: int,
+    cuts: list[int] | None,
 ) -> None:
+    """Drawn filters, orders and limits over drawn traces give the engine's answer.
+
+    The rows are the frame's split into ``partitions`` (``cuts`` None), or a
+    dataset written in parts at ``cuts`` (several files, sessions across them)
+    and read by `read_dataset` into ``partitions``.
+    """
     from polartrace import spark as pts
+    from polartrace.io import DatasetWriter
 
     frame = TraceFrame.from_traces(traces)
-    rows = pts.to_spark(spark, frame, partitions=partitions)
-    want = [
-        _ids(
-            search_traces(frame, t, order_by=list(o), max_results=k, return_type="list")
-        )
-        for t, o, k in searches
-    ]
-    note(f"searches: {searches}")
-    assert _searches(rows, frame, searches) == want
+    with tempfile.TemporaryDirectory() as tmp:
+        if cuts is None:
+            rows = pts.to_spark(spark, frame, partitions=partitions)
+        else:
+            bounds = sorted({c for c in cuts if c < len(traces)})
+            with DatasetWriter(Path(tmp) / "ds") as writer:
+                for start, end in itertools.pairwise([0, *bounds, len(traces)]):
+                    writer.write(TraceFrame.from_traces(traces[start:end]))
+            rows = pts.read_dataset(spark, Path(tmp) / "ds").repartition(partitions)
+        want = [
+            _ids(
+                search_traces(
+                    frame, t, order_by=list(o), max_results=k, return_type="list"
+                )
+            )
+            for t, o, k in searches
+        ]
+        note(f"searches: {searches}")
+        found = _searches(rows, frame, searches)
+    assert found == want
 
 
 def test_dataset_in_several_files_equals_the_in_memory_engine(
