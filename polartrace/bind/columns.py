@@ -31,6 +31,7 @@ from polartrace.catalogue.fields import (
     suggest_field,
     unprefixed,
 )
+from polartrace.values.conventions import RESULT_COLUMNS
 from polartrace.values.errors import ColumnError, OrderByError, SearchArgumentError
 from polartrace.values.llm import FIELDS_BY_NAME, Kind
 
@@ -44,20 +45,6 @@ __all__ = [
 ]
 
 #: The columns of a ``search_traces`` result that ``columns=`` may not shadow.
-RESULT_COLUMNS = (
-    "trace_id",
-    "trace",
-    "client_request_id",
-    "state",
-    "request_time",
-    "execution_duration",
-    "request",
-    "response",
-    "trace_metadata",
-    "tags",
-    "spans",
-    "assessments",
-)
 
 
 @attrs.frozen

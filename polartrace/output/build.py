@@ -25,7 +25,7 @@ import itertools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import polars as pl
@@ -41,6 +41,7 @@ from polartrace.frame.trace_frame import TraceFrame
 from polartrace.model.timestamps import parse_timestamp_ms
 from polartrace.model.trace import Trace, TraceData
 from polartrace.output.typed import to_arrow, typed_page
+from polartrace.values.conventions import RESULT_COLUMNS
 
 if TYPE_CHECKING:  # pyarrow loads with the pandas output that uses it
     import pyarrow as pa
@@ -48,20 +49,7 @@ if TYPE_CHECKING:  # pyarrow loads with the pandas output that uses it
 __all__ = ["COLUMNS", "build", "page_frame"]
 
 #: MLflow's DataFrame columns, in MLflow's order.
-COLUMNS = (
-    "trace_id",
-    "trace",
-    "client_request_id",
-    "state",
-    "request_time",
-    "execution_duration",
-    "request",
-    "response",
-    "trace_metadata",
-    "tags",
-    "spans",
-    "assessments",
-)
+COLUMNS: Final = RESULT_COLUMNS
 
 _FLAT = ("trace_id", "client_request_id", "state", "request_time", "execution_duration")
 

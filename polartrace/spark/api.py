@@ -30,6 +30,7 @@ import polars as pl
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from polartrace.api.arguments import check_max_results
 from polartrace.api.metrics import bind_query
 from polartrace.bind.filter import parse_filter
 from polartrace.bind.metric_nodes import Aggregate, Level, Scope
@@ -216,13 +217,7 @@ def search_traces(
     if return_type not in _RETURN_TYPES:
         msg = f"return_type must be one of {_RETURN_TYPES}, not {return_type!r}"
         raise SearchArgumentError(msg)
-    if max_results is not None and (
-        not isinstance(max_results, int)
-        or isinstance(max_results, bool)
-        or max_results < 0
-    ):
-        msg = f"max_results must be a non-negative int or None, not {max_results!r}"
-        raise SearchArgumentError(msg)
+    check_max_results(max_results)
     entries = _strings(order_by)
     plan, found = candidates(df, filter_string, entries, max_results)
     if return_type == "spark":

@@ -21,6 +21,7 @@ __all__ = [
     "LINKED_PROMPTS_TAG",
     "MLFLOW2_STATE_UNSPECIFIED",
     "PREVIEW_MAX_CHARS",
+    "RESULT_COLUMNS",
     "SESSION_KEY",
     "SOURCE_RUN_KEY",
     "SPAN_STATUS_CODES",
@@ -41,6 +42,21 @@ _S = TypeVar("_S")
 # --- trace states and span status codes ----------------------------------------------
 
 #: Trace states, as ``TraceState`` names them (MLflow 3).
+#: The columns of MLflow's ``search_traces`` DataFrame, in MLflow's order.
+RESULT_COLUMNS: Final = (
+    "trace_id",
+    "trace",
+    "client_request_id",
+    "state",
+    "request_time",
+    "execution_duration",
+    "request",
+    "response",
+    "trace_metadata",
+    "tags",
+    "spans",
+    "assessments",
+)
 TRACE_STATES: Final = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
 STATE_UNSPECIFIED: Final = "STATE_UNSPECIFIED"
 #: MLflow 2's ``TraceStatus`` name for the unset state; MLflow 3 still reads it.

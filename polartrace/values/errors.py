@@ -145,6 +145,20 @@ class FilterTypeError(FilterError):
     """The value does not fit the field (a number for a tag, a bad date or regex)."""
 
 
+def _entry_text(
+    argument: str,
+    message: str,
+    clause: str,
+    position: int,
+    end: int | None,
+    hint: str | None,
+) -> str:
+    """The text of an error in one entry of ``order_by`` or ``columns``."""
+    text = f"{message} (at position {position} of the {argument} entry)\n"
+    text += caret_line(clause, position, end)
+    return f"{text}\nHint: {hint}" if hint else text
+
+
 class OrderByError(PolartraceError):
     """An ``order_by`` entry that cannot be parsed or names an unorderable key.
 
@@ -170,11 +184,7 @@ class OrderByError(PolartraceError):
         self.position = position
         self.end = end
         self.hint = hint
-        text = f"{message} (at position {position} of the order_by entry)\n"
-        text += caret_line(clause, position, end)
-        if hint:
-            text += f"\nHint: {hint}"
-        super().__init__(text)
+        super().__init__(_entry_text("order_by", message, clause, position, end, hint))
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only fields would be lost by ValueError's default pickling.
@@ -264,11 +274,7 @@ class ColumnError(SearchArgumentError):
         self.position = position
         self.end = end
         self.hint = hint
-        text = f"{message} (at position {position} of the columns entry)\n"
-        text += caret_line(clause, position, end)
-        if hint:
-            text += f"\nHint: {hint}"
-        super().__init__(text)
+        super().__init__(_entry_text("columns", message, clause, position, end, hint))
 
     def __reduce__(self) -> tuple[object, ...]:
         return (
