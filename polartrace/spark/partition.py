@@ -80,7 +80,11 @@ def sort_schema(plan: SearchPlan) -> list[tuple[str, str]]:
 def _arrow(
     table: pl.DataFrame, schema: Sequence[tuple[str, str]]
 ) -> list[pa.RecordBatch]:
-    typed = table.select(pl.col(n).cast(_TYPES[t]) for n, t in schema).rechunk()
+    # A column the batch lacks (a search or metric that found no value) is null.
+    typed = table.select(
+        (pl.col(n) if n in table.columns else pl.lit(None)).cast(_TYPES[t]).alias(n)
+        for n, t in schema
+    ).rechunk()
     # Plain (not large) strings: the types Spark declares for the batch.
     arrow = typed.to_arrow(compat_level=pl.CompatLevel.oldest())
     target = pa.schema(
@@ -153,12 +157,6 @@ def search_many_partition(
                 ).rename({n: f"_s{i}{n[5:]}" for n in values.columns if n != "_key"})
             )
         table = pl.concat(parts, how="diagonal_relaxed")
-        missing = [
-            pl.lit(None, dtype=_TYPES[t]).alias(n)
-            for n, t in schema
-            if n not in table.columns
-        ]
-        table = table.with_columns(missing) if missing else table
         if table.height:
             yield from _arrow(table, schema)
 
@@ -247,11 +245,5 @@ def metrics_partition(
             continue
         frame, _ = frame_from_rows(batch)
         rows = metric_rows(frame, plan)
-        missing = [
-            pl.lit(None, dtype=_TYPES[t]).alias(n)
-            for n, t in schema
-            if n not in rows.columns
-        ]
-        rows = rows.with_columns(missing) if missing else rows
         if rows.height:
             yield from _arrow(rows, schema)
