@@ -76,7 +76,7 @@ def _extra(frame: TraceFrame, group: GroupKey) -> tuple[bool, pl.Expr]:
     """Whether a ``columns=`` field is read per span, and its expression."""
     ref, output = group.ref, group.output
     if ref.scope is Scope.SPAN:
-        column = _span_column(ref, frame, output)
+        column = _span_column(ref, frame.span_attribute, output)
     else:
         column = _trace_column(ref, frame.traces.columns)
     return ref.scope is Scope.SPAN, _cast(column, ref, output).alias(group.label)
