@@ -242,6 +242,28 @@ def test_scanned_sessions_equal_the_dataset_read_whole(
         _assert_equal(got, want)
 
 
+@pytest.mark.parametrize("removed", [0, 2], ids=["first part", "last part"])
+def test_spans_of_traces_whose_part_was_removed_are_not_rows(
+    tmp_path: Path, removed: int
+) -> None:
+    """A scan aggregates only the spans of the traces it has."""
+    traces = [Trace.from_json(line) for line in generate_jsonl_lines(90, seed=4)]
+    parts = [traces[:30], traces[30:60], traces[60:]]
+    path = _write(tmp_path / "ds", parts)
+    for table in ("traces", "json"):  # the spans stay
+        table_files(path, table)[removed].unlink()
+    kept = [t for i, part in enumerate(parts) if i != removed for t in part]
+    query = {
+        "metrics": ["count", "avg(span.duration_ms)", "p50(span.duration_ms)"],
+        "group_by": "span.type",
+        "level": "span",
+        "return_type": "polars",
+    }
+    got = metrics(scan_traces(path), **query)
+    _assert_equal(got, metrics(TraceFrame.from_traces(kept), **query))
+    assert got["count"].sum() == sum(len(t.data.spans) for t in kept) > 0
+
+
 # --- the pinned answers of test_metrics, one trace a part -----------------------------
 
 

@@ -93,6 +93,39 @@ def _cond_columns(dataset: ScannedTraces, cond: Cond) -> list[str]:
     return [str(cond.field.column)]
 
 
+def _selected(keys: pl.Series) -> pl.Series:
+    """A mask indexed by trace key: whether the trace is selected."""
+    size = int(keys.max() or 0) + 1 if len(keys) else 0  # type: ignore[arg-type]
+    mask = pl.zeros(size, pl.Boolean, eager=True)
+    return mask.scatter(keys.cast(pl.Int64), values=True) if size else mask
+
+
+def _keep(mask: pl.Series, keys: pl.Series) -> pl.Series:
+    """Whether each span's trace (``keys``) is selected; keys past the mask are not."""
+    if not len(mask):
+        return pl.zeros(len(keys), pl.Boolean, eager=True)
+    inside = keys < len(mask)
+    return mask.gather(keys.clip(upper_bound=len(mask) - 1)) & inside
+
+
+def _batch_rows(
+    table: pl.DataFrame, plan: MetricsPlan, mask: pl.Series, trace_names: list[str]
+) -> pl.DataFrame:
+    """The rows of one span batch: spans of selected traces passing the span group."""
+    batch = _SpanBatch(table)
+    # Tests and columns first: they derive attribute columns onto the batch.
+    tests = [
+        span_test(c, batch.table, batch.attribute, batch.content)
+        for c in plan.span_conds
+    ]
+    exprs = MetricColumns(plan, trace_names, batch.attribute).span
+    keep = _keep(mask, batch.table["_key"])
+    if tests:
+        passed = batch.table.select(pl.all_horizontal(tests).fill_null(value=False))
+        keep = keep & passed.to_series()
+    return batch.table.filter(keep).select(pl.col("_key"), *exprs)
+
+
 def _span_rows(
     dataset: ScannedTraces,
     plan: MetricsPlan,
@@ -100,26 +133,15 @@ def _span_rows(
     trace_names: list[str],
 ) -> pl.DataFrame:
     """The selected spans' ``_key``, keys and values, a batch at a time."""
-    keys = selected["_key"].implode()
+    mask = _selected(selected["_key"])
     columns = _span_columns(dataset, plan)
-    tables = list(dataset.batches("spans", columns))
-    if not tables:  # no span at all: one empty batch gives the columns their types
-        tables = [
-            pl.DataFrame(schema={c: _SPAN_SCHEMA.get(c, pl.String()) for c in columns})
-        ]
-    parts = []
-    for table in tables:
-        batch = _SpanBatch(table)
-        # Tests and columns first: they derive attribute columns onto the batch.
-        tests = [
-            span_test(c, batch.table, batch.attribute, batch.content)
-            for c in plan.span_conds
-        ]
-        exprs = MetricColumns(plan, trace_names, batch.attribute).span
-        keep = pl.col("_key").is_in(keys)
-        if tests:
-            keep = keep & pl.all_horizontal(tests).fill_null(value=False)
-        parts.append(batch.table.filter(keep).select(pl.col("_key"), *exprs))
+    parts = [
+        _batch_rows(table, plan, mask, trace_names)
+        for table in dataset.batches("spans", columns)
+    ]
+    if not parts:  # no span at all: an empty batch gives the columns their types
+        schema = {c: _SPAN_SCHEMA.get(c, pl.String()) for c in columns}
+        parts = [_batch_rows(pl.DataFrame(schema=schema), plan, mask, trace_names)]
     rows = pl.concat(parts, how="vertical_relaxed")
     if selected.width > 1:  # trace columns the span rows read
         rows = rows.join(selected, on="_key", how="left")
