@@ -253,7 +253,7 @@ def test_spans_of_traces_whose_part_was_removed_are_not_rows(
     for table in ("traces", "json"):  # the spans stay
         table_files(path, table)[removed].unlink()
     kept = [t for i, part in enumerate(parts) if i != removed for t in part]
-    query = {
+    query: dict[str, Any] = {
         "metrics": ["count", "avg(span.duration_ms)", "p50(span.duration_ms)"],
         "group_by": "span.type",
         "level": "span",

@@ -7,6 +7,7 @@ or the reference engine and shapes the table (`polartrace.output.metrics`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,17 +47,18 @@ def metric_source(traces: Any, engine: str) -> TraceFrame | ScannedTraces:
     Raises:
         SearchArgumentError: For the reference engine on a scanned dataset.
     """
-    # Imported here: the lazy engine reads Parquet through pyarrow.
-    from polartrace.engines.lazy import ScannedTraces
-
-    if isinstance(traces, ScannedTraces):
+    # A scanned dataset was made by the lazy engine's module; when it is not
+    # loaded, nothing is scanned, and importing it would load pyarrow and numpy.
+    lazy = sys.modules.get("polartrace.engines.lazy")
+    if lazy is not None and isinstance(traces, lazy.ScannedTraces):
         if engine != "polars":
             msg = (
                 "a scanned dataset is aggregated by the polars engine; .collect() it "
                 "first for engine='reference'"
             )
             raise SearchArgumentError(msg)
-        return traces
+        scanned: ScannedTraces = traces
+        return scanned
     return _as_frame(traces)
 
 
