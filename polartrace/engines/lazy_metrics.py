@@ -33,10 +33,7 @@ from polartrace.bind.metric_nodes import FieldRef, Level, Scope
 from polartrace.bind.nodes import Cond
 from polartrace.engines.lazy import _SPAN_BASE, LazyEngine, ScannedTraces, _SpanBatch
 from polartrace.engines.polars.exprs import span_test
-from polartrace.engines.polars.metrics import (
-    MetricColumns,
-    aggregate_rows,
-)
+from polartrace.engines.polars.metrics import MetricColumns, aggregate_rows
 from polartrace.frame.schema import _SPAN_SCHEMA, ATTR_PREFIX, NUM_PREFIX, RAW_PREFIX
 from polartrace.plan.metrics import MetricsPlan
 
