@@ -1,25 +1,36 @@
 """``python -m benchmarks.metrics``: ``metrics()`` against the same query by hand.
 
 The query is the issue's: ``count``, ``error_rate`` and ``p95(latency)`` by
-``tags.environment`` every hour, over every trace. Three contenders answer it on the
-same trace table:
+``tags.environment`` every hour, over every trace. The contenders answer it on the
+same traces:
 
 * polartrace: ``polartrace.metrics(frame, metrics=[...], group_by=..., every="1h")``
-  returning Polars;
+  returning Polars, on the frame in memory;
+* polartrace, scanned (``--traces`` sizes): the same call on
+  ``scan_traces(dataset)``, the cached Parquet dataset read out of core (only the
+  four columns the query reads, streamed);
 * hand-written Polars: one ``group_by`` over the hour (epoch-ms floor division, as
   polartrace buckets) and the environment;
 * DuckDB: the same ``GROUP BY`` in SQL over the Arrow table (``quantile_cont`` is
-  the linear interpolation polartrace uses).
+  the linear interpolation polartrace uses);
+* MLflow (``--mlflow``, ``--traces`` sizes): ``query_trace_metrics`` on MLflow's
+  SQLite store of the same traces (`benchmarks.mlflow_metrics`), two calls per
+  environment. MLflow must be installed (``pip install 'mlflow>=3.17,<4'``); the
+  store is built on first use (`benchmarks.mlflow_store`, minutes at 100k).
 
-The answers are checked equal before anything is timed. ``--traces`` sizes read the
-benchmark's generated data (`benchmarks.data`); ``--synthetic`` sizes build a trace
-table of those columns directly (environments, a month of request times, lognormal
-latencies, about one error in eight), for sizes whose generated data would not fit
-the machine: the metrics read nothing else.
+The answers are checked equal before anything is timed: times, groups and counts
+exactly, rates and percentiles within 1e-9 relative. polartrace, its scanned
+variant and hand-written Polars are timed in alternating rounds
+(`benchmarks.timing.interleaved`), so their ratios share the machine's load;
+DuckDB and MLflow are timed alone after them. ``--traces`` sizes read the
+benchmark's generated data (`benchmarks.data`); ``--synthetic`` sizes build a
+trace table of those columns directly (environments, a month of request times,
+lognormal latencies, about one error in eight).
 
 Examples::
 
-    python -m benchmarks.metrics --traces 100k
+    python -m benchmarks.metrics --traces 1m --repeat 7
+    python -m benchmarks.metrics --traces 100k --mlflow
     python -m benchmarks.metrics --synthetic 1m --repeat 7
 """
 
@@ -34,8 +45,8 @@ import polars as pl
 
 import polartrace
 from benchmarks.__main__ import _size
-from benchmarks.data import label, load_frame, log
-from benchmarks.timing import fmt_seconds, measure
+from benchmarks.data import dataset_path, jsonl_path, label, load_frame, log
+from benchmarks.timing import Contender, Timing, fmt_seconds, interleaved, measure
 from polartrace.frame.schema import (
     _ASSESSMENT_SCHEMA,
     _PROMPT_SCHEMA,
@@ -73,8 +84,8 @@ def synthetic_frame(n: int, seed: int = 0) -> TraceFrame:
     return TraceFrame(traces, spans, assessments, prompts, objects=[])
 
 
-def with_polartrace(frame: TraceFrame) -> pl.DataFrame:
-    """The query through ``polartrace.metrics``."""
+def with_polartrace(frame: Any) -> pl.DataFrame:
+    """The query through ``polartrace.metrics`` (on a frame or a scanned dataset)."""
     table = polartrace.metrics(
         frame,
         metrics=METRICS,
@@ -124,40 +135,81 @@ def duckdb_runner(traces: pl.DataFrame) -> Any:
     return lambda: con.sql(_SQL).to_arrow_table()
 
 
-def _check(ours: pl.DataFrame, hand: pl.DataFrame, duck: Any) -> None:
-    theirs = pl.from_arrow(duck)
-    assert isinstance(theirs, pl.DataFrame)
-    assert ours.height == hand.height == theirs.height
-    for a, b, c in zip(ours.rows(), hand.rows(), theirs.rows(), strict=True):
-        assert a[1:3] == b[1:3] == c[1:3], (a, b, c)
-        for x, y, z in zip(a[3:], b[3:], c[3:], strict=True):
-            if None in (x, y, z):  # an hour of in-progress traces has no latency
-                assert x is y is z, (a, b, c)
-                continue
-            assert math.isclose(x, y, rel_tol=1e-9), (a, b)
-            assert math.isclose(x, z, rel_tol=1e-9), (a, c)
+def _rows(table: Any) -> list[tuple[Any, ...]]:
+    """``(time ms, env, count, error_rate, p95)`` rows of any contender's answer."""
+    frame = pl.from_arrow(table) if not isinstance(table, pl.DataFrame) else table
+    assert isinstance(frame, pl.DataFrame)
+    first = frame.columns[0]
+    if frame.schema[first] != pl.Int64:  # polartrace's UTC datetimes
+        frame = frame.with_columns(pl.col(first).dt.epoch("ms"))
+    return frame.rows()
 
 
-def run(frame: TraceFrame, name: str, repeat: int) -> None:
+def check(answers: dict[str, Any]) -> int:
+    """Assert every contender's answer equals the first one's; the row count.
+
+    Times, groups and counts exactly; rates and percentiles within 1e-9 relative
+    (the engines interpolate the same way, in different float operations).
+    """
+    (first, want), *others = ((k, _rows(v)) for k, v in answers.items())
+    for name, got in others:
+        assert len(got) == len(want), (name, len(got), first, len(want))
+        for a, b in zip(want, got, strict=True):
+            assert a[:3] == b[:3], (first, a, name, b)
+            for x, y in zip(a[3:], b[3:], strict=True):
+                if x is None or y is None:  # an hour of in-progress traces only
+                    assert x is y, (first, a, name, b)
+                    continue
+                assert math.isclose(x, y, rel_tol=1e-9), (first, a, name, b)
+    return len(want)
+
+
+def run(
+    frame: TraceFrame,
+    name: str,
+    repeat: int,
+    *,
+    scanned: Any = None,
+    mlflow: Any = None,
+) -> dict[str, Timing]:
     """Check the contenders agree, time them and print one table."""
     traces = frame.traces
     duck = duckdb_runner(traces)
-    _check(with_polartrace(frame), by_hand(traces), duck())
-    contenders = {
-        "polartrace.metrics": lambda: with_polartrace(frame),
-        "hand-written Polars": lambda: by_hand(traces),
-        "DuckDB SQL": duck,
+    together = {
+        "polartrace.metrics": Contender(lambda: with_polartrace(frame)),
+        "hand-written Polars": Contender(lambda: by_hand(traces)),
     }
-    timings = {k: measure(fn, repeat)[0] for k, fn in contenders.items()}
+    if scanned is not None:
+        together["polartrace, scanned"] = Contender(lambda: with_polartrace(scanned))
+    alone = {"DuckDB SQL": duck}
+    if mlflow is not None:
+        alone["MLflow query_trace_metrics"] = mlflow.query
+    answers = {k: c.fn() for k, c in together.items()}
+    answers |= {k: fn() for k, fn in alone.items()}
+    rows = check(answers)
+    del answers
+    timings, _ = interleaved(together, repeat, collect=False, budget=1.0)
+    for key, fn in alone.items():
+        timings[key] = measure(fn, repeat if key == "DuckDB SQL" else 3)[0]
     base = timings["hand-written Polars"].median
-    print(f"\n{name}: {len(frame):,} traces, {with_polartrace(frame).height} rows")
-    print(f"{'contender':<22}{'median':>10}{'min':>10}{'vs Polars':>11}")
+    print(f"\n{name}: {len(frame):,} traces, {rows} rows")
+    print(f"{'contender':<28}{'median':>10}{'min':>10}{'max':>10}{'vs Polars':>11}")
     for key, timing in timings.items():
         ratio = timing.median / base
         print(
-            f"{key:<22}{fmt_seconds(timing.median):>10}{fmt_seconds(timing.low):>10}"
-            f"{ratio:>10.2f}x"
+            f"{key:<28}{fmt_seconds(timing.median):>10}{fmt_seconds(timing.low):>10}"
+            f"{fmt_seconds(timing.high):>10}{ratio:>10.2f}x"
         )
+    return timings
+
+
+def _mlflow(n: int, frame: TraceFrame) -> Any:
+    from benchmarks.mlflow_metrics import MlflowMetrics
+    from benchmarks.mlflow_store import build_store
+
+    path, experiment = build_store(jsonl_path(n), n)
+    environments = frame.traces[ENV].drop_nulls().unique().cast(pl.String).to_list()
+    return MlflowMetrics(path, experiment, sorted(environments))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,10 +218,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traces", nargs="*", type=_size, default=[])
     parser.add_argument("--synthetic", nargs="*", type=_size, default=[])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--mlflow",
+        action="store_true",
+        help="also MLflow's query_trace_metrics on its SQLite store (--traces sizes)",
+    )
+    parser.add_argument(
+        "--no-scanned",
+        action="store_true",
+        help="skip the scan_traces contender of --traces sizes",
+    )
     args = parser.parse_args(argv)
     for n in args.traces:
         log(f"loading the generated {label(n)} frame")
-        run(load_frame(n), f"generated {label(n)}", args.repeat)
+        frame = load_frame(n)
+        scanned = None if args.no_scanned else polartrace.scan_traces(dataset_path(n))
+        mlflow = _mlflow(n, frame) if args.mlflow else None
+        run(frame, f"generated {label(n)}", args.repeat, scanned=scanned, mlflow=mlflow)
     for n in args.synthetic:
         log(f"building a synthetic {label(n)} trace table")
         run(synthetic_frame(n), f"synthetic {label(n)}", args.repeat)

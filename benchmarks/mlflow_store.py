@@ -31,6 +31,14 @@ from polartrace.model.trace import Trace
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
 _PROMOTED = ("mlflow.trace.session", "mlflow.trace.tokenUsage", "mlflow.trace.cost")
 _BATCH = 5_000
+#: The ``trace_info`` columns MLflow fills from the session, token-usage and cost
+#: metadata (``analytics_columns_from_metadata``) and reads those keys back from.
+_ANALYTICS = (
+    "session_id", "input_tokens", "output_tokens", "total_tokens",
+    "cache_read_input_tokens", "cache_creation_input_tokens",
+    "cache_creation_input_tokens_above_1hr", "input_cost", "output_cost",
+    "total_cost",
+)  # fmt: skip
 
 
 def store_path(n: int, seed: int = 0) -> Path:
@@ -65,10 +73,7 @@ def _rows(
         info.response_preview,
         0,
         info.tags.get("mlflow.traceName"),
-        analytics.get("session_id"),
-        analytics.get("input_tokens"),
-        analytics.get("output_tokens"),
-        analytics.get("total_tokens"),
+        *(analytics.get(column) for column in _ANALYTICS),
     )
     tag_rows = [(k, v, tid) for k, v in tags.items()]
     meta_rows = [(k, v, tid) for k, v in sorted(metadata.items())]
@@ -124,8 +129,8 @@ SPANS_SQL = (
 _SQL = {
     "trace_info": "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, "
     "execution_time_ms, status, client_request_id, request_preview, response_preview, "
-    "db_payload_generation, trace_name, session_id, input_tokens, output_tokens, "
-    "total_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    f"db_payload_generation, trace_name, {', '.join(_ANALYTICS)}) "
+    f"VALUES ({', '.join('?' * (10 + len(_ANALYTICS)))})",
     "trace_tags": "INSERT INTO trace_tags (key, value, request_id) VALUES (?,?,?)",
     "trace_request_metadata": "INSERT INTO trace_request_metadata (key, value, "
     "request_id) VALUES (?,?,?)",

@@ -4,20 +4,26 @@ Random frames, random filters, a level, a few metrics over fields drawn from the
 field catalogue (every field with one value per trace, span or assessment, so a new
 field is covered when it is declared), group keys and a bucket: both engines return
 the same rows in the same order, floats equal within a tolerance (sums and means
-add in different orders; percentiles interpolate the same way).
+add in different orders; percentiles interpolate the same way). The same queries
+over the traces written as a two-part Parquet dataset and scanned (the out-of-core
+executor, span batches of three rows) give the dataset's in-memory tables.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
-from polartrace import MetricError, Trace, TraceFrame, metrics
+from polartrace import MetricError, Trace, TraceFrame, metrics, read_traces
 from polartrace.bind.metrics import AGGREGATE_NAMES, Level, bind_group_key, bind_metric
 from polartrace.catalogue.fields import FIELDS
+from polartrace.engines.lazy import ScannedTraces
+from polartrace.io.parquet import DatasetWriter
 from polartrace.language.ast import unparse
 from polartrace.testing import filters, trace_lists
 from polartrace.testing._vocab import _KEYS
@@ -115,3 +121,33 @@ def test_polars_metrics_equal_reference_metrics(
     assert fast.height == slow.height
     for got, want in zip(fast.rows(), slow.rows(), strict=True):
         assert all(_same(g, w) for g, w in zip(got, want, strict=True)), (got, want)
+
+
+@settings(max_examples=examples(0.2, minimum=5))
+@given(
+    traces=trace_lists(0, 8),
+    cut=st.integers(0, 8),
+    expr=st.none() | filters(max_leaves=3),
+    query=_queries(),
+)
+def test_scanned_metrics_equal_in_memory_metrics(
+    traces: list[Trace], cut: int, expr: Any, query: dict[str, Any]
+) -> None:
+    text = None if expr is None else unparse(expr)
+    note(f"filter: {text}; query: {query}; parts cut at {cut}")
+    with TemporaryDirectory() as tmp:
+        path = Path(tmp) / "dataset"
+        with DatasetWriter(path) as writer:
+            for part in (traces[:cut], traces[cut:]):
+                writer.write(TraceFrame.from_traces(part))
+        scanned = ScannedTraces(path, batch_rows=3)
+        out = metrics(scanned, text, return_type="polars", **query)
+        frame = read_traces(path, format="parquet")
+    want = metrics(frame, text, return_type="polars", **query)
+    assert out.schema == want.schema
+    assert out.height == want.height
+    for got, expected in zip(out.rows(), want.rows(), strict=True):
+        assert all(_same(g, w) for g, w in zip(got, expected, strict=True)), (
+            got,
+            expected,
+        )

@@ -83,3 +83,23 @@ def test_span_benchmark_hand_table_is_search_spans() -> None:
         ids = ["trace_id", "span_id"]
         assert ours.height == hand.height > 0
         assert ours.select(ids).equals(hand.select(ids))
+
+
+def test_metrics_benchmark_contenders_agree_and_a_wrong_answer_fails(
+    frame: TraceFrame, tmp_path: Path
+) -> None:
+    from benchmarks import metrics as bench
+    from polartrace import scan_traces, write_parquet
+
+    write_parquet(frame, tmp_path / "ds")
+    answers = {
+        "polartrace": bench.with_polartrace(frame),
+        "scanned": bench.with_polartrace(scan_traces(tmp_path / "ds")),
+        "hand": bench.by_hand(frame.traces),
+        "duckdb": bench.duckdb_runner(frame.traces)(),
+    }
+    assert bench.check(answers) == answers["hand"].height > 100
+    first = pl.int_range(pl.len()) == 0
+    wrong = answers["hand"].with_columns(pl.col("count") + first.cast(pl.Int64))
+    with pytest.raises(AssertionError):
+        bench.check({**answers, "wrong": wrong})

@@ -7,8 +7,9 @@ or the reference engine and shapes the table (`polartrace.output.metrics`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -32,15 +33,32 @@ from polartrace.output.metrics import ReturnType, check_return_type, from_rows, 
 from polartrace.plan.metrics import TIME_COLUMN, MetricsPlan, plan_metrics
 from polartrace.values.errors import MetricError, SearchArgumentError
 
-__all__ = ["metrics", "run_plan"]
+if TYPE_CHECKING:
+    from polartrace.engines.lazy import ScannedTraces
+
+__all__ = ["metric_source", "metrics", "run_plan"]
 
 _LEVELS = ("trace", "span")
 
 
-def _frame(traces: Any) -> TraceFrame:
-    if hasattr(traces, "json_at") and not isinstance(traces, TraceFrame):
-        msg = "metrics run on a frame in memory: .collect() a scanned dataset first"
-        raise SearchArgumentError(msg)
+def metric_source(traces: Any, engine: str) -> TraceFrame | ScannedTraces:
+    """What a metrics query runs on: a frame, or a scanned dataset (polars engine).
+
+    Raises:
+        SearchArgumentError: For the reference engine on a scanned dataset.
+    """
+    # A scanned dataset was made by the lazy engine's module; when it is not
+    # loaded, nothing is scanned, and importing it would load pyarrow and numpy.
+    lazy = sys.modules.get("polartrace.engines.lazy")
+    if lazy is not None and isinstance(traces, lazy.ScannedTraces):
+        if engine != "polars":
+            msg = (
+                "a scanned dataset is aggregated by the polars engine; .collect() it "
+                "first for engine='reference'"
+            )
+            raise SearchArgumentError(msg)
+        scanned: ScannedTraces = traces
+        return scanned
     return _as_frame(traces)
 
 
@@ -78,8 +96,14 @@ def bind_query(
     return bound_metrics, keys, bucket
 
 
-def run_plan(frame: TraceFrame, plan: MetricsPlan, engine: str) -> pl.DataFrame:
+def run_plan(
+    frame: TraceFrame | ScannedTraces, plan: MetricsPlan, engine: str
+) -> pl.DataFrame:
     """Run ``plan`` on ``engine``: the raw table (times as epoch ms)."""
+    if not isinstance(frame, TraceFrame):
+        from polartrace.engines.lazy_metrics import run_scanned_metrics
+
+        return run_scanned_metrics(frame, plan)
     if engine == "reference":
         traces = frame.traces_at(range(len(frame)))
         return from_rows(reference_metrics(traces, plan), plan)
@@ -101,7 +125,9 @@ def metrics(
 
     Args:
         traces: What ``search_traces`` accepts: a ``TraceFrame``, traces, a path,
-            a ``TraceStore``, or ``None`` for the default source.
+            a ``TraceStore``, a scanned dataset (``scan_traces``: aggregated out
+            of core, reading only the columns the query needs), or ``None`` for
+            the default source.
         filter_string: Selects the rows; ``None`` selects every trace.
         metrics: Metric specs, one column each: ``count``, ``error_count``,
             ``error_rate``, ``p50``/``p90``/``p95``/``p99`` (any ``p<number>``),
@@ -115,7 +141,8 @@ def metrics(
         level: ``"trace"``: a row is a selected trace. ``"span"``: a row is a span
             of a selected trace that satisfies the filter's top-level span group.
         return_type: ``"pandas"`` (default), ``"polars"`` or ``"arrow"``.
-        engine: ``"polars"`` or ``"reference"`` (plain Python; the same answers).
+        engine: ``"polars"`` or ``"reference"`` (plain Python; the same answers;
+            not on a scanned dataset).
 
     Returns:
         A table with the time column (with ``every``), the group columns and one
@@ -139,9 +166,9 @@ def metrics(
     chosen = _level(level)
     bound_metrics, keys, bucket = bind_query(metrics, group_by, every, chosen)
     bound: BoundFilter = parse_filter(filter_string)
-    frame = _frame(traces)
+    source = metric_source(traces, engine)
     plan = plan_metrics(bound, chosen, keys, bucket, bound_metrics)
-    return shaped(run_plan(frame, plan, engine), plan.columns, shape)
+    return shaped(run_plan(source, plan, engine), plan.columns, shape)
 
 
 __all__ += ["MetricError", "bind_query"]

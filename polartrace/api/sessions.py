@@ -17,23 +17,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import polars as pl
 
-from polartrace.api.metrics import _frame, run_plan
+from polartrace.api.metrics import metric_source, run_plan
 from polartrace.api.search import Engine, _check_engine
 from polartrace.bind.filter import parse_filter
 from polartrace.bind.metrics import Level, Metric, bind_group_key, bind_metric
 from polartrace.bind.nodes import AllOf, BoundFilter, Cond
 from polartrace.catalogue.fields import ATTRIBUTE_FIELDS, METADATA
+from polartrace.engines.polars.metrics import Collector
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.language.ast import Op
 from polartrace.output.metrics import ReturnType, check_return_type, shaped
 from polartrace.plan.metrics import plan_metrics
 from polartrace.values.conventions import SESSION_KEY, USER_KEY
 from polartrace.values.errors import OrderByError, SearchArgumentError, closest_match
+
+if TYPE_CHECKING:
+    from polartrace.engines.lazy import ScannedTraces
 
 __all__ = ["SESSION_ORDER", "search_sessions", "session_metrics"]
 
@@ -47,16 +51,25 @@ def _quoted(key: str) -> str:
     return "`" + key.replace("`", "") + "`"
 
 
-def feedback_names(frame: TraceFrame) -> list[str]:
+def feedback_names(frame: TraceFrame | ScannedTraces) -> list[str]:
     """Names of the feedback with a numeric value in ``frame``, sorted."""
-    table = frame.assessments
-    names = table.filter(
-        (pl.col("kind").cast(pl.String) == "feedback") & pl.col("number").is_not_null()
-    )["name"]
-    return sorted(names.cast(pl.String).unique().to_list())
+    collect: Collector = "auto"
+    if isinstance(frame, TraceFrame):
+        table = frame.assessments.lazy()
+    else:  # a scanned dataset: its assessment parts, streamed
+        table, collect = frame.scan("assessments"), "streaming"
+    names = (
+        table.filter(
+            (pl.col("kind").cast(pl.String) == "feedback")
+            & pl.col("number").is_not_null()
+        )
+        .select(pl.col("name").cast(pl.String).unique())
+        .collect(engine=collect)["name"]
+    )
+    return sorted(names.to_list())
 
 
-def session_metrics(frame: TraceFrame) -> list[Metric]:
+def session_metrics(frame: TraceFrame | ScannedTraces) -> list[Metric]:
     """The metrics of a session row, for the fields the catalogue declares."""
     trace = Level.TRACE
     metrics = [
@@ -130,7 +143,8 @@ def search_sessions(
     """One row per session of the traces ``filter_string`` selects.
 
     Args:
-        traces: What ``search_traces`` accepts.
+        traces: What ``search_traces`` accepts, a scanned dataset included
+            (``scan_traces``: aggregated out of core by the polars engine).
         filter_string: Selects traces; each session aggregates its selected traces.
         order_by: Entries ``"column [ASC|DESC]"`` over the session columns;
             ties fall back to ``last_request_time DESC``, then ``session_id``.
@@ -162,7 +176,7 @@ def search_sessions(
         msg = f"max_results must be a non-negative int or None, not {max_results!r}"
         raise SearchArgumentError(msg)
     bound = _with_session(parse_filter(filter_string))
-    frame = _frame(traces)
+    frame = metric_source(traces, engine)
     key = attrs.evolve(
         bind_group_key(f"metadata.{_quoted(SESSION_KEY)}"), label="session_id"
     )

@@ -221,7 +221,8 @@ def _cmd_count(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
     from polartrace.cli.stats import run_stats
 
-    data = _load(args.path, args.input_format, lazy_ok=False)
+    # A Parquet dataset is scanned: the metrics read only the columns they need.
+    data = _load(args.path, args.input_format, lazy_ok=args.engine == "polars")
     return run_stats(data, args, out)
 
 

@@ -203,6 +203,10 @@ class ScannedTraces:
         """Load the whole dataset into an eager ``TraceFrame``."""
         return read_parquet(self.path)
 
+    def scan(self, table: str) -> pl.LazyFrame:
+        """One table of the dataset (one of `TABLES`) as a lazy scan of its parts."""
+        return _scan(self.files[table])
+
     def pages_at(self, keys: Sequence[int]) -> pl.DataFrame:
         """The page table rows of the traces ``keys``, in that order (`read_pages`)."""
         wanted = pl.Series("_key", keys, dtype=pl.UInt32)
@@ -468,6 +472,10 @@ class LazyEngine:
 
     def __init__(self, dataset: ScannedTraces) -> None:
         self.dataset = dataset
+
+    def mask(self, where: Predicate | None) -> pl.Expr:
+        """``where`` over the scanned trace table, every table match a key set."""
+        return self._where(where)
 
     def count(self, plan: SearchPlan) -> int:
         """How many traces ``plan.where`` selects."""

@@ -7,11 +7,16 @@ bucket, ``_g<i>`` for group keys) and the values each metric reads (``_v<j>``); 
 it is joined to the rows' keys on the trace key and aggregated the same way, then
 joined to the result on the keys. The time bucket is integer arithmetic on epoch
 milliseconds (floor division), which is what the reference engine computes too.
+
+`MetricColumns` (which columns a plan reads, as expressions) and `aggregate_rows`
+(the group_by and the result's shape) are shared with the scanned-dataset executor
+(`polartrace.engines.lazy_metrics`), which only builds the rows another way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import polars as pl
 
@@ -30,7 +35,21 @@ from polartrace.frame.schema import META_PREFIX, TAG_PREFIX
 from polartrace.frame.trace_frame import TraceFrame
 from polartrace.plan.metrics import MetricsPlan
 
-__all__ = ["ENGINE_DTYPES", "metric_rows", "run_metrics", "trace_column_name"]
+__all__ = [
+    "ENGINE_DTYPES",
+    "Attribute",
+    "MetricColumns",
+    "aggregate_rows",
+    "metric_rows",
+    "run_metrics",
+    "trace_column_name",
+]
+
+#: The text and number columns of a span attribute, derived on first use; ``None``
+#: when no span has it (`TraceFrame.span_attribute`).
+Attribute = Callable[[str], tuple[str, str] | None]
+#: The Polars engine that collects a query: in memory, or streaming a scan.
+Collector = Literal["auto", "streaming"]
 
 #: The dtype of each output type as the engines return it; times are epoch ms.
 ENGINE_DTYPES: dict[Output, pl.DataType] = {
@@ -69,15 +88,11 @@ def _trace_column(ref: FieldRef, columns: Sequence[str]) -> pl.Expr:
     return pl.lit(None, pl.String) if keyed and name not in columns else pl.col(name)
 
 
-def _span_column(
-    ref: FieldRef,
-    span_attribute: Callable[[str], tuple[str, str] | None],
-    output: Output,
-) -> pl.Expr:
+def _span_column(ref: FieldRef, attribute: Attribute, output: Output) -> pl.Expr:
     spec = ref.field
     if spec.read_span is not None:
         return pl.col(str(spec.frame_column))
-    names = span_attribute(str(ref.key))  # span.attributes.<key>
+    names = attribute(str(ref.key))  # span.attributes.<key>
     if names is None:  # no span has it
         return pl.lit(None, pl.String if output is Output.STRING else pl.Float64)
     return pl.col(names[0] if output is Output.STRING else names[1])
@@ -108,14 +123,21 @@ def _aggregate(metric: Metric, value: str) -> pl.Expr:
     raise AssertionError(msg)
 
 
-class _Columns:
-    """The key and value columns a plan reads, split by the table they come from."""
+class MetricColumns:
+    """The key and value columns a plan reads, split by the table they come from.
 
-    def __init__(self, frame: TraceFrame, plan: MetricsPlan) -> None:
-        self.frame = frame
+    ``trace`` and ``span`` are the expressions over the trace and span tables;
+    ``keys`` names the key columns (``_t``, ``_g<i>``) in order. ``columns`` are
+    the trace table's column names (an absent tag reads as null) and ``attribute``
+    derives a span attribute's columns onto the span table the expressions read.
+    """
+
+    def __init__(
+        self, plan: MetricsPlan, columns: list[str], attribute: Attribute
+    ) -> None:
+        self.attribute = attribute
         self.trace: list[pl.Expr] = []
         self.span: list[pl.Expr] = []
-        columns = frame.traces.columns
         spans = plan.level is Level.SPAN
         self.keys: list[str] = []
         if plan.bucket is not None:
@@ -150,7 +172,7 @@ class _Columns:
         group: bool = False,
     ) -> None:
         if ref.scope is Scope.SPAN:
-            column = _span_column(ref, self.frame.span_attribute, output)
+            column = _span_column(ref, self.attribute, output)
         else:
             column = _trace_column(ref, columns)
         # A text group key groups by its stored codes (an Enum of a tag's values)
@@ -162,7 +184,7 @@ class _Columns:
         )
 
 
-def _rows(frame: TraceFrame, plan: MetricsPlan, cols: _Columns) -> pl.LazyFrame:
+def _rows(frame: TraceFrame, plan: MetricsPlan, cols: MetricColumns) -> pl.LazyFrame:
     """One row per selected trace or span: ``_key``, the keys and the values."""
     traces = frame.traces
     if plan.level is Level.TRACE:
@@ -185,20 +207,95 @@ def _rows(frame: TraceFrame, plan: MetricsPlan, cols: _Columns) -> pl.LazyFrame:
 
 
 def _assessment_part(
-    frame: TraceFrame, rows: pl.LazyFrame, metric: Metric, keys: list[str], name: str
+    assessments: pl.LazyFrame,
+    rows: pl.LazyFrame,
+    metric: Metric,
+    keys: list[str],
+    name: str,
 ) -> pl.LazyFrame:
     ref = metric.ref
     assert ref is not None
-    table = frame.assessments
-    values = table.filter(
+    values = assessments.filter(
         (pl.col("kind").cast(pl.String) == str(ref.field.column))
         & (pl.col("name").cast(pl.String) == str(ref.key))
     ).select(pl.col("_key"), pl.col("number").alias("_a"))
-    joined = rows.select("_key", *keys).join(values.lazy(), on="_key", how="inner")
+    joined = rows.select("_key", *keys).join(values, on="_key", how="inner")
     agg = _aggregate(metric, "_a").alias(name)
     if not keys:
         return joined.select(agg)
     return joined.group_by(keys).agg(agg)
+
+
+def run_metrics(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
+    """Compute ``plan`` over ``frame``: ``plan.columns`` in order, times in epoch ms.
+
+    Rows are ordered by the key columns, ascending, nulls last. No selected rows
+    give no result rows.
+    """
+    cols = MetricColumns(plan, frame.traces.columns, frame.span_attribute)
+    rows = _rows(frame, plan, cols)
+    return aggregate_rows(rows, plan, cols.keys, frame.assessments.lazy())
+
+
+def aggregate_rows(
+    rows: pl.LazyFrame,
+    plan: MetricsPlan,
+    keys: list[str],
+    assessments: pl.LazyFrame,
+    *,
+    engine: Collector = "auto",
+) -> pl.DataFrame:
+    """Aggregate ``rows`` (``_key``, ``_e``, the keys, the values) into the result.
+
+    Args:
+        rows: One row per selected trace or span (`MetricColumns`' columns).
+        plan: The query.
+        keys: The key columns of ``rows``, in order (`MetricColumns.keys`).
+        assessments: The assessment table (``_key``, ``kind``, ``name``,
+            ``number``), read by assessment metrics only.
+        engine: The Polars engine that collects the query.
+
+    Returns:
+        ``plan.columns`` in order, times in epoch ms, ordered by the key columns,
+        ascending, nulls last; no rows when none is selected.
+    """
+    names = [f"_m{j}" for j in range(len(plan.metrics))]
+    schema = {label: ENGINE_DTYPES[output] for label, output in plan.columns}
+    by_assessment = [
+        j
+        for j, m in enumerate(plan.metrics)
+        if m.ref is not None and m.ref.scope is Scope.ASSESSMENT
+    ]
+    if by_assessment:  # read twice: once per table
+        rows = rows.collect(engine=engine).lazy()
+    aggs = [
+        _aggregate(m, f"_v{j}").alias(names[j])
+        for j, m in enumerate(plan.metrics)
+        if j not in by_assessment
+    ]
+    size = pl.len().alias("_n")
+    # Without keys: one row, dropped below when no row is selected.
+    result = rows.group_by(keys).agg(size, *aggs) if keys else rows.select(size, *aggs)
+    for j in by_assessment:
+        part = _assessment_part(assessments, rows, plan.metrics[j], keys, names[j])
+        if keys:
+            result = result.join(part, on=keys, how="left", nulls_equal=True)
+        else:
+            result = pl.concat([result, part], how="horizontal")
+        if plan.metrics[j].aggregate is Aggregate.COUNT_DISTINCT:
+            result = result.with_columns(pl.col(names[j]).fill_null(0))
+    if not keys:  # after the assessment parts: each is one row, as is the result
+        result = result.filter(pl.col("_n") > 0)
+    labels = [label for label, _ in plan.columns]
+    table = (
+        result.select(
+            pl.col(name).alias(label).cast(schema[label])
+            for name, label in zip([*keys, *names], labels, strict=True)
+        )
+        .sort(labels[: len(keys)], nulls_last=True, maintain_order=True)
+        .collect(engine=engine)
+    )
+    return table if table.height else pl.DataFrame(schema=schema)
 
 
 def metric_rows(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
@@ -211,7 +308,7 @@ def metric_rows(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
     spans; rows of ``_part`` ``j + 1`` are the assessment values of assessment
     metric ``j``, one per (row's trace, assessment), with the keys of the row.
     """
-    cols = _Columns(frame, plan)
+    cols = MetricColumns(plan, frame.traces.columns, frame.span_attribute)
     rows = _rows(frame, plan, cols).collect()
     keys = cols.keys
     values = [f"_v{j}" for j in range(len(plan.metrics))]
@@ -235,51 +332,3 @@ def metric_rows(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
     return table.with_columns(text_keys).select(
         "_part", *keys, "_e", *(v for v in values if v in table.columns)
     )
-
-
-def run_metrics(frame: TraceFrame, plan: MetricsPlan) -> pl.DataFrame:
-    """Compute ``plan`` over ``frame``: ``plan.columns`` in order, times in epoch ms.
-
-    Rows are ordered by the key columns, ascending, nulls last. No selected rows
-    give no result rows.
-    """
-    cols = _Columns(frame, plan)
-    rows = _rows(frame, plan, cols)
-    keys = cols.keys
-    names = [f"_m{j}" for j in range(len(plan.metrics))]
-    schema = {label: ENGINE_DTYPES[output] for label, output in plan.columns}
-    by_assessment = [
-        j
-        for j, m in enumerate(plan.metrics)
-        if m.ref is not None and m.ref.scope is Scope.ASSESSMENT
-    ]
-    if by_assessment:  # read twice: once per table
-        rows = rows.collect().lazy()
-    aggs = [
-        _aggregate(m, f"_v{j}").alias(names[j])
-        for j, m in enumerate(plan.metrics)
-        if j not in by_assessment
-    ]
-    size = pl.len().alias("_n")
-    # Without keys: one row, dropped below when no row is selected.
-    result = rows.group_by(keys).agg(size, *aggs) if keys else rows.select(size, *aggs)
-    for j in by_assessment:
-        part = _assessment_part(frame, rows, plan.metrics[j], keys, names[j])
-        if keys:
-            result = result.join(part, on=keys, how="left", nulls_equal=True)
-        else:
-            result = pl.concat([result, part], how="horizontal")
-        if plan.metrics[j].aggregate is Aggregate.COUNT_DISTINCT:
-            result = result.with_columns(pl.col(names[j]).fill_null(0))
-    if not keys:  # after the assessment parts: each is one row, as is the result
-        result = result.filter(pl.col("_n") > 0)
-    labels = [label for label, _ in plan.columns]
-    table = (
-        result.select(
-            pl.col(name).alias(label).cast(schema[label])
-            for name, label in zip([*keys, *names], labels, strict=True)
-        )
-        .sort(labels[: len(keys)], nulls_last=True, maintain_order=True)
-        .collect()
-    )
-    return table if table.height else pl.DataFrame(schema=schema)
