@@ -246,3 +246,29 @@ def test_version_1_datasets_expand_sessions_across_parts(name: str) -> None:
         return sorted(table.rows(), key=repr)
 
     assert rows(read) == rows(built)
+
+
+def test_rows_of_removed_last_trace_files_are_dropped(tmp_path: Path) -> None:
+    # The traces and json files of the last part are gone; its span and assessment
+    # rows stay on disk with keys past the remaining traces, and are not read.
+    from polartrace.generate import generate_jsonl_lines
+    from polartrace.io.parquet import table_files
+
+    traces = [Trace.from_json(line) for line in generate_jsonl_lines(60, seed=4)]
+    path = tmp_path / "ds"
+    with DatasetWriter(path) as writer:
+        writer.write(TraceFrame.from_traces(traces[:30]))
+        writer.write(TraceFrame.from_traces(traces[30:]))
+    for table in ("traces", "json"):
+        table_files(path, table)[1].unlink()
+    frame = polartrace.read_traces(path)
+    memory = TraceFrame.from_traces(traces[:30])
+    assert len(frame) == 30
+    assert frame.spans["_key"].max() == 29
+    for text in ("span.type = 'LLM'", "feedback.relevance IS NOT NULL", ""):
+        assert polartrace.count(frame, text) == polartrace.count(memory, text)
+    spans = polartrace.metrics(frame, level="span", return_type="polars")
+    assert (
+        spans.rows()
+        == polartrace.metrics(memory, level="span", return_type="polars").rows()
+    )

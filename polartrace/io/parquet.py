@@ -312,6 +312,8 @@ def read_parquet(path: str | os.PathLike[str]) -> TraceFrame:
             table = table.filter(pl.col("_key").is_in(remap.implode())).with_columns(
                 pl.col("_key").replace_strict(remap, dense, return_dtype=pl.UInt32)
             )
+        else:  # rows of removed trace files (the last ones) have keys past the end
+            table = table.filter(pl.col("_key") < len(old))
         tables[name] = table
     traces = compact_categoricals(
         traces.with_columns(dense, pl.col("state").cast(STATE_ENUM))
