@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import polars as pl
 
+from polartrace.api.arguments import check_max_results
 from polartrace.api.metrics import metric_source, run_plan
 from polartrace.api.search import Engine, _check_engine
 from polartrace.bind.filter import parse_filter
@@ -34,7 +35,7 @@ from polartrace.language.ast import Op
 from polartrace.output.metrics import ReturnType, check_return_type, shaped
 from polartrace.plan.metrics import plan_metrics
 from polartrace.values.conventions import SESSION_KEY, USER_KEY
-from polartrace.values.errors import OrderByError, SearchArgumentError, closest_match
+from polartrace.values.errors import OrderByError, closest_match
 
 if TYPE_CHECKING:
     from polartrace.engines.lazy import ScannedTraces
@@ -168,13 +169,7 @@ def search_sessions(
     """
     shape = check_return_type(return_type)
     _check_engine(engine)
-    if max_results is not None and (
-        not isinstance(max_results, int)
-        or isinstance(max_results, bool)
-        or max_results < 0
-    ):
-        msg = f"max_results must be a non-negative int or None, not {max_results!r}"
-        raise SearchArgumentError(msg)
+    check_max_results(max_results)
     bound = _with_session(parse_filter(filter_string))
     frame = metric_source(traces, engine)
     key = attrs.evolve(

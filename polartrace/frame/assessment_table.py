@@ -19,8 +19,9 @@ from typing import Any
 import polars as pl
 
 from polartrace.frame.schema import _ASSESSMENT_SCHEMA, META_PREFIX
+from polartrace.frame.session_scope import valid_assessments
 from polartrace.frame.trace_frame import TraceFrame, _assessment_rows
-from polartrace.model.assessment import Assessment, read_assessment
+from polartrace.model.assessment import Assessment
 from polartrace.values.conventions import SESSION_KEY
 
 __all__ = ["DETAIL_SCHEMA", "assessment_details"]
@@ -68,15 +69,7 @@ def _valid(frame: TraceFrame) -> list[tuple[int, Assessment]]:
         ]
     texts = frame.json_at(range(len(frame)))
     found = pl.Series(texts, dtype=pl.String).str.json_path_match("$.info.assessments")
-    out = []
-    for key, text in enumerate(found.to_list()):
-        if text is None:
-            continue
-        for i, item in enumerate(json.loads(text)):
-            assessment = read_assessment(item, f"info.assessments[{i}]")
-            if assessment.is_valid:
-                out.append((key, assessment))
-    return out
+    return valid_assessments(range(len(texts)), found.to_list())
 
 
 def _sessions(frame: TraceFrame) -> dict[str, list[int]]:

@@ -145,30 +145,20 @@ class FilterTypeError(FilterError):
     """The value does not fit the field (a number for a tag, a bad date or regex)."""
 
 
-def _entry_text(
-    argument: str,
-    message: str,
-    clause: str,
-    position: int,
-    end: int | None,
-    hint: str | None,
-) -> str:
-    """The text of an error in one entry of ``order_by`` or ``columns``."""
-    text = f"{message} (at position {position} of the {argument} entry)\n"
-    text += caret_line(clause, position, end)
-    return f"{text}\nHint: {hint}" if hint else text
+class _EntryError(PolartraceError):
+    """An error in one entry of a list argument (``order_by``, ``columns``).
 
-
-class OrderByError(PolartraceError):
-    """An ``order_by`` entry that cannot be parsed or names an unorderable key.
+    Subclasses name the argument in ``ARGUMENT``.
 
     Attributes:
         message: What is wrong, quoting the offending input.
-        clause: The whole ``order_by`` entry as the user wrote it.
+        clause: The whole entry as the user wrote it.
         position: 0-based offset of the offending text in ``clause``.
         end: Offset just past the offending text (``None``: one character).
         hint: A suggestion such as ``did you mean 'timestamp_ms'?``, or ``None``.
     """
+
+    ARGUMENT = "list"
 
     def __init__(
         self,
@@ -184,20 +174,33 @@ class OrderByError(PolartraceError):
         self.position = position
         self.end = end
         self.hint = hint
-        super().__init__(_entry_text("order_by", message, clause, position, end, hint))
+        text = f"{message} (at position {position} of the {self.ARGUMENT} entry)\n"
+        text += caret_line(clause, position, end)
+        super().__init__(f"{text}\nHint: {hint}" if hint else text)
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only fields would be lost by ValueError's default pickling.
         return (
-            _rebuild_order_by_error,
-            (self.message, self.clause, self.position, self.end, self.hint),
+            _rebuild_entry_error,
+            (type(self), self.message, self.clause, self.position, self.end, self.hint),
         )
 
 
-def _rebuild_order_by_error(
-    message: str, clause: str, position: int, end: int | None, hint: str | None
-) -> OrderByError:
-    return OrderByError(message, clause, position=position, end=end, hint=hint)
+def _rebuild_entry_error(
+    cls: type[_EntryError],
+    message: str,
+    clause: str,
+    position: int,
+    end: int | None,
+    hint: str | None,
+) -> _EntryError:
+    return cls(message, clause, position=position, end=end, hint=hint)
+
+
+class OrderByError(_EntryError):
+    """An ``order_by`` entry that cannot be parsed or names an unorderable key."""
+
+    ARGUMENT = "order_by"
 
 
 class PageTokenError(PolartraceError):
@@ -248,45 +251,13 @@ def _rebuild_metric_error(message: str, spec: str, hint: str | None) -> MetricEr
     return MetricError(message, spec, hint=hint)
 
 
-class ColumnError(SearchArgumentError):
+class ColumnError(_EntryError, SearchArgumentError):
     """A ``columns=`` entry of ``search_traces`` that names no column a trace has.
 
-    Attributes:
-        message: What is wrong, quoting the offending input.
-        clause: The whole ``columns`` entry as the user wrote it.
-        position: 0-based offset of the offending text in ``clause``.
-        end: Offset just past the offending text (``None``: one character).
-        hint: A suggestion (``did you mean 'tokens.total'?``, ``search_spans``), or
-            ``None``.
+    Its attributes are `OrderByError`'s: the entry, the position, the hint.
     """
 
-    def __init__(
-        self,
-        message: str,
-        clause: str,
-        *,
-        position: int = 0,
-        end: int | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.message = message
-        self.clause = clause
-        self.position = position
-        self.end = end
-        self.hint = hint
-        super().__init__(_entry_text("columns", message, clause, position, end, hint))
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild_column_error,
-            (self.message, self.clause, self.position, self.end, self.hint),
-        )
-
-
-def _rebuild_column_error(
-    message: str, clause: str, position: int, end: int | None, hint: str | None
-) -> ColumnError:
-    return ColumnError(message, clause, position=position, end=end, hint=hint)
+    ARGUMENT = "columns"
 
 
 class TraceFormatError(PolartraceError):
