@@ -42,7 +42,6 @@ __all__ = [
     "aggregate_rows",
     "metric_rows",
     "run_metrics",
-    "trace_column_name",
 ]
 
 #: The text and number columns of a span attribute, derived on first use; ``None``
@@ -73,19 +72,14 @@ def _cast(expr: pl.Expr, ref: FieldRef, output: Output) -> pl.Expr:
     return expr.cast(pl.String)
 
 
-def trace_column_name(ref: FieldRef) -> str:
-    """The trace table column that holds a trace field (``tag:env``, ``user``)."""
+def _trace_column(ref: FieldRef, columns: Sequence[str]) -> pl.Expr:
+    """A trace field over the trace table (``tag:env``, ``user``); absent keys: null."""
     spec = ref.field
     if spec.source in (Source.TAG, Source.METADATA):
         prefix = TAG_PREFIX if spec.source is Source.TAG else META_PREFIX
-        return prefix + str(ref.key)
-    return str(spec.frame_column)
-
-
-def _trace_column(ref: FieldRef, columns: Sequence[str]) -> pl.Expr:
-    name = trace_column_name(ref)
-    keyed = ref.field.source in (Source.TAG, Source.METADATA)
-    return pl.lit(None, pl.String) if keyed and name not in columns else pl.col(name)
+        name = prefix + str(ref.key)
+        return pl.col(name) if name in columns else pl.lit(None, pl.String)
+    return pl.col(str(spec.frame_column))
 
 
 def _span_column(ref: FieldRef, attribute: Attribute, output: Output) -> pl.Expr:
