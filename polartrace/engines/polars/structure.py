@@ -13,7 +13,6 @@ same rules from ``Trace`` objects.
 
 from __future__ import annotations
 
-import functools
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -96,10 +95,10 @@ class SpanTable:
         match test:
             case Cond():
                 return span_test(test, self.table, self.attribute, self.content)
-            case AllOf(items=items):
-                return functools.reduce(operator.and_, map(self.expr, items))
+            case AllOf(items=items):  # flat, as in compile.py
+                return pl.all_horizontal([self.expr(i) for i in items])
             case AnyOf(items=items):
-                return functools.reduce(operator.or_, map(self.expr, items))
+                return pl.any_horizontal([self.expr(i) for i in items])
             case Negate(item=item):
                 return ~self.expr(item)
         msg = f"not a span test: {test!r}"  # pragma: no cover - binder invariant
