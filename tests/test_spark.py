@@ -152,6 +152,25 @@ def test_pushed_conjuncts_keep_every_match(
         assert set(VALID[index]["matches"]) <= passing, VALID[index]["filter"]
 
 
+def test_thousands_of_pushable_conjuncts_count_as_in_memory(
+    oracle_rows: Any, oracle_frame: TraceFrame
+) -> None:
+    # Every conjunct translates to Spark; a chain of thousands overflows the stack
+    # of Catalyst's rules, so only the first MAX_PUSHED are pushed.
+    from polartrace import spark as pts
+    from polartrace.spark.partition import search_plan
+    from polartrace.spark.pushdown import MAX_PUSHED, pushed
+
+    terms = [f"tags.`k{i}` IS NULL" for i in range(3000)] + ["status = 'OK'"] * 2
+    text = " AND ".join(terms)
+    condition = pushed(search_plan(text, (), None).where, oracle_rows.columns)
+    # The first MAX_PUSHED conjuncts, ANDed: the Column's text ends with the last.
+    assert str(condition).endswith(f"try_element_at(tags, 'k{MAX_PUSHED - 1}')))'>")
+    expected = polartrace.count(oracle_frame, text)
+    assert expected > 0
+    assert pts.count(oracle_rows, text) == expected
+
+
 def test_order_by_cases_and_their_top_k(
     oracle_rows: Any, oracle_frame: TraceFrame
 ) -> None:

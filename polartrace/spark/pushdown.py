@@ -113,27 +113,32 @@ def _day(cond: Cond) -> Column | None:
     return column <= literal if spec.base in (Base.LT, Base.LE) else column >= literal
 
 
+#: At most this many conjuncts are pushed: Catalyst's rules recurse over a chain of
+#: ANDs, so thousands of them overflow the JVM's stack. What is not pushed is still
+#: decided by the engine.
+MAX_PUSHED = 64
+
+
 def pushed(where: Predicate | None, columns: Collection[str]) -> Column | None:
     """The Spark condition of the conjuncts of ``where`` that translate exactly.
 
     ``columns``: the DataFrame's columns (an info field it lacks is not pushed; a
     ``day`` column, when present, gets the day bounds of the request-time bounds).
-    ``None`` when nothing translates.
+    ``None`` when nothing translates. A conjunct written twice is pushed once.
     """
     items = where.items if isinstance(where, And) else (where,)
+    conds = list(dict.fromkeys(i.cond for i in items if isinstance(i, ColumnTest)))
     tests: list[Column] = []
-    for item in items:
-        if not isinstance(item, ColumnTest):
-            continue
-        test = _translate(item.cond, columns)
+    for cond in conds:
+        test = _translate(cond, columns)
         if test is not None:
             tests.append(test)
-        day = _day(item.cond) if DAY in columns else None
+        day = _day(cond) if DAY in columns else None
         if day is not None:
             tests.append(day)
     if not tests:
         return None
     combined = tests[0]
-    for test in tests[1:]:
+    for test in tests[1:MAX_PUSHED]:
         combined = combined & test
     return combined
