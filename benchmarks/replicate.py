@@ -8,12 +8,21 @@ ids (so ids stay unique and sessions stay within a copy). The ``json`` table (th
 page texts) is copied as it is: output built from a copy shows the source's ids, so
 the result is for timing searches and counts, not for reading pages.
 
+``--spark-rows`` copies Spark rows (``polartrace.spark`` layout, e.g. the
+``spark-rows-frame-1m-...`` that ``benchmarks.scaling`` converts) the same way, in
+Spark and without a shuffle: the same rows ``read_dataset`` makes of the replicated
+dataset. Converting 10M traces with ``read_dataset`` joins five tables, and its
+shuffle outgrew the benchmark machine's 47 GB of free disk.
+
 Example::
 
     python -m benchmarks.replicate benchmarks/data/frame-1m-seed0-<fp> \\
         benchmarks/data/replicated-10m --copies 10
+    python -m benchmarks.replicate --spark-rows \\
+        benchmarks/data/spark-rows-frame-1m-seed0-<fp> \\
+        benchmarks/data/spark-rows-replicated-10m --copies 10
     POLARTRACE_BENCH_DATASET_10M=benchmarks/data/replicated-10m \\
-        python -m benchmarks.scaling --traces 10m --engines lazy
+        python -m benchmarks.scaling --traces 10m --engines lazy,spark
 """
 
 from __future__ import annotations
@@ -62,13 +71,61 @@ def replicate(source: Path, out: Path, copies: int) -> None:
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
+def replicate_rows(source: Path, out: Path, copies: int) -> None:
+    """Write ``copies`` copies of the Spark rows ``source`` as the rows ``out``.
+
+    Copy ``c`` is shifted as `replicate` shifts it: ``_key``, ``trace_id`` and the
+    session in ``trace_metadata``. The ``page`` struct is copied as it is, as the
+    ``json`` table is.
+    """
+    from pyspark.sql import functions as F
+
+    from benchmarks.scaling import spark_session
+
+    spark = spark_session()
+    rows = spark.read.parquet(str(source))
+    size = rows.count()
+    partial = out.with_name(out.name + ".partial")
+    start = time.perf_counter()
+    for copy in range(copies):
+        # withColumn on an existing name keeps the column's position.
+        shifted = rows.withColumn("_key", F.col("_key") + copy * size)
+        if copy:
+            suffix = F.lit(f"-c{copy}")
+            shifted = shifted.withColumn(
+                "trace_id", F.concat("trace_id", suffix)
+            ).withColumn(
+                "trace_metadata",
+                F.transform_values(
+                    "trace_metadata",
+                    # Called once, here, to build the column.
+                    lambda k, v: F.when(
+                        k == SESSION_KEY,
+                        F.concat(v, suffix),  # noqa: B023
+                    ).otherwise(v),
+                ),
+            )
+        shifted.write.mode("append" if copy else "overwrite").parquet(str(partial))
+        log(f"copy {copy + 1}/{copies} written ({time.perf_counter() - start:.0f} s)")
+    spark.stop()
+    if out.exists():
+        shutil.rmtree(out)
+    partial.replace(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument(
+        "--spark-rows", action="store_true", help="copy Spark rows, not a dataset"
+    )
     args = parser.parse_args()
-    replicate(args.source, args.out, args.copies)
+    if args.spark_rows:
+        replicate_rows(args.source, args.out, args.copies)
+    else:
+        replicate(args.source, args.out, args.copies)
     return 0
 
 
